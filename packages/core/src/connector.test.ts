@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import {
+  type DeliveryContext,
+  dead,
+  defineConnector,
+  delivered,
+  PermanentError,
+  RetryableError,
+  retry,
+  settleBatch,
+  skipped,
+} from "./connector.ts";
+import { parseEngageEvent } from "./events.ts";
+
+const logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+const example = defineConnector({
+  name: "pointsLog",
+  configSchema: z.object({ minimum: z.number().default(0) }),
+  handles: ["loyalty.addPoints"],
+  maxBatchSize: 50,
+  rateLimit: { requests: 10, perSeconds: 1 },
+  async deliver(items, ctx) {
+    return items.map((item) =>
+      item.event.data.amount < ctx.config.minimum ? skipped("below minimum") : delivered(),
+    );
+  },
+});
+
+describe("defineConnector", () => {
+  it("fills defaults and keeps the declared limits", () => {
+    expect(example.maxBatchSize).toBe(50);
+    expect(example.concurrency).toBe(1);
+    expect(example.rateLimit).toEqual({ requests: 10, perSeconds: 1 });
+    expect(Object.isFrozen(example)).toBe(true);
+  });
+
+  it("delivers a typed batch with one result per item", async () => {
+    const event = parseEngageEvent(
+      JSON.stringify({ id: "e1", eventType: "loyalty.addPoints", payload: { contactId: "c", amount: 3 } }),
+    );
+    if (event.type !== "loyalty.addPoints") throw new Error("wrong type");
+    const ctx: DeliveryContext<{ minimum: number }> = {
+      config: example.configSchema.parse({ minimum: 5 }),
+      logger,
+      signal: new AbortController().signal,
+      lookupContact: undefined,
+    };
+    const item = { deliveryId: "d1", event, attempt: 1, receivedAt: new Date() };
+    expect(await example.deliver([item], ctx)).toEqual([{ status: "skipped", reason: "below minimum" }]);
+  });
+
+  it.each([
+    ["a bad name", { name: "Bad Name" }],
+    ["no handled types", { handles: [] }],
+    ["a zero batch size", { maxBatchSize: 0 }],
+    ["a fractional concurrency", { concurrency: 1.5 }],
+    ["a bad rate limit", { rateLimit: { requests: 0, perSeconds: 1 } }],
+  ])("refuses %s", (_, override) => {
+    const base = {
+      name: "ok",
+      configSchema: z.object({}),
+      handles: ["loyalty.addPoints"] as const,
+      deliver: async () => [],
+    };
+    expect(() => defineConnector({ ...base, ...override } as never)).toThrow(TypeError);
+  });
+});
+
+describe("settleBatch", () => {
+  it("passes valid results through", () => {
+    const results = [delivered(), skipped("s"), retry("r", 500), dead("d")];
+    expect(settleBatch(4, { results })).toEqual(results);
+  });
+
+  it("turns a wrong count into retries, never into delivered", () => {
+    expect(settleBatch(2, { results: [delivered()] })).toEqual([
+      { status: "retry", reason: "connector returned 1 results for 2 items" },
+      { status: "retry", reason: "connector returned 1 results for 2 items" },
+    ]);
+  });
+
+  it("maps typed whole-batch errors", () => {
+    expect(settleBatch(2, { error: new RetryableError("429", { delayMs: 10_000 }) })).toEqual([
+      { status: "retry", reason: "429", delayMs: 10_000 },
+      { status: "retry", reason: "429", delayMs: 10_000 },
+    ]);
+    expect(settleBatch(1, { error: new PermanentError("bad token") })).toEqual([
+      { status: "dead", reason: "bad token" },
+    ]);
+    expect(settleBatch(1, { error: new TypeError("bug") })).toEqual([{ status: "retry", reason: "bug" }]);
+  });
+
+  it("treats junk results as retries", () => {
+    expect(settleBatch(2, { results: [null, { status: "done" }] as never })).toEqual([
+      { status: "retry", reason: "connector returned an invalid result" },
+      { status: "retry", reason: "connector returned an invalid result" },
+    ]);
+  });
+});

@@ -1,0 +1,198 @@
+import type { z } from "zod";
+import type { EngageEvent, KnownEventType } from "./events.ts";
+
+/**
+ * The contract between the gateway and a connector. The gateway knows connectors only through
+ * this: it validates the connector's config with `configSchema`, hands it batches of at most
+ * `maxBatchSize` events of the types in `handles`, paces calls with `rateLimit`, and records the
+ * result the connector returns for each item.
+ */
+
+/** pino-compatible subset. Never pass e-mail addresses or contact ids in clear. */
+export interface ConnectorLogger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+/** A contact as read from the Engage API at delivery time (authoritative for preferences). */
+export interface EngageContact {
+  id: string;
+  email: string | undefined;
+  mobilePhone: string | undefined;
+  preferences: {
+    acceptsEmail: boolean | undefined;
+    acceptsSms: boolean | undefined;
+    acceptsPostal: boolean | undefined;
+  };
+  /** The API's answer as received, for fields not modelled here. */
+  raw: unknown;
+}
+
+/** Returns the contact, `undefined` when Engage does not know it, or throws when lookup failed. */
+export type ContactLookup = (contactId: string) => Promise<EngageContact | undefined>;
+
+export interface RateLimit {
+  requests: number;
+  perSeconds: number;
+}
+
+export interface DeliveryItem<E extends EngageEvent = EngageEvent> {
+  /** Stable id of this delivery (one per event and connector); unchanged across attempts. */
+  deliveryId: string;
+  event: E;
+  /** 1 on the first attempt. */
+  attempt: number;
+  /** When the gateway stored the event. */
+  receivedAt: Date;
+}
+
+export interface DeliveryContext<Config> {
+  config: Config;
+  logger: ConnectorLogger;
+  /** Aborted when the gateway shuts down or the attempt times out; pass it to every request. */
+  signal: AbortSignal;
+  /**
+   * Looks up a contact in the Engage API, cached and rate-limited by the gateway. Absent when the
+   * source has no `engageApi` configured.
+   */
+  lookupContact: ContactLookup | undefined;
+}
+
+export type DeliveryResult =
+  | { status: "delivered" }
+  | { status: "skipped"; reason: string }
+  | { status: "retry"; reason: string; delayMs?: number }
+  | { status: "dead"; reason: string };
+
+export const delivered = (): DeliveryResult => ({ status: "delivered" });
+export const skipped = (reason: string): DeliveryResult => ({ status: "skipped", reason });
+export const retry = (reason: string, delayMs?: number): DeliveryResult =>
+  delayMs === undefined ? { status: "retry", reason } : { status: "retry", reason, delayMs };
+export const dead = (reason: string): DeliveryResult => ({ status: "dead", reason });
+
+/** The whole batch failed for a reason that may pass (timeout, 5xx, 429): every item is retried. */
+export class RetryableError extends Error {
+  override readonly name = "RetryableError";
+  /** Earliest sensible retry, e.g. from `Retry-After` or a rate-limit reset header. */
+  readonly delayMs: number | undefined;
+  constructor(message: string, options: { delayMs?: number; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.delayMs = options.delayMs;
+  }
+}
+
+/** The whole batch can never succeed as sent (bad credentials, invalid config): every item is dead. */
+export class PermanentError extends Error {
+  override readonly name = "PermanentError";
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+  }
+}
+
+export interface ConnectorDefinition<
+  S extends z.ZodType = z.ZodType,
+  T extends KnownEventType = KnownEventType,
+> {
+  /** Unique, stable name: used as the config key under `connectors:` and in stored deliveries. */
+  name: string;
+  /** Validates the connector's block under `connectors.<name>` (without `enabled` and `rateLimit`). */
+  configSchema: S;
+  /** The event types this connector wants; it receives no others. */
+  handles: readonly T[];
+  /** Largest batch passed to `deliver`; 1 when absent. */
+  maxBatchSize?: number;
+  /** The target's own limit; operators can override it with `connectors.<name>.rateLimit`. */
+  rateLimit?: RateLimit;
+  /** Batches in flight at once; 1 when absent. */
+  concurrency?: number;
+  /**
+   * Optional start-up check (credentials, referenced objects). Throw to refuse to start with a
+   * clear message; the gateway reports it and exits.
+   */
+  init?(config: z.output<S>, ctx: Omit<DeliveryContext<z.output<S>>, "config">): Promise<void>;
+  /**
+   * Delivers a batch. Returns exactly one result per item, in the same order. Throw
+   * {@link RetryableError} or {@link PermanentError} when the whole batch failed alike; any other
+   * thrown error counts as retryable.
+   */
+  deliver(
+    items: readonly DeliveryItem<Extract<EngageEvent, { type: T }>>[],
+    ctx: DeliveryContext<z.output<S>>,
+  ): Promise<readonly DeliveryResult[]>;
+}
+
+export type Connector<S extends z.ZodType = z.ZodType, T extends KnownEventType = KnownEventType> = Readonly<
+  ConnectorDefinition<S, T> & { maxBatchSize: number; concurrency: number }
+>;
+
+const NAME = /^[a-z][a-zA-Z0-9-]{0,62}$/;
+
+function positiveInteger(value: number | undefined, fallback: number, what: string): number {
+  const n = value ?? fallback;
+  if (!Number.isInteger(n) || n < 1) throw new TypeError(`${what} must be a positive integer`);
+  return n;
+}
+
+/** Checks a connector definition once, when the package is loaded, and fills in defaults. */
+export function defineConnector<S extends z.ZodType, T extends KnownEventType>(
+  definition: ConnectorDefinition<S, T>,
+): Connector<S, T> {
+  if (!NAME.test(definition.name)) {
+    throw new TypeError(`connector name "${definition.name}" must be camelCase letters, digits or dashes`);
+  }
+  if (!Array.isArray(definition.handles) || definition.handles.length === 0) {
+    throw new TypeError(`connector ${definition.name} must handle at least one event type`);
+  }
+  if (typeof definition.deliver !== "function") {
+    throw new TypeError(`connector ${definition.name} must have a deliver function`);
+  }
+  const rate = definition.rateLimit;
+  if (rate && !(rate.requests > 0 && rate.perSeconds > 0)) {
+    throw new TypeError(`connector ${definition.name}: rateLimit needs positive requests and perSeconds`);
+  }
+  return Object.freeze({
+    ...definition,
+    maxBatchSize: positiveInteger(definition.maxBatchSize, 1, `${definition.name}: maxBatchSize`),
+    concurrency: positiveInteger(definition.concurrency, 1, `${definition.name}: concurrency`),
+  });
+}
+
+/**
+ * Normalizes what `deliver` returned or threw into one result per item. The engine calls this so
+ * that a connector bug (wrong count, junk) can never mark an item delivered by accident.
+ */
+export function settleBatch(
+  count: number,
+  outcome: { results: readonly DeliveryResult[] } | { error: unknown },
+): DeliveryResult[] {
+  if ("error" in outcome) {
+    const error = outcome.error;
+    if (error instanceof PermanentError) return Array.from({ length: count }, () => dead(error.message));
+    const message = error instanceof Error ? error.message : String(error);
+    const delayMs = error instanceof RetryableError ? error.delayMs : undefined;
+    return Array.from({ length: count }, () => retry(message, delayMs));
+  }
+  const { results } = outcome;
+  if (!Array.isArray(results) || results.length !== count) {
+    const got = Array.isArray(results) ? results.length : typeof results;
+    return Array.from({ length: count }, () => retry(`connector returned ${got} results for ${count} items`));
+  }
+  return results.map((r) => {
+    switch (r?.status) {
+      case "delivered":
+        return delivered();
+      case "skipped":
+      case "dead":
+        return { status: r.status, reason: String(r.reason ?? "") };
+      case "retry":
+        return retry(
+          String(r.reason ?? ""),
+          typeof r.delayMs === "number" && r.delayMs >= 0 ? r.delayMs : undefined,
+        );
+      default:
+        return retry("connector returned an invalid result");
+    }
+  });
+}

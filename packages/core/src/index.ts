@@ -1,0 +1,5 @@
+export * from "./connector.ts";
+export * from "./decrypt.ts";
+export * from "./events.ts";
+export { lowerKeys } from "./tolerant.ts";
+export * from "./verify.ts";

@@ -1,0 +1,86 @@
+import { z } from "zod";
+
+/**
+ * Engage documents some fields as numbers and sends strings (and the reverse), and mixes
+ * PascalCase and camelCase keys. These schemas accept both; the guesses live here, in one place.
+ */
+
+/** Copies an object with every key lower-cased; the first of two keys differing only by case wins. */
+export function lowerKeys(value: unknown): Record<string, unknown> | undefined {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [key, entry] of Object.entries(value)) {
+    const lower = key.toLowerCase();
+    if (!(lower in out)) out[lower] = entry;
+  }
+  return out;
+}
+
+const NUMERIC = /^\s*-?\d+(\.\d+)?([eE][-+]?\d+)?\s*$/;
+
+export const tolerantNumber = z.union([
+  z.number().finite(),
+  z
+    .string()
+    .regex(NUMERIC, "expected a number")
+    .transform((s) => Number(s)),
+]);
+
+export const tolerantString = z.union([
+  z.string(),
+  z
+    .number()
+    .finite()
+    .transform((n) => String(n)),
+]);
+
+export const tolerantId = tolerantString.pipe(z.string().trim().min(1, "expected a non-empty id"));
+
+const TRUE = new Set(["true", "1", "yes", "y"]);
+const FALSE = new Set(["false", "0", "no", "n"]);
+
+export const tolerantBoolean = z.union([
+  z.boolean(),
+  z
+    .number()
+    .refine((n) => n === 0 || n === 1, "expected a boolean")
+    .transform((n) => n === 1),
+  z
+    .string()
+    .refine(
+      (s) => TRUE.has(s.trim().toLowerCase()) || FALSE.has(s.trim().toLowerCase()),
+      "expected a boolean",
+    )
+    .transform((s) => TRUE.has(s.trim().toLowerCase())),
+]);
+
+/** ISO 8601 text or Unix seconds/milliseconds, to a Date. */
+export const tolerantDate = z.union([
+  z
+    .string()
+    .refine((s) => !Number.isNaN(Date.parse(s)), "expected a date-time")
+    .transform((s) => new Date(s)),
+  z
+    .number()
+    .finite()
+    .positive()
+    .transform((n) => new Date(n > 1e12 ? n : n * 1000)),
+]);
+
+/** Keys that may carry the time a preference changed. Not published by Voyado: a guess. */
+export const CHANGE_TIME_KEYS = [
+  "changedat",
+  "changedon",
+  "changed",
+  "occurredat",
+  "modifiedat",
+  "updatedat",
+  "timestamp",
+];
+
+export function firstKey(record: Record<string, unknown>, keys: readonly string[]): unknown {
+  for (const key of keys) {
+    if (record[key] !== undefined && record[key] !== null && record[key] !== "") return record[key];
+  }
+  return undefined;
+}
