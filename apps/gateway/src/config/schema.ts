@@ -1,0 +1,152 @@
+import { decodeSecret, isValidPayloadKey, type RateLimit } from "@engage-bridge/core";
+import ipaddr from "ipaddr.js";
+import { z } from "zod";
+import type { ConnectorRegistry } from "../connectors/registry.ts";
+
+/** Keys whose values are secrets: masked when the config is printed. */
+export const SECRET_KEYS = new Set([
+  "signingSecrets",
+  "requiredHeaders",
+  "payloadKey",
+  "apiKey",
+  "accessToken",
+  "serviceAccount",
+  "token",
+]);
+
+const SIZE = /^(\d+)\s*(b|kb|mb)?$/i;
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
+
+export function parseSize(value: string | number): number | undefined {
+  if (typeof value === "number") return Number.isInteger(value) && value > 0 ? value : undefined;
+  const match = SIZE.exec(value.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * (UNITS[(match[2] ?? "b").toLowerCase()] ?? 1);
+}
+
+export function isCidrOrIp(value: string): boolean {
+  try {
+    if (value.includes("/")) ipaddr.parseCIDR(value);
+    else ipaddr.parse(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const rateLimitSchema = z.strictObject({
+  requests: z.number().int().positive(),
+  perSeconds: z.number().positive(),
+}) satisfies z.ZodType<RateLimit>;
+
+const signingSecret = z.string().superRefine((secret, ctx) => {
+  try {
+    decodeSecret(secret);
+  } catch (error) {
+    // The message names the problem, never the secret.
+    ctx.addIssue({
+      code: "custom",
+      message: (error as Error).message.replace(/^signing secret #1 /, "secret "),
+    });
+  }
+});
+
+const sourceSchema = z.strictObject({
+  signingSecrets: z.array(signingSecret).min(1, "at least one signing secret is required"),
+  toleranceSeconds: z.number().int().min(1).max(3600).default(300),
+  allowedIps: z
+    .array(z.string().refine((v) => v === "svix-eu" || isCidrOrIp(v), 'expected "svix-eu", an IP or a CIDR'))
+    .min(1)
+    .optional(),
+  requiredHeaders: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9-]+$/, "expected an HTTP header name"),
+      z.string().min(1, "must not be empty"),
+    )
+    .optional(),
+  rateLimit: rateLimitSchema.optional(),
+  payloadKey: z.string().refine(isValidPayloadKey, "must be a 32-character key").optional(),
+  engageApi: z
+    .strictObject({
+      baseUrl: z.url({ protocol: /^https?$/ }),
+      apiKey: z.string().min(1),
+    })
+    .optional(),
+});
+export type SourceConfig = z.output<typeof sourceSchema>;
+
+const trustProxySchema = z.union([
+  z.boolean(),
+  z.number().int().min(0),
+  z.array(z.string().refine(isCidrOrIp, "expected an IP or a CIDR")).min(1),
+  z
+    .string()
+    .refine((v) => v.split(",").every((p) => isCidrOrIp(p.trim())), "expected a list of IPs or CIDRs"),
+]);
+
+const storeSchema = z
+  .string()
+  .refine(
+    (v) => /^sqlite:.+/.test(v) || /^postgres(ql)?:\/\/.+/.test(v),
+    "expected sqlite:<path> or postgres://…",
+  );
+
+export function buildConfigSchema(connectors: ConnectorRegistry) {
+  const connectorShape: Record<string, z.ZodType> = {};
+  for (const connector of Object.values(connectors)) {
+    const common = z.object({ enabled: z.boolean().default(true), rateLimit: rateLimitSchema.optional() });
+    connectorShape[connector.name] = z
+      .looseObject({ enabled: z.boolean().optional(), rateLimit: z.unknown().optional() })
+      .transform((value, ctx) => {
+        const { enabled, rateLimit, ...rest } = value;
+        const base = common.safeParse({ enabled, rateLimit });
+        const own = connector.configSchema.safeParse(rest);
+        for (const issue of [...(base.error?.issues ?? []), ...(own.error?.issues ?? [])])
+          ctx.addIssue({ ...issue });
+        if (!base.success || !own.success) return z.NEVER;
+        return { ...base.data, config: own.data as unknown };
+      })
+      .optional();
+  }
+
+  return z.strictObject({
+    server: z
+      .strictObject({
+        host: z.string().min(1).default("0.0.0.0"),
+        port: z.number().int().min(0).max(65535).default(8080),
+        bodyLimit: z
+          .union([z.string(), z.number()])
+          .refine((v) => parseSize(v) !== undefined, "expected a size such as 1mb, 512kb or bytes")
+          .transform((v) => parseSize(v) as number)
+          .default(1024 * 1024),
+        trustProxy: trustProxySchema.default(false),
+      })
+      .prefault({}),
+    store: storeSchema.default("sqlite:./data/engage-bridge.db"),
+    sources: z
+      .record(
+        z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "source names are letters, digits, - and _"),
+        sourceSchema,
+      )
+      .refine((s) => Object.keys(s).length > 0, "at least one source is required"),
+    connectors: z.strictObject(connectorShape).default({}),
+    delivery: z
+      .strictObject({
+        maxAttempts: z.number().int().min(1).max(1000).default(15),
+        maxAgeHours: z
+          .number()
+          .positive()
+          .max(24 * 365)
+          .default(72),
+      })
+      .prefault({}),
+    admin: z.strictObject({ token: z.string().min(16, "must be at least 16 characters") }).optional(),
+  });
+}
+
+export type GatewayConfig = z.output<ReturnType<typeof buildConfigSchema>>;
+export interface EnabledConnectorConfig {
+  enabled: boolean;
+  rateLimit?: RateLimit;
+  config: unknown;
+}

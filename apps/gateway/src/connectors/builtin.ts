@@ -1,0 +1,81 @@
+import { defineConnector, RetryableError } from "@engage-bridge/core";
+import { z } from "zod";
+import { type AnyConnector, makeRegistry } from "./registry.ts";
+
+/**
+ * The three target connectors of the contract. Their config blocks are validated here so that a
+ * contract config file checks and starts today; their `deliver` arrives with the connector packages
+ * (issues #5–#7). Until then their deliveries are stored as pending and nothing is lost: the
+ * delivery engine retries them once the package delivers.
+ */
+const notYetAvailable = (name: string) => async () => {
+  throw new RetryableError(`the ${name} connector cannot deliver in this version yet`);
+};
+
+const legalBasis = z.enum([
+  "CONSENT_WITH_NOTICE",
+  "LEGITIMATE_INTEREST_PQL",
+  "LEGITIMATE_INTEREST_CLIENT",
+  "LEGITIMATE_INTEREST_OTHER",
+  "PERFORMANCE_OF_CONTRACT",
+  "NON_GDPR",
+  "PROCESS_AND_STORE",
+]);
+
+export const hubspot = defineConnector({
+  name: "hubspot",
+  configSchema: z.strictObject({
+    accessToken: z.string().min(1),
+    baseUrl: z.url().default("https://api.hubapi.com"),
+    apiVersion: z
+      .string()
+      .regex(/^\d{4}-\d{2}$/, "expected a date version such as 2026-03")
+      .default("2026-03"),
+    subscriptionId: z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]).transform(String),
+    legalBasis: legalBasis.default("CONSENT_WITH_NOTICE"),
+    legalBasisExplanation: z.string().min(1).default("Preference changed in Voyado Engage"),
+    batch: z.boolean().default(false),
+    smsProperty: z.string().min(1).optional(),
+    postalProperty: z.string().min(1).optional(),
+  }),
+  handles: ["contact.acceptsEmail.changed", "contact.acceptsSms.changed", "contact.acceptsPostal.changed"],
+  maxBatchSize: 100,
+  rateLimit: { requests: 100, perSeconds: 10 },
+  deliver: notYetAvailable("hubspot"),
+});
+
+export const sendgrid = defineConnector({
+  name: "sendgrid",
+  configSchema: z.strictObject({
+    apiKey: z.string().min(1),
+    baseUrl: z.url().default("https://api.sendgrid.com"),
+    groupId: z.union([z.number().int().positive(), z.string().regex(/^\d+$/).transform(Number)]).optional(),
+  }),
+  handles: ["contact.acceptsEmail.changed"],
+  maxBatchSize: 500,
+  deliver: notYetAvailable("sendgrid"),
+});
+
+export const googleSheets = defineConnector({
+  name: "googleSheets",
+  configSchema: z
+    .strictObject({
+      spreadsheetId: z.string().min(1),
+      sheetName: z.string().min(1).default("Loyalty"),
+      serviceAccountFile: z.string().min(1).optional(),
+      serviceAccount: z.string().min(1).optional(),
+      rootUrl: z.url().default("https://sheets.googleapis.com/"),
+      tokenUrl: z.url().default("https://oauth2.googleapis.com/token"),
+    })
+    .refine((c) => Boolean(c.serviceAccountFile) !== Boolean(c.serviceAccount), {
+      message: "set exactly one of serviceAccountFile or serviceAccount",
+      path: ["serviceAccountFile"],
+    }),
+  handles: ["loyalty.addPoints", "point.balance.updated", "reward.voucher.created"],
+  maxBatchSize: 500,
+  rateLimit: { requests: 60, perSeconds: 60 },
+  deliver: notYetAvailable("googleSheets"),
+});
+
+export const BUILTIN_CONNECTORS: readonly AnyConnector[] = [hubspot, sendgrid, googleSheets];
+export const builtinRegistry = () => makeRegistry(BUILTIN_CONNECTORS);

@@ -1,0 +1,26 @@
+import type { Connector, KnownEventType } from "@engage-bridge/core";
+import type { z } from "zod";
+
+// biome-ignore lint/suspicious/noExplicitAny: connectors differ in config type; the registry erases it.
+export type AnyConnector = Connector<z.ZodType<any>, KnownEventType>;
+export type ConnectorRegistry = Readonly<Record<string, AnyConnector>>;
+
+export function makeRegistry(connectors: readonly AnyConnector[]): ConnectorRegistry {
+  const registry: Record<string, AnyConnector> = {};
+  for (const connector of connectors) {
+    if (registry[connector.name]) throw new Error(`two connectors are named ${connector.name}`);
+    registry[connector.name] = connector;
+  }
+  return Object.freeze(registry);
+}
+
+/** Names of the registered connectors that are enabled and handle `eventType`. */
+export function interestedConnectors(
+  registry: ConnectorRegistry,
+  enabled: readonly string[],
+  eventType: string,
+): string[] {
+  return enabled.filter((name) =>
+    (registry[name]?.handles as readonly string[] | undefined)?.includes(eventType),
+  );
+}

@@ -1,0 +1,78 @@
+import { randomUUID } from "node:crypto";
+import express, { type NextFunction, type Request, type Response } from "express";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Store } from "../store/store.ts";
+import { sendError } from "./errors.ts";
+import { type IngestOptions, ingestRouter } from "./ingest.ts";
+
+export interface AppOptions extends IngestOptions {
+  trustProxy: boolean | number | string | readonly string[];
+  metrics: Metrics;
+  store: Store;
+  logger: Logger;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function createApp(options: AppOptions): express.Express {
+  const { store, metrics, logger } = options;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", options.trustProxy);
+  app.set("etag", false);
+
+  // One child logger per request with its id; the access line carries no headers, query or body.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const given = req.get("x-request-id");
+    const id = given && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader("x-request-id", id);
+    const log = logger.child({ reqId: id });
+    (req as Request & { log: Logger }).log = log;
+    const started = performance.now();
+    res.on("finish", () => {
+      log.debug(
+        {
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Math.round(performance.now() - started),
+        },
+        "request",
+      );
+    });
+    next();
+  });
+
+  app.get("/healthz", (_req, res) => {
+    res.status(200).json({ status: "ok" });
+  });
+  app.get("/readyz", async (_req, res) => {
+    try {
+      await store.ping();
+      res.status(200).json({ status: "ready", store: "up" });
+    } catch {
+      res.status(503).json({ status: "not_ready", store: "down" });
+    }
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.setHeader("content-type", metrics.registry.contentType);
+    res.send(await metrics.render());
+  });
+
+  app.use(ingestRouter(options));
+
+  app.use((_req, res) => sendError(res, 404, "not_found", "no such route"));
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = (error as { status?: number }).status;
+    if (typeof status === "number" && status >= 400 && status < 500) {
+      return sendError(res, status, "bad_request", "the request could not be read");
+    }
+    (req as Request & { log?: Logger }).log?.error(
+      { err: { message: (error as Error)?.message } },
+      "unhandled error",
+    );
+    sendError(res, 500, "internal_error", "internal error");
+  });
+  return app;
+}

@@ -1,0 +1,80 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { Store } from "./store/store.ts";
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** One registry per gateway instance (tests run several in one process). */
+export function createMetrics(store: Store) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "engage_bridge_process_" });
+  const received = new Counter({
+    name: "engage_bridge_webhooks_received_total",
+    help: "Webhook requests received, per source",
+    labelNames: ["source"] as const,
+    registers: [registry],
+  });
+  const accepted = new Counter({
+    name: "engage_bridge_webhooks_accepted_total",
+    help: "Webhooks acknowledged with 204: outcome stored or duplicate; status accepted, ignored or undecryptable",
+    labelNames: ["source", "outcome", "status"] as const,
+    registers: [registry],
+  });
+  const rejected = new Counter({
+    name: "engage_bridge_webhooks_rejected_total",
+    help: "Webhook requests refused, per reason",
+    labelNames: ["source", "reason"] as const,
+    registers: [registry],
+  });
+  const ingestSeconds = new Histogram({
+    name: "engage_bridge_ingest_duration_seconds",
+    help: "Time from request to answer on the webhook route, commit included",
+    labelNames: ["source", "code"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const deliveries = new Gauge({
+    name: "engage_bridge_deliveries",
+    help: "Stored deliveries per connector and status",
+    labelNames: ["connector", "status"] as const,
+    registers: [registry],
+  });
+  const queueDepth = new Gauge({
+    name: "engage_bridge_queue_depth",
+    help: "Deliveries pending or retrying",
+    registers: [registry],
+  });
+  const oldestPending = new Gauge({
+    name: "engage_bridge_oldest_pending_seconds",
+    help: "Age of the oldest pending or retrying delivery (0 when none)",
+    registers: [registry],
+  });
+  const storeUp = new Gauge({
+    name: "engage_bridge_store_up",
+    help: "1 when the store answered the last scrape",
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    received,
+    accepted,
+    rejected,
+    ingestSeconds,
+    /** Reads store-derived gauges, then renders the exposition text. */
+    async render(): Promise<string> {
+      try {
+        const stats = await store.stats();
+        deliveries.reset();
+        for (const [connector, byStatus] of Object.entries(stats.deliveries)) {
+          for (const [status, n] of Object.entries(byStatus)) deliveries.set({ connector, status }, n ?? 0);
+        }
+        queueDepth.set(stats.queueDepth);
+        oldestPending.set(stats.oldestPendingSeconds ?? 0);
+        storeUp.set(1);
+      } catch {
+        storeUp.set(0);
+      }
+      return registry.metrics();
+    },
+  };
+}

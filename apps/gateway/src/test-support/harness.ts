@@ -1,0 +1,145 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { signedHeaders } from "@engage-bridge/testkit";
+import { parseConfig } from "../config/load.ts";
+import { builtinRegistry } from "../connectors/builtin.ts";
+import { type Gateway, startGateway } from "../gateway.ts";
+import { createLogger } from "../logger.ts";
+
+export const TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+export const OTHER_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+export const GATEWAY_DIR = fileURLToPath(new URL("../../", import.meta.url));
+export const CLI_ENTRY = join(GATEWAY_DIR, "src", "cli.ts");
+
+export function tempDir(prefix = "engage-gw-"): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Collects pino's JSON lines in memory, for assertions on what was logged. */
+export function logCapture() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(...String(chunk).split("\n").filter(Boolean));
+      done();
+    },
+  });
+  return { lines, logger: createLogger({ level: "debug", destination }) };
+}
+
+export interface TestGateway extends Gateway {
+  dir: string;
+  logs: string[];
+  /** Posts a body signed with `secret` (default TEST_SECRET) to /webhooks/<source>. */
+  post(body: string | Buffer, options?: PostOptions): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export interface PostOptions {
+  source?: string;
+  secret?: string;
+  msgId?: string;
+  timestamp?: number;
+  headers?: Record<string, string>;
+  /** Send no signature headers at all. */
+  unsigned?: boolean;
+}
+
+let counter = 0;
+export const newMsgId = () => `msg_test_${process.pid}_${Date.now()}_${++counter}`;
+
+export function signed(body: string | Buffer, options: PostOptions = {}): Record<string, string> {
+  if (options.unsigned) return {};
+  return signedHeaders(options.secret ?? TEST_SECRET, options.msgId ?? newMsgId(), body.toString(), {
+    timestamp: options.timestamp,
+  });
+}
+
+/**
+ * Starts a real gateway on a random port with a temporary SQLite store. `config` is merged over a
+ * minimal config with one source `engage` signed by TEST_SECRET.
+ */
+export async function startTestGateway(config: Record<string, unknown> = {}): Promise<TestGateway> {
+  const dir = tempDir();
+  const { lines, logger } = logCapture();
+  const base = {
+    server: { host: "127.0.0.1", port: 0 },
+    store: `sqlite:${join(dir.path, "test.db")}`,
+    sources: { engage: { signingSecrets: [TEST_SECRET] } },
+  };
+  const merged = { ...base, ...config, server: { ...base.server, ...(config.server as object | undefined) } };
+  const parsed = parseConfig(JSON.stringify(merged), "(test)", { registry: builtinRegistry(), env: {} });
+  const gateway = await startGateway({ config: parsed, registry: builtinRegistry(), logger });
+  return {
+    ...gateway,
+    dir: dir.path,
+    logs: lines,
+    post(body, options = {}) {
+      return fetch(`${gateway.url}/webhooks/${options.source ?? "engage"}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...signed(body, options), ...options.headers },
+        body,
+      });
+    },
+    async stop() {
+      await gateway.close();
+      dir.remove();
+    },
+  };
+}
+
+export interface ChildGateway {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+}
+
+/**
+ * Runs `engage-bridge start` as a real child process (Node strips the TypeScript types) and waits
+ * until it listens. The port is fixed by the caller so that a restarted child keeps its URL.
+ */
+export async function spawnGateway(
+  configFile: string,
+  port: number,
+  env: NodeJS.ProcessEnv = {},
+): Promise<ChildGateway> {
+  const child = spawn(process.execPath, [CLI_ENTRY, "start", "--config", configFile], {
+    env: { ...process.env, PORT: String(port), LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (d) => {
+    output += d;
+  });
+  child.stderr?.on("data", (d) => {
+    output += d;
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    child.on("exit", (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`gateway exited early:\n${output}`);
+    try {
+      const res = await fetch(`${url}/readyz`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`gateway did not become ready:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, url, output: () => output, exited };
+}
