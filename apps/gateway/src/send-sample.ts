@@ -16,7 +16,12 @@ const TIME_SCALE = 0.001;
 export async function sendSamples(options: SendSamplesOptions): Promise<SendResult[]> {
   const samples = loadSamples();
   const chosen = options.type
-    ? samples.filter((s) => s.eventType === options.type || s.file.replace(/\.json$/, "") === options.type)
+    ? samples.filter((s) =>
+        // An event type picks its plain sample; the encrypted one is asked for by its file name.
+        s.file.startsWith("encrypted.")
+          ? s.file.replace(/\.json$/, "") === options.type
+          : s.eventType === options.type,
+      )
     : samples;
   if (chosen.length === 0)
     throw new Error(

@@ -132,7 +132,11 @@ export function parseConfig(text: string, file: string, options: LoadOptions): G
     }
   }
   const result = buildConfigSchema(options.registry).safeParse(raw);
-  if (!result.success) problems.push(...zodProblems(result.error));
+  if (!result.success) {
+    // A value that could not be substituted is already reported; its validation would only repeat it.
+    const unresolved = new Set(problems.map((p) => p.path));
+    problems.push(...zodProblems(result.error).filter((p) => !unresolved.has(p.path)));
+  }
   if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
   return result.data;
 }

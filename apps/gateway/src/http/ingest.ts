@@ -63,7 +63,7 @@ function classify(
 }
 
 export function ingestRouter(options: IngestOptions): Router {
-  const { sources, store, metrics, logger } = options;
+  const { sources, store, metrics } = options;
   const router = Router();
   const rawBody = express.raw({ type: () => true, limit: options.bodyLimit, inflate: false });
 

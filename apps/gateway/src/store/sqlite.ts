@@ -36,6 +36,8 @@ export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
   readonly path: string;
   private readonly db: DatabaseSync;
+  /** Transactions committed by group commit, and events in them (observability and tests). */
+  readonly counters = { commits: 0, events: 0 };
   private queue: Pending[] = [];
   private scheduled = false;
   private closed = false;
@@ -166,6 +168,8 @@ export class SqliteStore implements Store {
         outcomes.push("stored");
       }
       this.db.exec("COMMIT");
+      this.counters.commits += 1;
+      this.counters.events += events.length;
       return outcomes;
     } catch (error) {
       if (this.db.isTransaction) this.db.exec("ROLLBACK");

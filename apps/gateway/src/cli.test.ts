@@ -1,0 +1,214 @@
+import { execFile, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  CLI_ENTRY,
+  startTestGateway,
+  TEST_SECRET,
+  type TestGateway,
+  tempDir,
+} from "./test-support/harness.ts";
+
+const run = promisify(execFile);
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0)) await fn();
+});
+
+/** Runs the CLI as a real process; resolves with its exit code and output whatever the code. */
+async function cli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI_ENTRY, ...args], {
+      cwd: options.cwd,
+      env: { ...process.env, ENGAGE_BRIDGE_CONFIG: "", ...options.env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function workdir() {
+  const dir = tempDir("engage-cli-");
+  cleanups.push(dir.remove);
+  return dir.path;
+}
+
+async function gatewayWithConfig(): Promise<{ gw: TestGateway; configFile: string }> {
+  const gw = await startTestGateway();
+  cleanups.push(() => gw.stop());
+  const configFile = join(gw.dir, "config.json");
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      store: `sqlite:${join(gw.dir, "test.db")}`,
+      sources: { engage: { signingSecrets: [TEST_SECRET] } },
+    }),
+  );
+  return { gw, configFile };
+}
+
+describe("check-config", () => {
+  it("exits 1 listing every problem with its key path", async () => {
+    const dir = workdir();
+    const file = join(dir, "broken.yaml");
+    writeFileSync(
+      file,
+      "server:\n  port: -1\nsources:\n  engage:\n    signingSecrets: ['${NOT_SET_ANYWHERE}']\n    colour: red\nconnectors:\n  hubspot: {}\n",
+    );
+    const { code, stderr, stdout } = await cli(["check-config", "--config", file]);
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    for (const line of [
+      "server.port:",
+      "sources.engage.signingSecrets.0: environment variable NOT_SET_ANYWHERE is not set",
+      "sources.engage: unknown key: colour",
+      "connectors.hubspot.accessToken:",
+      "connectors.hubspot.subscriptionId:",
+    ]) {
+      expect(stderr).toContain(line);
+    }
+    expect(stderr).toMatch(/5 problems/);
+  });
+
+  it("prints the effective config with secrets masked", async () => {
+    const dir = workdir();
+    const file = join(dir, "engage-bridge.yaml");
+    writeFileSync(
+      file,
+      "sources:\n  engage:\n    signingSecrets: ['${SIGNING}']\n    requiredHeaders: { x-token: shh-its-a-secret }\n",
+    );
+    const { code, stdout } = await cli(["check-config"], { cwd: dir, env: { SIGNING: TEST_SECRET } });
+    expect(code).toBe(0);
+    expect(stdout).toContain("valid");
+    expect(stdout).toContain("whsec_****");
+    expect(stdout).toContain("toleranceSeconds: 300");
+    expect(stdout).not.toContain(TEST_SECRET.slice(6));
+    expect(stdout).not.toContain("shh-its-a-secret");
+  });
+
+  it("exits 1 when there is no config file at all", async () => {
+    const { code, stderr } = await cli(["check-config"], { cwd: workdir() });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/no config file/);
+  });
+});
+
+describe("send-sample, events and stats", () => {
+  it("sends every sample signed, then lists and counts them from the store", async () => {
+    const { gw, configFile } = await gatewayWithConfig();
+    const sent = await cli(["send-sample", "--url", `${gw.url}/webhooks/engage`, "--secret", TEST_SECRET]);
+    expect(sent.code).toBe(0);
+    expect(sent.stdout).toContain("7/7 delivered");
+
+    const more = await cli([
+      "send-sample",
+      "--url",
+      `${gw.url}/webhooks/engage`,
+      "--type",
+      "loyalty.addPoints",
+      "--count",
+      "3",
+      "--config",
+      configFile,
+    ]);
+    expect(more.stdout).toContain("3/3 delivered");
+
+    const events = await cli(["events", "--json", "--config", configFile, "--limit", "0"]);
+    const rows = JSON.parse(events.stdout) as Record<string, unknown>[];
+    expect(rows).toHaveLength(10);
+    expect(Object.keys(rows[0] ?? {}).sort()).toEqual([
+      "contactId",
+      "id",
+      "receivedAt",
+      "source",
+      "status",
+      "svixId",
+      "type",
+    ]);
+    // No payload key in this config: the encrypted sample is stored and flagged.
+    expect(rows.filter((r) => r.status === "undecryptable")).toHaveLength(1);
+
+    const limited = JSON.parse(
+      (await cli(["events", "--json", "--config", configFile, "--limit", "2", "--type", "loyalty.addPoints"]))
+        .stdout,
+    );
+    expect(limited).toHaveLength(2);
+
+    const stats = JSON.parse((await cli(["stats", "--json", "--config", configFile])).stdout);
+    expect(stats).toEqual({
+      events: {
+        "contact.acceptsEmail.changed": 1,
+        "contact.acceptsPostal.changed": 1,
+        "contact.acceptsSms.changed": 1,
+        "loyalty.addPoints": 5,
+        "point.balance.updated": 1,
+        "reward.voucher.created": 1,
+      },
+      deliveries: {},
+      queueDepth: 0,
+      oldestPendingSeconds: null,
+    });
+    const table = await cli(["events", "--config", configFile, "--status", "undecryptable"]);
+    expect(table.stdout).toMatch(/undecryptable \(encrypted_without_key\)/);
+  });
+
+  it("send-sample fails with exit 1 when the gateway refuses", async () => {
+    const { gw } = await gatewayWithConfig();
+    const wrong = await cli([
+      "send-sample",
+      "--url",
+      `${gw.url}/webhooks/engage`,
+      "--secret",
+      "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+      "--type",
+      "loyalty.addPoints",
+      "--max-attempts",
+      "2",
+    ]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toContain("401");
+    expect(wrong.stdout).toContain("0/1 delivered");
+  });
+});
+
+describe("start", () => {
+  it("runs sandbox mode without a config: prints the secret and the next command, which works", async () => {
+    const dir = workdir();
+    const child = spawn(process.execPath, [CLI_ENTRY, "start"], {
+      cwd: dir,
+      env: { ...process.env, PORT: "0", ENGAGE_BRIDGE_CONFIG: "", LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    cleanups.push(() => child.kill("SIGKILL"));
+    let banner = "";
+    child.stderr.on("data", (d) => {
+      banner += d;
+    });
+    const deadline = Date.now() + 15_000;
+    while (!banner.includes("events") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(banner).toContain("sandbox mode");
+    const command = /pnpm exec engage-bridge (send-sample --url \S+ --secret \S+)/.exec(banner);
+    expect(command).not.toBeNull();
+    const args = (command?.[1] ?? "").split(" ");
+    const sent = await cli(args, { cwd: dir });
+    expect(sent.stdout).toContain("7/7 delivered");
+    // Sandbox sources carry the sample payload key: nothing is undecryptable.
+    const events = JSON.parse((await cli(["events", "--json"], { cwd: dir })).stdout) as { status: string }[];
+    expect(events.map((e) => e.status)).toEqual(Array(7).fill("accepted"));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
+
+  it("refuses to start with a broken config, listing the problems", async () => {
+    const dir = workdir();
+    writeFileSync(join(dir, "engage-bridge.yaml"), "sources:\n  engage:\n    signingSecrets: [whsec_]\n");
+    const { code, stderr } = await cli(["start"], { cwd: dir });
+    expect(code).toBe(1);
+    expect(stderr).toContain("sources.engage.signingSecrets.0");
+  });
+});
