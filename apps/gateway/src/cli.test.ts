@@ -212,3 +212,123 @@ describe("start", () => {
     expect(stderr).toContain("sources.engage.signingSecrets.0");
   });
 });
+
+describe("deliveries, replay, purge and forget-contact", () => {
+  async function filledStore() {
+    const dir = workdir();
+    const db = join(dir, "gw.db");
+    const configFile = join(dir, "config.json");
+    writeFileSync(
+      configFile,
+      JSON.stringify({ store: `sqlite:${db}`, sources: { engage: { signingSecrets: [TEST_SECRET] } } }),
+    );
+    const { SqliteStore } = await import("./store/sqlite.ts");
+    const store = new SqliteStore(db);
+    await store.migrate();
+    const base = {
+      source: "engage",
+      type: "contact.acceptsEmail.changed",
+      status: "accepted" as const,
+      body: Buffer.from("{}"),
+    };
+    const old = new Date(Date.now() - 40 * 86_400_000);
+    await store.insertEvent({
+      ...base,
+      svixId: "m1",
+      eventId: "ev-1",
+      contactId: "c-forget",
+      receivedAt: old,
+      connectors: ["hubspot"],
+    });
+    await store.insertEvent({
+      ...base,
+      svixId: "m2",
+      eventId: "ev-2",
+      contactId: "c-keep",
+      receivedAt: old,
+      connectors: ["hubspot", "sendgrid"],
+    });
+    await store.insertEvent({
+      ...base,
+      svixId: "m3",
+      eventId: "ev-3",
+      contactId: "c-keep",
+      receivedAt: new Date(),
+      connectors: [],
+    });
+    const leased = await store.leaseDue("hubspot", 10, "w", 60_000);
+    await store.complete(
+      "w",
+      leased.map((l) => ({
+        deliveryId: l.deliveryId,
+        status: "dead" as const,
+        error: "gave up after 15 attempts: 500",
+        attempt: { startedAt: new Date(), durationMs: 3, outcome: "retry" as const },
+      })),
+    );
+    await store.close();
+    return configFile;
+  }
+
+  it("lists deliveries as the contract's JSON, replays dead ones, purges and forgets", async () => {
+    const configFile = await filledStore();
+    const list = JSON.parse((await cli(["deliveries", "--json", "--config", configFile])).stdout) as Record<
+      string,
+      unknown
+    >[];
+    expect(list).toHaveLength(3);
+    expect(Object.keys(list[0] ?? {}).sort()).toEqual([
+      "attempts",
+      "connector",
+      "eventId",
+      "lastError",
+      "nextAttemptAt",
+      "status",
+      "updatedAt",
+    ]);
+    const dead = JSON.parse(
+      (await cli(["deliveries", "--json", "--status", "dead", "--config", configFile])).stdout,
+    ) as Record<string, unknown>[];
+    expect(dead).toHaveLength(2);
+    expect(dead[0]).toMatchObject({
+      connector: "hubspot",
+      status: "dead",
+      attempts: 1,
+      lastError: "gave up after 15 attempts: 500",
+      nextAttemptAt: null,
+    });
+    const one = JSON.parse(
+      (await cli(["deliveries", "--json", "--connector", "sendgrid", "--config", configFile])).stdout,
+    );
+    expect(one).toMatchObject([{ eventId: "ev-2", connector: "sendgrid", status: "pending" }]);
+
+    expect((await cli(["replay", "--event", "ev-1", "--config", configFile])).stdout).toContain(
+      "1 delivery re-queued",
+    );
+    expect(
+      (await cli(["replay", "--status", "dead", "--connector", "hubspot", "--config", configFile])).stdout,
+    ).toContain("1 delivery re-queued");
+    expect((await cli(["replay", "--status", "dead", "--config", configFile])).stdout).toContain(
+      "0 deliveries re-queued",
+    );
+    expect((await cli(["replay", "--config", configFile])).code).toBe(1);
+    const stats = JSON.parse((await cli(["stats", "--json", "--config", configFile])).stdout);
+    expect(stats.deliveries).toEqual({ hubspot: { pending: 2 }, sendgrid: { pending: 1 } });
+    expect(stats.queueDepth).toBe(3);
+
+    // Pending work is never purged; only finished events older than the cutoff go.
+    expect((await cli(["purge", "--older-than", "30d", "--config", configFile])).stdout).toContain(
+      "0 events purged",
+    );
+    expect((await cli(["purge", "--older-than", "3d", "--config", configFile])).code).toBe(1);
+    expect((await cli(["purge", "--older-than", "soon", "--config", configFile])).code).toBe(1);
+
+    expect((await cli(["forget-contact", "c-forget", "--config", configFile])).stdout).toContain(
+      "1 event erased",
+    );
+    const events = JSON.parse((await cli(["events", "--json", "--config", configFile])).stdout) as {
+      contactId: string;
+    }[];
+    expect(events.map((e) => e.contactId)).toEqual(["c-keep", "c-keep"]);
+  });
+});

@@ -1,33 +1,29 @@
-import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { stringify } from "yaml";
-import { ConfigError, loadConfigFile, maskConfig, resolveConfigPath } from "./config/load.ts";
+import { ConfigError, loadConfigWithPlugins, maskConfig, resolveConfigPath } from "./config/load.ts";
 import type { GatewayConfig } from "./config/schema.ts";
-import { builtinRegistry } from "./connectors/builtin.ts";
-import { startGateway } from "./gateway.ts";
+import { BUILTIN_CONNECTORS } from "./connectors/builtin.ts";
+import { makeRegistry } from "./connectors/registry.ts";
+import { type Role, startGateway } from "./gateway.ts";
 import { createLogger } from "./logger.ts";
 import { SANDBOX_SOURCE, sandboxConfig } from "./sandbox.ts";
 import { sendSamples } from "./send-sample.ts";
 import { openStore } from "./store/open.ts";
-import type { EventStatus } from "./store/store.ts";
+import { DELIVERY_STATUSES, type DeliveryStatus, type EventStatus, type Store } from "./store/store.ts";
 import { formatTable } from "./table.ts";
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const err = (text: string) => process.stderr.write(`${text}\n`);
-const registry = builtinRegistry();
 
-interface Loaded {
-  config: GatewayConfig;
-  file: string | undefined;
-}
+type Loaded = Awaited<ReturnType<typeof loadConfigWithPlugins>> & { file: string | undefined };
 
-/** The configured file, or sandbox mode when there is none. Exits 1 listing every problem. */
-function loadOrSandbox(explicit: string | undefined): Loaded {
+/** The configured file (with its plugins), or sandbox mode when there is none. Exits 1 listing every problem. */
+async function loadOrSandbox(explicit: string | undefined): Promise<Loaded> {
   const file = resolveConfigPath(explicit);
   try {
-    return file
-      ? { config: loadConfigFile(file, { registry }), file }
-      : { config: sandboxConfig(registry), file };
+    if (file) return { ...(await loadConfigWithPlugins(file, { builtin: BUILTIN_CONNECTORS })), file };
+    const registry = makeRegistry(BUILTIN_CONNECTORS);
+    return { config: sandboxConfig(registry), registry, file };
   } catch (error) {
     if (error instanceof ConfigError) {
       err(error.message);
@@ -37,11 +33,23 @@ function loadOrSandbox(explicit: string | undefined): Loaded {
   }
 }
 
-const positiveInt = (value: string) => {
+const wholeNumber = (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("expected a whole number");
   return n;
 };
+
+const DURATION = /^(\d+)\s*(d|h|m)$/;
+const UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000 };
+/** `30d`, `12h`, `90m` → milliseconds. */
+const duration = (value: string) => {
+  const match = DURATION.exec(value.trim());
+  if (!match) throw new InvalidArgumentError("expected a duration such as 30d, 12h or 90m");
+  return Number(match[1]) * (UNIT_MS[match[2] ?? "d"] ?? 0);
+};
+
+/** Dedup must hold for 7 days (contract): retention may not purge younger events. */
+const MIN_RETENTION_MS = 7 * 86_400_000;
 
 const program = new Command()
   .name("engage-bridge")
@@ -50,44 +58,34 @@ const program = new Command()
 
 program
   .command("start")
-  .description("run the gateway (HTTP ingest); sandbox mode when no config file is found")
+  .description("run the gateway: HTTP ingest and delivery workers; sandbox mode when no config file is found")
   .option("--config <file>", "config file (YAML or JSON)")
   .addOption(
     new Option("--role <role>", "run only part of the gateway")
       .choices(["all", "ingest", "worker"])
       .default("all"),
   )
-  .action(async (opts: { config?: string; role: string }) => {
-    const { config, file } = loadOrSandbox(opts.config);
+  .action(async (opts: { config?: string; role: Role }) => {
+    const { config, registry, file } = await loadOrSandbox(opts.config);
     const logger = createLogger();
     let gateway: Awaited<ReturnType<typeof startGateway>>;
     try {
-      gateway = await startGateway({ config, registry, logger });
+      gateway = await startGateway({ config, registry, logger, role: opts.role });
     } catch (error) {
       err(`engage-bridge: cannot start: ${(error as Error).message}`);
       process.exit(1);
     }
     logger.info(
-      { url: gateway.url, store: gateway.store.kind, sources: Object.keys(config.sources), role: opts.role },
+      {
+        url: gateway.url,
+        store: gateway.store.kind,
+        role: opts.role,
+        sources: Object.keys(config.sources),
+        connectors: gateway.engine?.connectors ?? [],
+      },
       "gateway started",
     );
-    if (!file) {
-      const secret = config.sources[SANDBOX_SOURCE]?.signingSecrets[0] ?? "";
-      err(
-        [
-          "",
-          "  engage-bridge — sandbox mode (no config file found)",
-          `  listening     ${gateway.url}/webhooks/${SANDBOX_SOURCE}`,
-          `  store         ${config.store}`,
-          `  secret        ${secret}`,
-          "",
-          "  Try, in another terminal:",
-          `    pnpm exec engage-bridge send-sample --url ${gateway.url}/webhooks/${SANDBOX_SOURCE} --secret ${secret}`,
-          "    pnpm exec engage-bridge events",
-          "",
-        ].join("\n"),
-      );
-    }
+    if (!file) printSandboxBanner(config, gateway.url);
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
@@ -96,7 +94,7 @@ program
       const force = setTimeout(() => {
         logger.error("shutdown took too long; exiting");
         process.exit(1);
-      }, 10_000);
+      }, 9_500);
       force.unref();
       await gateway.close();
       logger.info("stopped");
@@ -106,17 +104,36 @@ program
     process.on("SIGINT", () => void stop("SIGINT"));
   });
 
+function printSandboxBanner(config: GatewayConfig, url: string): void {
+  const secret = config.sources[SANDBOX_SOURCE]?.signingSecrets[0] ?? "";
+  err(
+    [
+      "",
+      "  engage-bridge — sandbox mode (no config file found)",
+      `  listening     ${url}/webhooks/${SANDBOX_SOURCE}`,
+      `  store         ${config.store}`,
+      `  secret        ${secret}`,
+      "",
+      "  Try, in another terminal:",
+      `    pnpm exec engage-bridge send-sample --url ${url}/webhooks/${SANDBOX_SOURCE} --secret ${secret}`,
+      "    pnpm exec engage-bridge events",
+      "    pnpm exec engage-bridge deliveries",
+      "",
+    ].join("\n"),
+  );
+}
+
 program
   .command("check-config")
   .description("validate the config and print it with secrets masked; exit 1 listing every problem")
   .option("--config <file>", "config file (YAML or JSON)")
-  .action((opts: { config?: string }) => {
+  .action(async (opts: { config?: string }) => {
     const file = resolveConfigPath(opts.config);
     if (!file) {
       err("no config file: pass --config FILE, set ENGAGE_BRIDGE_CONFIG or create ./engage-bridge.yaml");
       process.exit(1);
     }
-    const { config } = loadOrSandbox(file);
+    const { config } = await loadOrSandbox(file);
     out(`# ${file}: valid\n${stringify(maskConfig(config))}`);
   });
 
@@ -130,8 +147,8 @@ program
   )
   .option("--secret <secret>", "signing secret (default: the configured or sandbox secret)")
   .option("--type <type>", "event type (or sample file name); default: every sample once")
-  .option("--count <n>", "number of events to send", positiveInt)
-  .option("--max-attempts <n>", "attempts per event, Svix's schedule compressed 1000x", positiveInt, 5)
+  .option("--count <n>", "number of events to send", wholeNumber)
+  .option("--max-attempts <n>", "attempts per event, Svix's schedule compressed 1000x", wholeNumber, 5)
   .option("--config <file>", "config file to take the secret from")
   .action(
     async (opts: {
@@ -144,7 +161,7 @@ program
     }) => {
       let secret = opts.secret;
       if (!secret) {
-        const { config } = loadOrSandbox(opts.config);
+        const { config } = await loadOrSandbox(opts.config);
         const source = new URL(opts.url).pathname.split("/").at(-1) ?? SANDBOX_SOURCE;
         secret = (config.sources[source] ?? Object.values(config.sources)[0])?.signingSecrets[0];
       }
@@ -166,11 +183,8 @@ program
     },
   );
 
-async function withStore<T>(
-  configFile: string | undefined,
-  fn: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>,
-): Promise<T> {
-  const { config } = loadOrSandbox(configFile);
+async function withStore<T>(configFile: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
+  const { config } = await loadOrSandbox(configFile);
   const store = await openStore(config.store);
   try {
     return await fn(store);
@@ -184,14 +198,10 @@ program
   .description("list stored events, newest first")
   .option("--config <file>", "config file")
   .addOption(
-    new Option("--status <status>", "accepted, ignored or undecryptable").choices([
-      "accepted",
-      "ignored",
-      "undecryptable",
-    ]),
+    new Option("--status <status>", "event status").choices(["accepted", "ignored", "undecryptable"]),
   )
   .option("--type <type>", "event type")
-  .option("--limit <n>", "rows to show (0 = all)", positiveInt, 100)
+  .option("--limit <n>", "rows to show (0 = all)", wholeNumber, 100)
   .option("--json", "print a JSON array")
   .action(
     async (opts: { config?: string; status?: EventStatus; type?: string; limit: number; json?: boolean }) => {
@@ -220,12 +230,77 @@ program
   );
 
 program
+  .command("deliveries")
+  .description("list deliveries with attempts and last error, most recently updated first")
+  .option("--config <file>", "config file")
+  .addOption(new Option("--status <status>", "delivery status").choices([...DELIVERY_STATUSES]))
+  .option("--connector <name>", "connector")
+  .option("--event <id>", "Engage event id or svix id")
+  .option("--limit <n>", "rows to show (0 = all)", wholeNumber, 100)
+  .option("--json", "print a JSON array")
+  .action(
+    async (opts: {
+      config?: string;
+      status?: DeliveryStatus;
+      connector?: string;
+      event?: string;
+      limit: number;
+      json?: boolean;
+    }) => {
+      const rows = await withStore(opts.config, (store) =>
+        store.listDeliveries({
+          status: opts.status,
+          connector: opts.connector,
+          eventId: opts.event,
+          limit: opts.limit,
+        }),
+      );
+      if (opts.json) {
+        out(JSON.stringify(rows));
+        return;
+      }
+      out(
+        formatTable(
+          ["updatedAt", "eventId", "connector", "status", "attempts", "nextAttemptAt", "lastError"],
+          rows.map((r) => [
+            r.updatedAt,
+            r.eventId,
+            r.connector,
+            r.status,
+            String(r.attempts),
+            r.nextAttemptAt ?? "",
+            r.lastError ?? "",
+          ]),
+        ),
+      );
+    },
+  );
+
+program
+  .command("replay")
+  .description("re-queue finished deliveries of one event, or every dead delivery; prints how many")
+  .option("--config <file>", "config file")
+  .option("--event <id>", "Engage event id or svix id")
+  .addOption(new Option("--status <status>", "re-queue every delivery in this status").choices(["dead"]))
+  .option("--connector <name>", "only this connector")
+  .action(async (opts: { config?: string; event?: string; status?: "dead"; connector?: string }) => {
+    if (!opts.event && !opts.status) {
+      err("replay needs --event ID or --status dead");
+      process.exit(1);
+    }
+    const count = await withStore(opts.config, (store) =>
+      store.replay({ eventId: opts.event, status: opts.status, connector: opts.connector }),
+    );
+    out(`${count} ${count === 1 ? "delivery" : "deliveries"} re-queued`);
+  });
+
+program
   .command("stats")
   .description("counts per event type, per connector and status, queue depth, oldest pending age")
   .option("--config <file>", "config file")
   .option("--json", "print JSON")
   .action(async (opts: { config?: string; json?: boolean }) => {
-    const stats = await withStore(opts.config, (store) => store.stats());
+    const { pendingByConnector: _, ...stats } = await withStore(opts.config, (store) => store.stats());
     if (opts.json) {
       out(JSON.stringify(stats));
       return;
@@ -240,21 +315,42 @@ program
     out("\ndeliveries");
     out(
       formatTable(
-        ["connector", "pending", "retrying", "delivered", "skipped", "dead"],
+        ["connector", ...DELIVERY_STATUSES],
         Object.entries(stats.deliveries).map(([c, s]) => [
           c,
-          ...(["pending", "retrying", "delivered", "skipped", "dead"] as const).map((k) => String(s[k] ?? 0)),
+          ...DELIVERY_STATUSES.map((k) => String(s[k] ?? 0)),
         ]),
       ),
     );
-    out(
-      `\nqueue depth ${stats.queueDepth}; oldest pending ${stats.oldestPendingSeconds === null ? "-" : `${stats.oldestPendingSeconds}s`}`,
-    );
+    const oldest = stats.oldestPendingSeconds === null ? "-" : `${stats.oldestPendingSeconds}s`;
+    out(`\nqueue depth ${stats.queueDepth}; oldest pending ${oldest}`);
+  });
+
+program
+  .command("purge")
+  .description("delete finished events older than the cutoff (retention); at least 7 days, the dedup window")
+  .requiredOption("--older-than <duration>", "cutoff such as 30d", duration)
+  .option("--config <file>", "config file")
+  .action(async (opts: { olderThan: number; config?: string }) => {
+    if (opts.olderThan < MIN_RETENTION_MS) {
+      err("purge: --older-than must be at least 7d (svix-id dedup holds for 7 days)");
+      process.exit(1);
+    }
+    const count = await withStore(opts.config, (store) => store.purge(new Date(Date.now() - opts.olderThan)));
+    out(`${count} ${count === 1 ? "event" : "events"} purged`);
+  });
+
+program
+  .command("forget-contact")
+  .description("erase every stored event, delivery and consent record of one contact (GDPR erasure)")
+  .argument("<contactId>", "Engage contact id")
+  .option("--config <file>", "config file")
+  .action(async (contactId: string, opts: { config?: string }) => {
+    const count = await withStore(opts.config, (store) => store.forgetContact(contactId));
+    out(`${count} ${count === 1 ? "event" : "events"} erased`);
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   err(`engage-bridge: ${(error as Error).message}`);
   process.exit(1);
 });
-
-export const cliCwd = resolve(".");

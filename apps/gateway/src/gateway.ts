@@ -1,8 +1,10 @@
 import { once } from "node:events";
-import type { Server } from "node:http";
+import type { Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { EnabledConnectorConfig, GatewayConfig } from "./config/schema.ts";
 import type { ConnectorRegistry } from "./connectors/registry.ts";
+import type { SourceRuntime } from "./delivery/connector-worker.ts";
+import { createDeliveryEngine, type DeliveryEngine } from "./delivery/engine.ts";
 import { createApp } from "./http/app.ts";
 import { type PreparedSource, prepareSource } from "./http/sources.ts";
 import type { Logger } from "./logger.ts";
@@ -10,13 +12,19 @@ import { createMetrics, type Metrics } from "./metrics.ts";
 import { openStore } from "./store/open.ts";
 import type { Store } from "./store/store.ts";
 
+export type Role = "all" | "ingest" | "worker";
+
 export interface GatewayOptions {
   config: GatewayConfig;
   registry: ConnectorRegistry;
   logger: Logger;
+  /** `ingest`: HTTP only; `worker`: delivery only (HTTP serves health and metrics); `all`: both. */
+  role?: Role;
   /** An already open store (tests); otherwise opened from `config.store`. */
   store?: Store;
-  /** Bound before giving up on in-flight requests at shutdown. */
+  /** Per-source runtime override (tests inject contact lookups). */
+  sources?: Map<string, SourceRuntime>;
+  /** Bound on finishing in-flight requests and batches at shutdown; the process exits within 10 s. */
   shutdownTimeoutMs?: number;
 }
 
@@ -25,7 +33,8 @@ export interface Gateway {
   server: Server;
   store: Store;
   metrics: Metrics;
-  /** Stops accepting, lets in-flight requests finish (bounded), closes the store. */
+  engine: DeliveryEngine | undefined;
+  /** Stops accepting, lets in-flight requests and batches finish (bounded), closes the store. */
   close(): Promise<void>;
 }
 
@@ -37,10 +46,30 @@ export function enabledConnectorNames(config: GatewayConfig): string[] {
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { config, logger } = options;
+  const role = options.role ?? "all";
   const store = options.store ?? (await openStore(config.store));
   const metrics = createMetrics(store);
+  let engine: DeliveryEngine | undefined;
+  if (role !== "ingest") {
+    engine = createDeliveryEngine({
+      config,
+      registry: options.registry,
+      store,
+      logger,
+      metrics: metrics.delivery,
+      sources: options.sources,
+    });
+    try {
+      await engine.init();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
   const sources = new Map<string, PreparedSource>(
-    Object.entries(config.sources).map(([name, source]) => [name, prepareSource(name, source)]),
+    role === "worker"
+      ? []
+      : Object.entries(config.sources).map(([name, source]) => [name, prepareSource(name, source)]),
   );
   const app = createApp({
     sources,
@@ -51,9 +80,25 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     trustProxy: config.server.trustProxy,
     metrics,
     logger,
+    onStored: (connectors) => engine?.wake(connectors),
   });
 
   const server = app.listen(config.server.port, config.server.host);
+  // `Expect: 100-continue` with a declared body over the limit: refuse instead of inviting the upload.
+  server.on("checkContinue", (req, res) => {
+    if (Number(req.headers["content-length"]) > config.server.bodyLimit) {
+      const body = JSON.stringify({ error: "payload_too_large", message: "body is larger than the limit" });
+      res.writeHead(413, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body),
+        connection: "close",
+      });
+      res.end(body);
+      return;
+    }
+    res.writeContinue();
+    server.emit("request", req, res);
+  });
   await once(server, "listening");
   // Svix waits 15 s at most; a client that is slower than that is not Svix.
   server.requestTimeout = 30_000;
@@ -62,18 +107,32 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${address.port}`;
+  engine?.start();
 
+  // Keep-alive connections would go on carrying requests after shutdown began: once closing,
+  // every answer not yet sent says `Connection: close`, so each socket ends after its response.
+  const unanswered = new Set<ServerResponse>();
+  let closingStarted = false;
+  server.on("request", (_req, res: ServerResponse) => {
+    if (closingStarted) res.setHeader("connection", "close");
+    unanswered.add(res);
+    res.on("close", () => unanswered.delete(res));
+  });
+
+  const bound = options.shutdownTimeoutMs ?? 7_000;
   let closing: Promise<void> | undefined;
   const close = () => {
+    closingStarted = true;
+    for (const res of unanswered) if (!res.headersSent) res.setHeader("connection", "close");
     closing ??= (async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), options.shutdownTimeoutMs ?? 8_000);
-      await closed;
+      const timer = setTimeout(() => server.closeAllConnections(), bound);
+      await Promise.all([httpClosed, engine?.stop(bound)]);
       clearTimeout(timer);
       await store.close();
     })();
     return closing;
   };
-  return { url, server, store, metrics, close };
+  return { url, server, store, metrics, engine, close };
 }

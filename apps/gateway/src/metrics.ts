@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { createDeliveryMetrics } from "./delivery/metrics.ts";
 import type { Store } from "./store/store.ts";
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -48,6 +49,18 @@ export function createMetrics(store: Store) {
     help: "Age of the oldest pending or retrying delivery (0 when none)",
     registers: [registry],
   });
+  const connectorDepth = new Gauge({
+    name: "engage_bridge_connector_queue_depth",
+    help: "Deliveries pending or retrying, per connector",
+    labelNames: ["connector"] as const,
+    registers: [registry],
+  });
+  const connectorOldest = new Gauge({
+    name: "engage_bridge_connector_oldest_pending_seconds",
+    help: "Age of the oldest pending or retrying delivery, per connector",
+    labelNames: ["connector"] as const,
+    registers: [registry],
+  });
   const storeUp = new Gauge({
     name: "engage_bridge_store_up",
     help: "1 when the store answered the last scrape",
@@ -60,6 +73,7 @@ export function createMetrics(store: Store) {
     accepted,
     rejected,
     ingestSeconds,
+    delivery: createDeliveryMetrics(registry),
     /** Reads store-derived gauges, then renders the exposition text. */
     async render(): Promise<string> {
       try {
@@ -69,6 +83,12 @@ export function createMetrics(store: Store) {
           for (const [status, n] of Object.entries(byStatus)) deliveries.set({ connector, status }, n ?? 0);
         }
         queueDepth.set(stats.queueDepth);
+        connectorDepth.reset();
+        connectorOldest.reset();
+        for (const [connector, pending] of Object.entries(stats.pendingByConnector)) {
+          connectorDepth.set({ connector }, pending.depth);
+          connectorOldest.set({ connector }, pending.oldestSeconds);
+        }
         oldestPending.set(stats.oldestPendingSeconds ?? 0);
         storeUp.set(1);
       } catch {

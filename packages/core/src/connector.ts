@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { EngageEvent, KnownEventType } from "./events.ts";
+import type { EngageEvent, KnownEventType, PreferenceEvent } from "./events.ts";
 
 /**
  * The contract between the gateway and a connector. The gateway knows connectors only through
@@ -30,8 +30,15 @@ export interface EngageContact {
   raw: unknown;
 }
 
-/** Returns the contact, `undefined` when Engage does not know it, or throws when lookup failed. */
-export type ContactLookup = (contactId: string) => Promise<EngageContact | undefined>;
+/**
+ * Returns the contact, `undefined` when Engage does not know it, or throws when the lookup failed.
+ * `freshAfter`: an answer cached before that time is not used (pass the event's `receivedAt`, so a
+ * preference change is never answered from a cache filled before it happened).
+ */
+export type ContactLookup = (
+  contactId: string,
+  options?: { freshAfter?: Date; signal?: AbortSignal },
+) => Promise<EngageContact | undefined>;
 
 export interface RateLimit {
   requests: number;
@@ -77,9 +84,12 @@ export class RetryableError extends Error {
   override readonly name = "RetryableError";
   /** Earliest sensible retry, e.g. from `Retry-After` or a rate-limit reset header. */
   readonly delayMs: number | undefined;
-  constructor(message: string, options: { delayMs?: number; cause?: unknown } = {}) {
+  /** The target said "too many requests": the gateway also slows this connector down. */
+  readonly rateLimited: boolean;
+  constructor(message: string, options: { delayMs?: number; rateLimited?: boolean; cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.delayMs = options.delayMs;
+    this.rateLimited = options.rateLimited ?? false;
   }
 }
 
@@ -195,4 +205,38 @@ export function settleBatch(
         return retry("connector returned an invalid result");
     }
   });
+}
+
+export interface CurrentPreference {
+  /** The value to apply; `undefined` when neither Engage nor the payload tells. */
+  value: boolean | undefined;
+  /** The contact read from Engage, when a lookup is configured and it knows the contact. */
+  contact: EngageContact | undefined;
+  /** Where `value` came from. */
+  source: "engage-api" | "payload";
+}
+
+const PREFERENCE_FIELD = { email: "acceptsEmail", sms: "acceptsSms", postal: "acceptsPostal" } as const;
+
+/**
+ * The preference a connector should apply for a preference event: Engage's current value when the
+ * contact lookup is configured (authoritative, immune to out-of-order delivery), else the payload's.
+ * Lookup failures throw, so the item is retried rather than applied from a stale payload.
+ */
+export async function currentPreference(
+  item: DeliveryItem<PreferenceEvent>,
+  ctx: Pick<DeliveryContext<unknown>, "lookupContact" | "signal">,
+): Promise<CurrentPreference> {
+  const { event } = item;
+  if (!ctx.lookupContact) return { value: event.data.value, contact: undefined, source: "payload" };
+  const contact = await ctx.lookupContact(event.contactId, {
+    freshAfter: item.receivedAt,
+    signal: ctx.signal,
+  });
+  const value = contact?.preferences[PREFERENCE_FIELD[event.channel]];
+  return {
+    value: value ?? event.data.value,
+    contact,
+    source: value === undefined ? "payload" : "engage-api",
+  };
 }

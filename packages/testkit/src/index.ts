@@ -1,2 +1,5 @@
+export * from "./fake-engage-api.ts";
+export * from "./fake-target.ts";
 export * from "./samples.ts";
 export * from "./sender.ts";
+export * from "./test-connector.ts";

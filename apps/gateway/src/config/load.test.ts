@@ -93,7 +93,15 @@ describe("parseConfig", () => {
       },
       sendgrid: { enabled: true, config: { groupId: 4242 } },
     });
-    expect(config.delivery).toEqual({ maxAttempts: 15, maxAgeHours: 72 });
+    expect(config.delivery).toEqual({
+      maxAttempts: 15,
+      maxAgeHours: 72,
+      retryBaseSeconds: 5,
+      retryMaxSeconds: 3600,
+      attemptTimeoutSeconds: 30,
+      pollIntervalMs: 500,
+    });
+    expect(config.plugins).toEqual([]);
   });
 
   it("reads JSON as well, with defaults for everything optional", () => {
@@ -268,6 +276,7 @@ describe("JSON Schema", () => {
       "connectors",
       "delivery",
       "admin",
+      "plugins",
     ]);
     expect(Object.keys(generated.properties.connectors?.properties ?? {})).toEqual([
       "hubspot",

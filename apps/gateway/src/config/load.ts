@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
-import type { ConnectorRegistry } from "../connectors/registry.ts";
+import { loadPlugins } from "../connectors/plugins.ts";
+import { type AnyConnector, type ConnectorRegistry, makeRegistry } from "../connectors/registry.ts";
 import { buildConfigSchema, type GatewayConfig, SECRET_KEYS } from "./schema.ts";
 
 export interface ConfigProblem {
@@ -141,16 +142,46 @@ export function parseConfig(text: string, file: string, options: LoadOptions): G
   return result.data;
 }
 
-export function loadConfigFile(file: string, options: LoadOptions): GatewayConfig {
-  let text: string;
+function readConfigText(file: string): string {
   try {
-    text = readFileSync(file, "utf8");
+    return readFileSync(file, "utf8");
   } catch (error) {
     throw new ConfigError(file, [
       { path: "", message: `cannot read (${(error as NodeJS.ErrnoException).code ?? "error"})` },
     ]);
   }
-  return parseConfig(text, file, options);
+}
+
+export function loadConfigFile(file: string, options: LoadOptions): GatewayConfig {
+  return parseConfig(readConfigText(file), file, options);
+}
+
+/** The `plugins:` list of a config text, read before validation (it decides which connectors exist). */
+export function readPluginList(text: string): string[] {
+  try {
+    const raw = parseDocument(text).toJS() as { plugins?: unknown } | null;
+    return Array.isArray(raw?.plugins) ? raw.plugins.filter((p): p is string => typeof p === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Loads a config file together with the connector plugins it names: the registry is the built-in
+ * connectors plus the plugins', and the file is validated against it.
+ */
+export async function loadConfigWithPlugins(
+  file: string,
+  options: { builtin: readonly AnyConnector[]; env?: NodeJS.ProcessEnv },
+): Promise<{ config: GatewayConfig; registry: ConnectorRegistry }> {
+  const text = readConfigText(file);
+  let registry: ConnectorRegistry;
+  try {
+    registry = makeRegistry([...options.builtin, ...(await loadPlugins(readPluginList(text), file))]);
+  } catch (error) {
+    throw new ConfigError(file, [{ path: "plugins", message: (error as Error).message }]);
+  }
+  return { config: parseConfig(text, file, { registry, env: options.env }), registry };
 }
 
 function maskString(value: string): string {

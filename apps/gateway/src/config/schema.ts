@@ -138,9 +138,18 @@ export function buildConfigSchema(connectors: ConnectorRegistry) {
           .positive()
           .max(24 * 365)
           .default(72),
+        /** Backoff: the n-th retry waits up to min(retryMaxSeconds, retryBaseSeconds·2^(n−1)), full jitter. */
+        retryBaseSeconds: z.number().positive().max(3600).default(5),
+        retryMaxSeconds: z.number().positive().max(86_400).default(3600),
+        /** A deliver() call is aborted (and retried) after this long. */
+        attemptTimeoutSeconds: z.number().positive().max(600).default(30),
+        /** How often an idle worker looks for due deliveries (it is also woken by new events). */
+        pollIntervalMs: z.number().int().min(10).max(60_000).default(500),
       })
       .prefault({}),
     admin: z.strictObject({ token: z.string().min(16, "must be at least 16 characters") }).optional(),
+    /** Extra connector modules: package names, or paths relative to the config file. */
+    plugins: z.array(z.string().min(1)).default([]),
   });
 }
 

@@ -11,6 +11,12 @@ import { type AnyConnector, makeRegistry } from "./registry.ts";
 const notYetAvailable = (name: string) => async () => {
   throw new RetryableError(`the ${name} connector cannot deliver in this version yet`);
 };
+/** Refuses to start a worker for a connector that cannot deliver yet; `--role ingest` still queues for it. */
+const refuseToStart = (name: string) => async () => {
+  throw new Error(
+    `the ${name} connector is not available in this version yet; run with --role ingest to queue its deliveries`,
+  );
+};
 
 const legalBasis = z.enum([
   "CONSENT_WITH_NOTICE",
@@ -41,6 +47,7 @@ export const hubspot = defineConnector({
   handles: ["contact.acceptsEmail.changed", "contact.acceptsSms.changed", "contact.acceptsPostal.changed"],
   maxBatchSize: 100,
   rateLimit: { requests: 100, perSeconds: 10 },
+  init: refuseToStart("hubspot"),
   deliver: notYetAvailable("hubspot"),
 });
 
@@ -53,6 +60,7 @@ export const sendgrid = defineConnector({
   }),
   handles: ["contact.acceptsEmail.changed"],
   maxBatchSize: 500,
+  init: refuseToStart("sendgrid"),
   deliver: notYetAvailable("sendgrid"),
 });
 
@@ -74,6 +82,7 @@ export const googleSheets = defineConnector({
   handles: ["loyalty.addPoints", "point.balance.updated", "reward.voucher.created"],
   maxBatchSize: 500,
   rateLimit: { requests: 60, perSeconds: 60 },
+  init: refuseToStart("googleSheets"),
   deliver: notYetAvailable("googleSheets"),
 });
 

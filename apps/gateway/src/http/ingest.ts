@@ -16,6 +16,8 @@ export interface IngestOptions {
   bodyLimit: number;
   metrics: Metrics;
   logger: Logger;
+  /** Called after a commit that created deliveries, with their connectors (wakes the workers). */
+  onStored?: (connectors: readonly string[]) => void;
 }
 
 type Locals = { source: PreparedSource; started: bigint };
@@ -93,6 +95,11 @@ export function ingestRouter(options: IngestOptions): Router {
         const seconds = Number(process.hrtime.bigint() - (res.locals as Locals).started) / 1e9;
         metrics.ingestSeconds.observe({ source: source.name, code: String(res.statusCode) }, seconds);
       });
+      // A declared length over the limit is refused before the body is read (or even sent).
+      if (Number(req.get("content-length")) > options.bodyLimit) {
+        res.setHeader("Connection", "close");
+        return reject(req, res, 413, "payload_too_large", "body is larger than the limit");
+      }
       next();
     },
     rawBody,
@@ -144,6 +151,7 @@ export function ingestRouter(options: IngestOptions): Router {
         return reject(req, res, 503, "store_unavailable", "the event could not be stored; retry later");
       }
       metrics.accepted.inc({ source: source.name, outcome, status: classified.status });
+      if (outcome === "stored" && classified.connectors.length > 0) options.onStored?.(classified.connectors);
       (req as Request & { log?: Logger }).log?.info(
         {
           source: source.name,
@@ -160,6 +168,13 @@ export function ingestRouter(options: IngestOptions): Router {
       res.status(204).end();
     },
   );
+
+  router.all("/webhooks/:source", (req, res) => {
+    if (!sources.has(String(req.params.source)))
+      return reject(req, res, 404, "unknown_source", "no such webhook source");
+    res.setHeader("Allow", "POST");
+    reject(req, res, 405, "method_not_allowed", "webhooks are POSTed", "method");
+  });
 
   // Body-parser failures on this route: size first, as the contract orders the checks.
   router.use("/webhooks", (error: unknown, req: Request, res: Response, next: NextFunction) => {

@@ -37,4 +37,31 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      ALTER TABLE deliveries ADD COLUMN queued_at INTEGER;
+      UPDATE deliveries SET queued_at = created_at;
+      CREATE INDEX deliveries_connector_due ON deliveries (connector, status, next_attempt_at);
+      CREATE INDEX deliveries_lease_owner ON deliveries (lease_owner);
+      CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY,
+        delivery_ref INTEGER NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+        attempt INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        error TEXT
+      );
+      CREATE INDEX attempts_delivery_ref ON attempts (delivery_ref);
+      CREATE TABLE consent_state (
+        connector TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        order_key INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (connector, contact_id, channel)
+      );
+    `,
+  },
 ];

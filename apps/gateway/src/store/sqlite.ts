@@ -3,12 +3,17 @@ import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.ts";
 import type {
+  DeliveryQuery,
   DeliveryStatus,
+  DeliveryUpdate,
   EventQuery,
   EventStatus,
   InsertOutcome,
+  LeasedDelivery,
   NewEvent,
+  ReplayQuery,
   Store,
+  StoredDelivery,
   StoredEvent,
   StoreStats,
 } from "./store.ts";
@@ -92,8 +97,8 @@ export class SqliteStore implements Store {
         ON CONFLICT (source, svix_id) DO NOTHING
         RETURNING id`),
       insertDelivery: this.db.prepare(`
-        INSERT INTO deliveries (event_ref, connector, status, attempts, next_attempt_at, created_at, updated_at)
-        VALUES (?, ?, 'pending', 0, ?, ?, ?)`),
+        INSERT INTO deliveries (event_ref, connector, status, attempts, next_attempt_at, created_at, updated_at, queued_at)
+        VALUES (?, ?, 'pending', 0, ?, ?, ?, ?)`),
     };
   }
 
@@ -163,7 +168,7 @@ export class SqliteStore implements Store {
           continue;
         }
         for (const connector of e.connectors) {
-          statements.insertDelivery.run(row.id, connector, received, received, received);
+          statements.insertDelivery.run(row.id, connector, received, received, received, received);
         }
         outcomes.push("stored");
       }
@@ -234,15 +239,249 @@ export class SqliteStore implements Store {
         "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries WHERE status IN ('pending', 'retrying')",
       )
       .get() as { n: number; oldest: number | null };
+    const pendingByConnector: StoreStats["pendingByConnector"] = {};
+    for (const row of this.db
+      .prepare(
+        "SELECT connector, COUNT(*) AS n, MIN(queued_at) AS oldest FROM deliveries WHERE status IN ('pending', 'retrying') GROUP BY connector",
+      )
+      .all() as { connector: string; n: number; oldest: number }[]) {
+      pendingByConnector[row.connector] = {
+        depth: Number(row.n),
+        oldestSeconds: Math.max(0, Math.floor((now.getTime() - Number(row.oldest)) / 1000)),
+      };
+    }
     return {
       events,
       deliveries,
+      pendingByConnector,
       queueDepth: Number(pending.n),
       oldestPendingSeconds:
         pending.oldest === null
           ? null
           : Math.max(0, Math.floor((now.getTime() - Number(pending.oldest)) / 1000)),
     };
+  }
+
+  /** Runs `fn` in one write transaction (IMMEDIATE: takes the write lock first, across processes). */
+  private transaction<T>(fn: () => T): T {
+    if (this.closed) throw new Error("store is closed");
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = fn();
+      this.db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  async leaseDue(
+    connector: string,
+    limit: number,
+    owner: string,
+    leaseMs: number,
+    now = new Date(),
+  ): Promise<LeasedDelivery[]> {
+    const t = now.getTime();
+    const rows = this.transaction(() => {
+      const ids = this.db
+        .prepare(
+          `UPDATE deliveries SET lease_owner = ?, lease_until = ?
+           WHERE id IN (
+             SELECT id FROM deliveries
+             WHERE connector = ? AND status IN ('pending', 'retrying') AND next_attempt_at <= ?
+               AND (lease_until IS NULL OR lease_until <= ?)
+             ORDER BY next_attempt_at, id LIMIT ?)
+           RETURNING id`,
+        )
+        .all(owner, t + leaseMs, connector, t, t, limit) as { id: number }[];
+      if (ids.length === 0) return [];
+      return this.db
+        .prepare(
+          `SELECT d.id, d.connector, d.attempts, d.queued_at, e.source, e.svix_id, e.event_id, e.type, e.contact_id,
+                  e.received_at, e.body
+           FROM deliveries d JOIN events e ON e.id = d.event_ref
+           WHERE d.id IN (${ids.map(() => "?").join(",")})
+           ORDER BY e.received_at, e.id`,
+        )
+        .all(...ids.map((r) => r.id)) as Record<string, unknown>[];
+    });
+    return rows.map((r) => ({
+      deliveryId: String(r.id),
+      connector: String(r.connector),
+      attempts: Number(r.attempts),
+      queuedAt: new Date(Number(r.queued_at)),
+      event: {
+        source: String(r.source),
+        svixId: String(r.svix_id),
+        eventId: String(r.event_id),
+        type: String(r.type),
+        contactId: (r.contact_id as string | null) ?? null,
+        receivedAt: new Date(Number(r.received_at)),
+        body: r.body as Uint8Array,
+      },
+    }));
+  }
+
+  async complete(owner: string, updates: readonly DeliveryUpdate[], now = new Date()): Promise<number> {
+    const t = now.getTime();
+    return this.transaction(() => {
+      const update = this.db.prepare(
+        `UPDATE deliveries SET status = ?, last_error = ?, next_attempt_at = ?, attempts = attempts + ?,
+           lease_owner = NULL, lease_until = NULL, updated_at = ?
+         WHERE id = ? AND lease_owner = ? AND status IN ('pending', 'retrying')`,
+      );
+      const attempt = this.db.prepare(
+        `INSERT INTO attempts (delivery_ref, attempt, started_at, duration_ms, outcome, error)
+         SELECT id, attempts, ?, ?, ?, ? FROM deliveries WHERE id = ?`,
+      );
+      const consent = this.db.prepare(
+        `INSERT INTO consent_state (connector, contact_id, channel, order_key, updated_at)
+         SELECT connector, ?, ?, ?, ? FROM deliveries WHERE id = ?
+         ON CONFLICT (connector, contact_id, channel)
+         DO UPDATE SET order_key = MAX(order_key, excluded.order_key), updated_at = excluded.updated_at`,
+      );
+      let changed = 0;
+      for (const u of updates) {
+        const next = u.status === "retrying" ? (u.nextAttemptAt?.getTime() ?? t) : t;
+        const result = update.run(
+          u.status,
+          u.error ?? null,
+          next,
+          u.attempt ? 1 : 0,
+          t,
+          Number(u.deliveryId),
+          owner,
+        );
+        if (Number(result.changes) === 0) continue;
+        changed += 1;
+        if (u.attempt) {
+          attempt.run(
+            u.attempt.startedAt.getTime(),
+            Math.round(u.attempt.durationMs),
+            u.attempt.outcome,
+            u.attempt.error ?? null,
+            Number(u.deliveryId),
+          );
+        }
+        if (u.consent)
+          consent.run(u.consent.contactId, u.consent.channel, u.consent.orderKey, t, Number(u.deliveryId));
+      }
+      return changed;
+    });
+  }
+
+  async releaseLeases(owner: string): Promise<number> {
+    return this.transaction(() =>
+      Number(
+        this.db
+          .prepare("UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?")
+          .run(owner).changes,
+      ),
+    );
+  }
+
+  async appliedConsent(connector: string, contactId: string, channel: string): Promise<number | undefined> {
+    const row = this.db
+      .prepare("SELECT order_key FROM consent_state WHERE connector = ? AND contact_id = ? AND channel = ?")
+      .get(connector, contactId, channel) as { order_key: number } | undefined;
+    return row ? Number(row.order_key) : undefined;
+  }
+
+  async listDeliveries(query: DeliveryQuery): Promise<StoredDelivery[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.status) {
+      where.push("d.status = ?");
+      params.push(query.status);
+    }
+    if (query.connector) {
+      where.push("d.connector = ?");
+      params.push(query.connector);
+    }
+    if (query.eventId) {
+      where.push("(e.event_id = ? OR e.svix_id = ?)");
+      params.push(query.eventId, query.eventId);
+    }
+    if (query.limit > 0) params.push(query.limit);
+    const rows = this.db
+      .prepare(
+        `SELECT e.event_id, d.connector, d.status, d.attempts, d.last_error, d.next_attempt_at, d.updated_at
+         FROM deliveries d JOIN events e ON e.id = d.event_ref
+         ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+         ORDER BY d.updated_at DESC, d.id DESC ${query.limit > 0 ? "LIMIT ?" : ""}`,
+      )
+      .all(...params) as Record<string, unknown>[];
+    return rows.map((r) => {
+      const status = r.status as DeliveryStatus;
+      const open = status === "pending" || status === "retrying";
+      return {
+        eventId: String(r.event_id),
+        connector: String(r.connector),
+        status,
+        attempts: Number(r.attempts),
+        lastError: (r.last_error as string | null) ?? null,
+        nextAttemptAt: open ? new Date(Number(r.next_attempt_at)).toISOString() : null,
+        updatedAt: new Date(Number(r.updated_at)).toISOString(),
+      };
+    });
+  }
+
+  async replay(query: ReplayQuery, now = new Date()): Promise<number> {
+    const where = ["d.status IN ('delivered', 'skipped', 'dead')"];
+    const params: (string | number)[] = [];
+    if (query.status) {
+      where.push("d.status = ?");
+      params.push(query.status);
+    }
+    if (query.connector) {
+      where.push("d.connector = ?");
+      params.push(query.connector);
+    }
+    if (query.eventId) {
+      where.push("d.event_ref IN (SELECT id FROM events WHERE event_id = ? OR svix_id = ?)");
+      params.push(query.eventId, query.eventId);
+    }
+    const t = now.getTime();
+    return this.transaction(() =>
+      Number(
+        this.db
+          .prepare(
+            `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, queued_at = ?, updated_at = ?,
+               lease_owner = NULL, lease_until = NULL
+             WHERE id IN (SELECT d.id FROM deliveries d WHERE ${where.join(" AND ")})`,
+          )
+          .run(t, t, t, ...params).changes,
+      ),
+    );
+  }
+
+  async purge(before: Date): Promise<number> {
+    return this.transaction(() =>
+      Number(
+        this.db
+          .prepare(
+            `DELETE FROM events WHERE received_at < ? AND NOT EXISTS (
+                 SELECT 1 FROM deliveries d WHERE d.event_ref = events.id AND d.status IN ('pending', 'retrying'))`,
+          )
+          .run(before.getTime()).changes,
+      ),
+    );
+  }
+
+  async forgetContact(contactId: string): Promise<number> {
+    return this.transaction(() => {
+      // Also events whose contact could not be read into contact_id but whose body names it (as a
+      // JSON string: a bare substring match could erase other contacts' events).
+      const erased = Number(
+        this.db
+          .prepare("DELETE FROM events WHERE contact_id = ? OR instr(CAST(body AS TEXT), ?) > 0")
+          .run(contactId, JSON.stringify(contactId)).changes,
+      );
+      this.db.prepare("DELETE FROM consent_state WHERE contact_id = ?").run(contactId);
+      return erased;
+    });
   }
 
   async close(): Promise<void> {

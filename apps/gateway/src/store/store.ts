@@ -51,6 +51,71 @@ export interface StoreStats {
   deliveries: Record<string, Partial<Record<DeliveryStatus, number>>>;
   queueDepth: number;
   oldestPendingSeconds: number | null;
+  /** Queue depth and oldest pending age per connector (for metrics). */
+  pendingByConnector: Record<string, { depth: number; oldestSeconds: number }>;
+}
+
+export interface LeasedDelivery {
+  deliveryId: string;
+  connector: string;
+  /** Attempts made so far (0 on the first lease). */
+  attempts: number;
+  /** When the delivery was queued (created, or re-queued by replay): the age limit counts from here. */
+  queuedAt: Date;
+  event: {
+    source: string;
+    svixId: string;
+    eventId: string;
+    type: string;
+    contactId: string | null;
+    receivedAt: Date;
+    body: Uint8Array;
+  };
+}
+
+export interface AttemptRecord {
+  startedAt: Date;
+  durationMs: number;
+  outcome: "delivered" | "skipped" | "retry" | "dead";
+  error?: string | undefined;
+}
+
+export interface DeliveryUpdate {
+  deliveryId: string;
+  /** The state the delivery moves to. `retrying` needs `nextAttemptAt`. */
+  status: "delivered" | "skipped" | "dead" | "retrying";
+  /** Reason (skipped/dead) or error (retrying); stored as `lastError`. */
+  error?: string | undefined;
+  nextAttemptAt?: Date | undefined;
+  /** Present when this update counts as an attempt (it does unless the engine decided without calling the connector). */
+  attempt?: AttemptRecord | undefined;
+  /** Records that a preference with this order key was applied (convergent consent without the Engage API). */
+  consent?: { contactId: string; channel: string; orderKey: number } | undefined;
+}
+
+export interface StoredDelivery {
+  eventId: string;
+  connector: string;
+  status: DeliveryStatus;
+  attempts: number;
+  lastError: string | null;
+  nextAttemptAt: string | null;
+  updatedAt: string;
+}
+
+export interface DeliveryQuery {
+  status?: DeliveryStatus | undefined;
+  connector?: string | undefined;
+  /** Engage event id. */
+  eventId?: string | undefined;
+  limit: number;
+}
+
+export interface ReplayQuery {
+  /** Engage event id (or svix id). */
+  eventId?: string | undefined;
+  status?: "dead" | "skipped" | "delivered" | undefined;
+  connector?: string | undefined;
 }
 
 export interface Store {
@@ -63,6 +128,30 @@ export interface Store {
    */
   insertEvent(event: NewEvent): Promise<InsertOutcome>;
   ping(): Promise<void>;
+  /**
+   * Leases up to `limit` due deliveries of one connector (pending or retrying, `nextAttemptAt` passed,
+   * no live lease), oldest first. A lease expires after `leaseMs`: a crashed worker's work comes back.
+   */
+  leaseDue(
+    connector: string,
+    limit: number,
+    owner: string,
+    leaseMs: number,
+    now?: Date,
+  ): Promise<LeasedDelivery[]>;
+  /** Records outcomes of leased deliveries; updates of deliveries no longer leased by `owner` are ignored. */
+  complete(owner: string, updates: readonly DeliveryUpdate[], now?: Date): Promise<number>;
+  /** Gives back every lease of `owner` (graceful shutdown) so that another worker takes them now. */
+  releaseLeases(owner: string): Promise<number>;
+  /** Order key of the last preference applied for (connector, contact, channel), if any. */
+  appliedConsent(connector: string, contactId: string, channel: string): Promise<number | undefined>;
+  listDeliveries(query: DeliveryQuery): Promise<StoredDelivery[]>;
+  /** Re-queues matching finished deliveries (attempt count restarts, history is kept). Returns how many. */
+  replay(query: ReplayQuery, now?: Date): Promise<number>;
+  /** Deletes events received before `before` whose deliveries are all finished. Returns how many. */
+  purge(before: Date): Promise<number>;
+  /** Erases every event, delivery, attempt and consent record of one contact. Returns events erased. */
+  forgetContact(contactId: string): Promise<number>;
   listEvents(query: EventQuery): Promise<StoredEvent[]>;
   stats(now?: Date): Promise<StoreStats>;
   close(): Promise<void>;

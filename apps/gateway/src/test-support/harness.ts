@@ -6,8 +6,10 @@ import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { signedHeaders } from "@engage-bridge/testkit";
 import { parseConfig } from "../config/load.ts";
-import { builtinRegistry } from "../connectors/builtin.ts";
-import { type Gateway, startGateway } from "../gateway.ts";
+import { BUILTIN_CONNECTORS } from "../connectors/builtin.ts";
+import { type AnyConnector, makeRegistry } from "../connectors/registry.ts";
+import type { SourceRuntime } from "../delivery/connector-worker.ts";
+import { type Gateway, type Role, startGateway } from "../gateway.ts";
 import { createLogger } from "../logger.ts";
 
 export const TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -64,7 +66,10 @@ export function signed(body: string | Buffer, options: PostOptions = {}): Record
  * Starts a real gateway on a random port with a temporary SQLite store. `config` is merged over a
  * minimal config with one source `engage` signed by TEST_SECRET.
  */
-export async function startTestGateway(config: Record<string, unknown> = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  config: Record<string, unknown> = {},
+  options: { connectors?: readonly AnyConnector[]; sources?: Map<string, SourceRuntime>; role?: Role } = {},
+): Promise<TestGateway> {
   const dir = tempDir();
   const { lines, logger } = logCapture();
   const base = {
@@ -72,9 +77,26 @@ export async function startTestGateway(config: Record<string, unknown> = {}): Pr
     store: `sqlite:${join(dir.path, "test.db")}`,
     sources: { engage: { signingSecrets: [TEST_SECRET] } },
   };
-  const merged = { ...base, ...config, server: { ...base.server, ...(config.server as object | undefined) } };
-  const parsed = parseConfig(JSON.stringify(merged), "(test)", { registry: builtinRegistry(), env: {} });
-  const gateway = await startGateway({ config: parsed, registry: builtinRegistry(), logger });
+  const merged = {
+    ...base,
+    ...config,
+    server: { ...base.server, ...(config.server as object | undefined) },
+    delivery: {
+      pollIntervalMs: 20,
+      retryBaseSeconds: 0.02,
+      retryMaxSeconds: 0.2,
+      ...(config.delivery as object | undefined),
+    },
+  };
+  const registry = makeRegistry([...BUILTIN_CONNECTORS, ...(options.connectors ?? [])]);
+  const parsed = parseConfig(JSON.stringify(merged), "(test)", { registry, env: {} });
+  const gateway = await startGateway({
+    config: parsed,
+    registry,
+    logger,
+    sources: options.sources,
+    role: options.role,
+  });
   return {
     ...gateway,
     dir: dir.path,
@@ -142,4 +164,19 @@ export async function spawnGateway(
     await new Promise((r) => setTimeout(r, 50));
   }
   return { child, url, output: () => output, exited };
+}
+
+/** Polls `check` until it returns a truthy value (or throws after `timeoutMs`). */
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 15_000,
+  what = "condition",
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -1,0 +1,256 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type ContactLookup,
+  type DeliveryItem,
+  type DeliveryResult,
+  type EngageEvent,
+  isPreferenceEvent,
+  parseEngageEvent,
+  type RateLimit,
+  RetryableError,
+  settleBatch,
+} from "@engage-bridge/core";
+import type { AnyConnector } from "../connectors/registry.ts";
+import type { Logger } from "../logger.ts";
+import type { DeliveryUpdate, LeasedDelivery, Store } from "../store/store.ts";
+import { consentSkips, orderKey } from "./consent-guard.ts";
+import type { DeliveryMetrics } from "./metrics.ts";
+import { Pacer } from "./pacer.ts";
+import { giveUpReason, nextDelayMs, type RetryPolicy } from "./retry-policy.ts";
+
+export interface SourceRuntime {
+  payloadKey: string | undefined;
+  lookup: ContactLookup | undefined;
+}
+
+export interface ConnectorWorkerOptions {
+  connector: AnyConnector;
+  config: unknown;
+  rateLimit: RateLimit | undefined;
+  store: Store;
+  sources: ReadonlyMap<string, SourceRuntime>;
+  policy: RetryPolicy;
+  logger: Logger;
+  metrics: DeliveryMetrics;
+  attemptTimeoutMs: number;
+  pollMs: number;
+}
+
+/**
+ * Delivers one connector's queue: `concurrency` slots, each leasing a batch of due deliveries,
+ * calling the connector, and recording every item's outcome. Nothing here is shared with other
+ * connectors (own pacer, own slots), so a slow or failing target never delays another one.
+ */
+export class ConnectorWorker {
+  readonly name: string;
+  private readonly owner = `${process.pid}:${randomUUID()}`;
+  private readonly pacer: Pacer;
+  private readonly stopping = new AbortController();
+  private readonly abortAll = new AbortController();
+  private wakeUp: (() => void) | undefined;
+  private slots: Promise<void>[] = [];
+  private readonly log: Logger;
+  private readonly leaseMs: number;
+  private readonly options: ConnectorWorkerOptions;
+
+  constructor(options: ConnectorWorkerOptions) {
+    this.options = options;
+    this.name = options.connector.name;
+    this.pacer = new Pacer(options.rateLimit);
+    this.log = options.logger.child({ connector: this.name });
+    // A lease outlives the slowest attempt, so a live worker never loses work to another one.
+    this.leaseMs = options.attemptTimeoutMs * 2 + 10_000;
+  }
+
+  start(): void {
+    for (let i = 0; i < this.options.connector.concurrency; i++) this.slots.push(this.runSlot());
+  }
+
+  /** New work was committed: look now instead of at the next poll. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** Stops leasing, lets in-flight batches finish within `timeoutMs`, then aborts them and gives their leases back. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping.abort();
+    this.wake();
+    const timer = setTimeout(() => this.abortAll.abort(), timeoutMs);
+    await Promise.allSettled(this.slots);
+    clearTimeout(timer);
+    await this.options.store.releaseLeases(this.owner).catch(() => 0);
+  }
+
+  private async idle(): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.wakeUp = resolve;
+    const timer = setTimeout(resolve, this.options.pollMs);
+    await promise;
+    clearTimeout(timer);
+    this.wakeUp = undefined;
+  }
+
+  private async runSlot(): Promise<void> {
+    const { store, connector } = this.options;
+    while (!this.stopping.signal.aborted) {
+      try {
+        // Pace before leasing, so that leased work never waits for the rate limit while its lease runs.
+        await this.pacer.acquire(this.stopping.signal);
+        const leased = await store.leaseDue(connector.name, connector.maxBatchSize, this.owner, this.leaseMs);
+        if (leased.length === 0) {
+          await this.idle();
+          continue;
+        }
+        const bySource = Map.groupBy(leased, (l) => l.event.source);
+        let first = true;
+        for (const group of bySource.values()) {
+          if (!first) await this.pacer.acquire(this.abortAll.signal);
+          first = false;
+          await this.runBatch(group);
+        }
+      } catch (error) {
+        if (this.stopping.signal.aborted) break;
+        this.log.error({ err: { message: (error as Error).message } }, "delivery loop error; retrying");
+        await sleep(Math.min(5_000, this.options.pollMs * 4)).catch(() => undefined);
+      }
+    }
+  }
+
+  private async runBatch(leased: readonly LeasedDelivery[]): Promise<void> {
+    const { connector, store, policy, metrics } = this.options;
+    const source = this.options.sources.get(leased[0]?.event.source ?? "");
+    const updates: DeliveryUpdate[] = [];
+    const now = () => new Date();
+
+    // Events are stored raw; parse them again with the source's current payload key.
+    const items: { leased: LeasedDelivery; item: DeliveryItem }[] = [];
+    for (const l of leased) {
+      if (!source) {
+        updates.push({
+          deliveryId: l.deliveryId,
+          status: "dead",
+          error: `source ${l.event.source} is no longer configured`,
+        });
+        continue;
+      }
+      let event: EngageEvent;
+      try {
+        event = parseEngageEvent(l.event.body, { messageId: l.event.svixId, payloadKey: source.payloadKey });
+      } catch (error) {
+        updates.push({
+          deliveryId: l.deliveryId,
+          status: "dead",
+          error: `stored event cannot be parsed: ${(error as Error).message}`,
+        });
+        continue;
+      }
+      items.push({
+        leased: l,
+        item: { deliveryId: l.deliveryId, event, attempt: l.attempts + 1, receivedAt: l.event.receivedAt },
+      });
+    }
+
+    // Without the Engage API, order decides: older preference changes never overwrite newer ones.
+    let toDeliver = items;
+    if (source && !source.lookup) {
+      const skips = await consentSkips(
+        items.map((i) => i.item),
+        (contactId, channel) => store.appliedConsent(connector.name, contactId, channel),
+      );
+      toDeliver = items.filter((entry, index) => {
+        const reason = skips[index];
+        if (reason === undefined) return true;
+        updates.push({
+          deliveryId: entry.leased.deliveryId,
+          status: "skipped",
+          error: reason,
+          attempt: { startedAt: now(), durationMs: 0, outcome: "skipped", error: reason },
+        });
+        return false;
+      });
+    }
+
+    if (toDeliver.length > 0) {
+      const startedAt = now();
+      const signal = AbortSignal.any([
+        this.abortAll.signal,
+        AbortSignal.timeout(this.options.attemptTimeoutMs),
+      ]);
+      let results: DeliveryResult[];
+      let rateLimited: RetryableError | undefined;
+      try {
+        const returned = await connector.deliver(
+          toDeliver.map((i) => i.item as never),
+          { config: this.options.config, logger: this.log, signal, lookupContact: source?.lookup },
+        );
+        results = settleBatch(toDeliver.length, { results: returned });
+      } catch (error) {
+        if (this.abortAll.signal.aborted) return; // shutting down: the leases go back untouched
+        if (error instanceof RetryableError && error.rateLimited) rateLimited = error;
+        const cause = signal.aborted
+          ? new RetryableError(`attempt timed out after ${this.options.attemptTimeoutMs} ms`)
+          : error;
+        results = settleBatch(toDeliver.length, { error: cause });
+      }
+      const durationMs = Date.now() - startedAt.getTime();
+      if (rateLimited) this.pacer.penalize(rateLimited.delayMs);
+      else if (results.some((r) => r.status !== "retry")) this.pacer.reward();
+      metrics.batchSize.observe({ connector: connector.name }, toDeliver.length);
+      metrics.attemptSeconds.observe({ connector: connector.name }, durationMs / 1000);
+
+      toDeliver.forEach((entry, index) => {
+        const result = results[index] ?? { status: "retry", reason: "no result" };
+        const attempts = entry.leased.attempts + 1;
+        const reason = result.status === "delivered" ? undefined : result.reason;
+        const attempt = { startedAt, durationMs, outcome: result.status, error: reason };
+        metrics.attempts.inc({ connector: connector.name, outcome: result.status });
+        if (result.status !== "retry") {
+          const event = entry.item.event;
+          const consent =
+            result.status === "delivered" && isPreferenceEvent(event)
+              ? {
+                  contactId: event.contactId,
+                  channel: event.channel,
+                  orderKey: orderKey(event, entry.item.receivedAt),
+                }
+              : undefined;
+          updates.push({
+            deliveryId: entry.leased.deliveryId,
+            status: result.status,
+            error: reason,
+            attempt,
+            consent,
+          });
+          return;
+        }
+        const nextAttemptAt = new Date(Date.now() + nextDelayMs(policy, attempts, result.delayMs));
+        const giveUp = giveUpReason(policy, attempts, entry.leased.queuedAt, nextAttemptAt);
+        updates.push(
+          giveUp
+            ? {
+                deliveryId: entry.leased.deliveryId,
+                status: "dead",
+                error: `${giveUp}: ${result.reason}`,
+                attempt,
+              }
+            : {
+                deliveryId: entry.leased.deliveryId,
+                status: "retrying",
+                error: result.reason,
+                nextAttemptAt,
+                attempt,
+              },
+        );
+      });
+    }
+
+    for (const u of updates) metrics.outcomes.inc({ connector: connector.name, status: u.status });
+    await store.complete(this.owner, updates);
+    const counts = Object.groupBy(updates, (u) => u.status);
+    this.log.info(
+      Object.fromEntries(Object.entries(counts).map(([status, list]) => [status, list?.length ?? 0])),
+      "batch recorded",
+    );
+  }
+}

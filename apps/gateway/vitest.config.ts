@@ -1,0 +1,9 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    // These tests start real servers and child processes; a busy 2-core CI machine needs headroom.
+    testTimeout: 60_000,
+    hookTimeout: 30_000,
+  },
+});

@@ -1,0 +1,75 @@
+import {
+  currentPreference,
+  type DeliveryResult,
+  dead,
+  defineConnector,
+  delivered,
+  isPreferenceEvent,
+  KNOWN_EVENT_TYPES,
+  type KnownEventType,
+  PermanentError,
+  type RateLimit,
+  RetryableError,
+} from "@engage-bridge/core";
+import { z } from "zod";
+
+/**
+ * A connector for engine tests, delivering to {@link startFakeTarget}: a preference becomes
+ * `state["<contactId>:<channel>"] = <value>` (the current value when the Engage API is configured),
+ * any other event `state["event:<id>"] = <type>`. It maps answers like real connectors do: 429 →
+ * rate-limited retry after `Retry-After`, 5xx → retry, other 4xx → permanent.
+ */
+export function createTestConnector(
+  name = "testTarget",
+  options: {
+    handles?: readonly KnownEventType[];
+    maxBatchSize?: number;
+    rateLimit?: RateLimit;
+    concurrency?: number;
+  } = {},
+) {
+  return defineConnector({
+    name,
+    configSchema: z.strictObject({ baseUrl: z.url() }),
+    handles: options.handles ?? KNOWN_EVENT_TYPES,
+    maxBatchSize: options.maxBatchSize ?? 50,
+    concurrency: options.concurrency ?? 1,
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    async deliver(items, ctx) {
+      const results: DeliveryResult[] = [];
+      const body: { key: string; value: unknown }[] = [];
+      for (const item of items) {
+        const event = item.event;
+        if (isPreferenceEvent(event)) {
+          const { value } = await currentPreference({ ...item, event }, ctx);
+          if (value === undefined) {
+            results.push(dead("no preference value"));
+            continue;
+          }
+          body.push({ key: `${event.contactId}:${event.channel}`, value });
+        } else {
+          body.push({ key: `event:${event.id}`, value: event.type });
+        }
+        results.push(delivered());
+      }
+      if (body.length === 0) return results;
+      const response = await fetch(`${ctx.config.baseUrl}/apply`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ items: body }),
+        signal: ctx.signal,
+      });
+      await response.arrayBuffer();
+      if (response.status === 429) {
+        const seconds = Number(response.headers.get("retry-after"));
+        throw new RetryableError("target rate limited (429)", {
+          rateLimited: true,
+          ...(Number.isFinite(seconds) && seconds > 0 ? { delayMs: seconds * 1000 } : {}),
+        });
+      }
+      if (response.status >= 500) throw new RetryableError(`target answered ${response.status}`);
+      if (!response.ok) throw new PermanentError(`target refused the batch (${response.status})`);
+      return results;
+    },
+  });
+}
