@@ -88,7 +88,10 @@ export async function startTestGateway(
       ...(config.delivery as object | undefined),
     },
   };
-  const registry = makeRegistry([...BUILTIN_CONNECTORS, ...(options.connectors ?? [])]);
+  // Extra connectors replace built-in ones of the same name (a connector package under test).
+  const extra = options.connectors ?? [];
+  const names = new Set(extra.map((c) => c.name));
+  const registry = makeRegistry([...BUILTIN_CONNECTORS.filter((c) => !names.has(c.name)), ...extra]);
   const parsed = parseConfig(JSON.stringify(merged), "(test)", { registry, env: {} });
   const gateway = await startGateway({
     config: parsed,
