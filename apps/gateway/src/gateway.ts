@@ -81,6 +81,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     metrics,
     logger,
     onStored: (connectors) => engine?.wake(connectors),
+    readinessDetail: () => (engine ? { connectors: engine.health() } : {}),
   });
 
   const server = app.listen(config.server.port, config.server.host);

@@ -44,6 +44,7 @@ describe("defineConnector", () => {
     const ctx: DeliveryContext<{ minimum: number }> = {
       config: example.configSchema.parse({ minimum: 5 }),
       logger,
+      health: { healthy() {}, unhealthy() {} },
       signal: new AbortController().signal,
       lookupContact: undefined,
     };

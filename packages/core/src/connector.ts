@@ -55,9 +55,19 @@ export interface DeliveryItem<E extends EngageEvent = EngageEvent> {
   receivedAt: Date;
 }
 
+/**
+ * How a connector tells the gateway it cannot work at all (credentials refused, target gone) or that
+ * it works again. Shown in metrics (`engage_bridge_connector_healthy`) and in `/readyz`'s detail.
+ */
+export interface ConnectorHealth {
+  unhealthy(reason: string): void;
+  healthy(): void;
+}
+
 export interface DeliveryContext<Config> {
   config: Config;
   logger: ConnectorLogger;
+  health: ConnectorHealth;
   /** Aborted when the gateway shuts down or the attempt times out; pass it to every request. */
   signal: AbortSignal;
   /**

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  type ConnectorHealth,
   type ContactLookup,
   type DeliveryItem,
   type DeliveryResult,
@@ -35,6 +36,7 @@ export interface ConnectorWorkerOptions {
   metrics: DeliveryMetrics;
   attemptTimeoutMs: number;
   pollMs: number;
+  health: ConnectorHealth;
 }
 
 /**
@@ -182,7 +184,13 @@ export class ConnectorWorker {
       try {
         const returned = await connector.deliver(
           toDeliver.map((i) => i.item as never),
-          { config: this.options.config, logger: this.log, signal, lookupContact: source?.lookup },
+          {
+            config: this.options.config,
+            logger: this.log,
+            health: this.options.health,
+            signal,
+            lookupContact: source?.lookup,
+          },
         );
         results = settleBatch(toDeliver.length, { results: returned });
       } catch (error) {

@@ -4,6 +4,7 @@ import type { ConnectorRegistry } from "../connectors/registry.ts";
 import type { Logger } from "../logger.ts";
 import type { Store } from "../store/store.ts";
 import { ConnectorWorker, type SourceRuntime } from "./connector-worker.ts";
+import { HealthBoard, type HealthState } from "./health.ts";
 import type { DeliveryMetrics } from "./metrics.ts";
 import { createRetryPolicy } from "./retry-policy.ts";
 
@@ -15,6 +16,8 @@ export interface DeliveryEngine {
   wake(connectors: readonly string[]): void;
   stop(timeoutMs: number): Promise<void>;
   readonly connectors: readonly string[];
+  /** What each enabled connector last reported about itself. */
+  health(): Record<string, HealthState>;
 }
 
 /** Per-source runtime: payload key and, when `engageApi` is configured, a cached contact lookup. */
@@ -46,6 +49,8 @@ export function createDeliveryEngine(options: {
   const enabled = Object.entries(
     config.connectors as Record<string, EnabledConnectorConfig | undefined>,
   ).filter((entry): entry is [string, EnabledConnectorConfig] => Boolean(entry[1]?.enabled));
+  const board = new HealthBoard(metrics.connectorHealthy);
+  const healthOf = new Map(enabled.map(([name]) => [name, board.for(name)]));
   const workers = new Map<string, ConnectorWorker>();
   for (const [name, block] of enabled) {
     const connector = registry[name];
@@ -63,12 +68,14 @@ export function createDeliveryEngine(options: {
         metrics,
         attemptTimeoutMs: config.delivery.attemptTimeoutSeconds * 1000,
         pollMs: config.delivery.pollIntervalMs,
+        health: healthOf.get(name) ?? board.for(name),
       }),
     );
   }
 
   return {
     connectors: [...workers.keys()],
+    health: () => board.snapshot(),
     async init() {
       const firstLookup = [...sources.values()].find((s) => s.lookup)?.lookup;
       for (const [name, block] of enabled) {
@@ -77,6 +84,7 @@ export function createDeliveryEngine(options: {
         try {
           await connector.init(block.config, {
             logger: logger.child({ connector: name }),
+            health: healthOf.get(name) ?? board.for(name),
             signal: AbortSignal.timeout(30_000),
             lookupContact: firstLookup,
           });

@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 export type DeliveryMetrics = ReturnType<typeof createDeliveryMetrics>;
 
@@ -21,6 +21,12 @@ export function createDeliveryMetrics(registry: Registry) {
       help: "Duration of one deliver() call (a batch), per connector",
       labelNames: ["connector"] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    connectorHealthy: new Gauge({
+      name: "engage_bridge_connector_healthy",
+      help: "1 while a connector works, 0 after it reported itself unhealthy (e.g. credentials refused)",
+      labelNames: ["connector"] as const,
       registers: [registry],
     }),
     batchSize: new Histogram({

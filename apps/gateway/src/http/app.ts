@@ -11,6 +11,8 @@ export interface AppOptions extends IngestOptions {
   metrics: Metrics;
   store: Store;
   logger: Logger;
+  /** Extra detail for `/readyz` (connector health); never changes its status code. */
+  readinessDetail?: () => Record<string, unknown>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -50,9 +52,9 @@ export function createApp(options: AppOptions): express.Express {
   app.get("/readyz", async (_req, res) => {
     try {
       await store.ping();
-      res.status(200).json({ status: "ready", store: "up" });
+      res.status(200).json({ status: "ready", store: "up", ...options.readinessDetail?.() });
     } catch {
-      res.status(503).json({ status: "not_ready", store: "down" });
+      res.status(503).json({ status: "not_ready", store: "down", ...options.readinessDetail?.() });
     }
   });
   app.get("/metrics", async (_req, res) => {
