@@ -18,6 +18,24 @@ import type {
   StoreStats,
 } from "./store.ts";
 
+/**
+ * `WHERE` clause and parameters from optional filters: each `[sql, ...values]` entry applies only
+ * when its first value is defined (an entry with no values always applies).
+ */
+export function whereOf(filters: readonly (readonly [string, ...(string | number | undefined)[]])[]): {
+  sql: string;
+  params: (string | number)[];
+} {
+  const parts: string[] = [];
+  const params: (string | number)[] = [];
+  for (const [clause, ...values] of filters) {
+    if (values.length > 0 && (values[0] === undefined || values[0] === "")) continue;
+    parts.push(clause);
+    params.push(...(values as (string | number)[]));
+  }
+  return { sql: parts.length ? `WHERE ${parts.join(" AND ")}` : "", params };
+}
+
 /** Most events committed in one transaction; more wait for the next one. */
 const MAX_GROUP = 512;
 
@@ -188,20 +206,13 @@ export class SqliteStore implements Store {
   }
 
   async listEvents(query: EventQuery): Promise<StoredEvent[]> {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (query.status) {
-      where.push("status = ?");
-      params.push(query.status);
-    }
-    if (query.type) {
-      where.push("type = ?");
-      params.push(query.type);
-    }
+    const where = whereOf([
+      ["status = ?", query.status],
+      ["type = ?", query.type],
+    ]);
+    const params = query.limit > 0 ? [...where.params, query.limit] : where.params;
     const sql = `SELECT event_id, svix_id, source, type, status, status_reason, contact_id, received_at FROM events
-      ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY received_at DESC, id DESC
-      ${query.limit > 0 ? "LIMIT ?" : ""}`;
-    if (query.limit > 0) params.push(query.limit);
+      ${where.sql} ORDER BY received_at DESC, id DESC ${query.limit > 0 ? "LIMIT ?" : ""}`;
     const rows = this.db.prepare(sql).all(...params) as Record<string, unknown>[];
     return rows.map((r) => ({
       id: String(r.event_id),
@@ -390,26 +401,17 @@ export class SqliteStore implements Store {
   }
 
   async listDeliveries(query: DeliveryQuery): Promise<StoredDelivery[]> {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (query.status) {
-      where.push("d.status = ?");
-      params.push(query.status);
-    }
-    if (query.connector) {
-      where.push("d.connector = ?");
-      params.push(query.connector);
-    }
-    if (query.eventId) {
-      where.push("(e.event_id = ? OR e.svix_id = ?)");
-      params.push(query.eventId, query.eventId);
-    }
-    if (query.limit > 0) params.push(query.limit);
+    const where = whereOf([
+      ["d.status = ?", query.status],
+      ["d.connector = ?", query.connector],
+      ["(e.event_id = ? OR e.svix_id = ?)", query.eventId, query.eventId],
+    ]);
+    const params = query.limit > 0 ? [...where.params, query.limit] : where.params;
     const rows = this.db
       .prepare(
         `SELECT e.event_id, d.connector, d.status, d.attempts, d.last_error, d.next_attempt_at, d.updated_at
          FROM deliveries d JOIN events e ON e.id = d.event_ref
-         ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+         ${where.sql}
          ORDER BY d.updated_at DESC, d.id DESC ${query.limit > 0 ? "LIMIT ?" : ""}`,
       )
       .all(...params) as Record<string, unknown>[];
@@ -429,20 +431,16 @@ export class SqliteStore implements Store {
   }
 
   async replay(query: ReplayQuery, now = new Date()): Promise<number> {
-    const where = ["d.status IN ('delivered', 'skipped', 'dead')"];
-    const params: (string | number)[] = [];
-    if (query.status) {
-      where.push("d.status = ?");
-      params.push(query.status);
-    }
-    if (query.connector) {
-      where.push("d.connector = ?");
-      params.push(query.connector);
-    }
-    if (query.eventId) {
-      where.push("d.event_ref IN (SELECT id FROM events WHERE event_id = ? OR svix_id = ?)");
-      params.push(query.eventId, query.eventId);
-    }
+    const where = whereOf([
+      ["d.status IN ('delivered', 'skipped', 'dead')"],
+      ["d.status = ?", query.status],
+      ["d.connector = ?", query.connector],
+      [
+        "d.event_ref IN (SELECT id FROM events WHERE event_id = ? OR svix_id = ?)",
+        query.eventId,
+        query.eventId,
+      ],
+    ]);
     const t = now.getTime();
     return this.transaction(() =>
       Number(
@@ -450,9 +448,9 @@ export class SqliteStore implements Store {
           .prepare(
             `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, queued_at = ?, updated_at = ?,
                lease_owner = NULL, lease_until = NULL
-             WHERE id IN (SELECT d.id FROM deliveries d WHERE ${where.join(" AND ")})`,
+             WHERE id IN (SELECT d.id FROM deliveries d ${where.sql})`,
           )
-          .run(t, t, t, ...params).changes,
+          .run(t, t, t, ...where.params).changes,
       ),
     );
   }
