@@ -15,7 +15,7 @@ import {
 import type { AnyConnector } from "../connectors/registry.ts";
 import type { Logger } from "../logger.ts";
 import type { DeliveryUpdate, LeasedDelivery, Store } from "../store/store.ts";
-import { consentSkips, orderKey } from "./consent-guard.ts";
+import { consentDecisions, orderKey } from "./consent-guard.ts";
 import type { DeliveryMetrics } from "./metrics.ts";
 import { Pacer } from "./pacer.ts";
 import { giveUpReason, nextDelayMs, type RetryPolicy } from "./retry-policy.ts";
@@ -154,22 +154,39 @@ export class ConnectorWorker {
     }
 
     // Without the Engage API, order decides: older preference changes never overwrite newer ones.
-    let toDeliver = items;
+    let toDeliver: { leased: LeasedDelivery; item: DeliveryItem; reasserted?: boolean }[] = items;
     if (source && !source.lookup) {
-      const skips = await consentSkips(
-        items.map((i) => i.item),
+      const decisions = await consentDecisions(
+        items.map((i) => ({ ...i.item, maybeSentBefore: i.leased.maybeSentBefore })),
         (contactId, channel) => store.appliedConsent(connector.name, contactId, channel),
       );
-      toDeliver = items.filter((entry, index) => {
-        const reason = skips[index];
-        if (reason === undefined) return true;
+      toDeliver = [];
+      items.forEach((entry, index) => {
+        const decision = decisions[index];
+        if (decision === undefined) {
+          toDeliver.push(entry);
+          return;
+        }
+        if ("reassert" in decision) {
+          try {
+            const newer = parseEngageEvent(decision.reassert.body, {
+              messageId: decision.reassert.svixId,
+              payloadKey: source.payloadKey,
+            });
+            const item = { ...entry.item, event: newer, receivedAt: decision.reassert.receivedAt };
+            toDeliver.push({ leased: entry.leased, item, reasserted: true });
+            return;
+          } catch {
+            // The newer event can no longer be read: skipping is all that is left.
+          }
+        }
+        const reason = "skip" in decision ? decision.skip : decision.reason;
         updates.push({
           deliveryId: entry.leased.deliveryId,
           status: "skipped",
           error: reason,
           attempt: { startedAt: now(), durationMs: 0, outcome: "skipped", error: reason },
         });
-        return false;
       });
     }
 
@@ -215,8 +232,9 @@ export class ConnectorWorker {
         metrics.attempts.inc({ connector: connector.name, outcome: result.status });
         if (result.status !== "retry") {
           const event = entry.item.event;
+          // A re-sent newer event changes nothing in what was applied last.
           const consent =
-            result.status === "delivered" && isPreferenceEvent(event)
+            result.status === "delivered" && isPreferenceEvent(event) && !entry.reasserted
               ? {
                   contactId: event.contactId,
                   channel: event.channel,

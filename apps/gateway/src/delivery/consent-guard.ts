@@ -1,53 +1,73 @@
 import type { EngageEvent, PreferenceEvent } from "@engage-bridge/core";
 import { isPreferenceEvent } from "@engage-bridge/core";
+import type { AppliedConsent } from "../store/store.ts";
 
 /**
  * Convergent consent without the Engage API: an older preference event never overwrites a newer
  * one already applied for the same (connector, contact, channel). "Older" compares the payload's
  * change time when it carries one, else the time the gateway received the event.
+ *
+ * One subtlety: an item tried before may have reached the target (a worker killed mid-request, an
+ * attempt that timed out yet landed), possibly *after* the newer change. Such an item is not just
+ * skipped: the newer applied event is sent again in its place, so the target ends on the newest
+ * value whatever order the requests landed in.
  */
 
 export interface GuardedItem {
   event: EngageEvent;
   receivedAt: Date;
+  /** An earlier attempt may have reached the target (see LeasedDelivery.maybeSentBefore). */
+  maybeSentBefore: boolean;
 }
+
+export type GuardDecision =
+  | undefined
+  | { skip: string }
+  | { reassert: NonNullable<AppliedConsent["event"]>; reason: string };
 
 export function orderKey(event: PreferenceEvent, receivedAt: Date): number {
   return (event.data.changedAt ?? receivedAt).getTime();
 }
 
-export const consentKey = (event: PreferenceEvent) => `${event.contactId}\u0000${event.channel}`;
+const consentKey = (event: PreferenceEvent) => `${event.contactId}\u0000${event.channel}`;
+const SUPERSEDED = "superseded by a newer preference event in the same batch";
+const ALREADY_APPLIED = "a newer preference change was already applied";
 
-/**
- * Returns, per item index, why it must be skipped (superseded within the batch, or older than what
- * was applied), or undefined to deliver it.
- */
-export async function consentSkips(
+/** Decides, per item index: deliver (undefined), skip (with reason), or re-send the applied newer event. */
+export async function consentDecisions(
   items: readonly GuardedItem[],
-  applied: (contactId: string, channel: string) => Promise<number | undefined>,
-): Promise<(string | undefined)[]> {
-  const reasons: (string | undefined)[] = items.map(() => undefined);
+  applied: (contactId: string, channel: string) => Promise<AppliedConsent | undefined>,
+): Promise<GuardDecision[]> {
+  const decisions: GuardDecision[] = items.map(() => undefined);
   const newest = new Map<string, number>();
   items.forEach((item, index) => {
     if (!isPreferenceEvent(item.event)) return;
     const key = consentKey(item.event);
     const current = newest.get(key);
-    const mine = orderKey(item.event, item.receivedAt);
     const theirs = current === undefined ? undefined : items[current];
-    if (theirs && isPreferenceEvent(theirs.event) && orderKey(theirs.event, theirs.receivedAt) > mine) {
-      reasons[index] = "superseded by a newer preference event in the same batch";
+    if (
+      theirs &&
+      isPreferenceEvent(theirs.event) &&
+      orderKey(theirs.event, theirs.receivedAt) > orderKey(item.event, item.receivedAt)
+    ) {
+      decisions[index] = { skip: SUPERSEDED };
       return;
     }
-    if (current !== undefined) reasons[current] = "superseded by a newer preference event in the same batch";
+    if (current !== undefined) decisions[current] = { skip: SUPERSEDED };
     newest.set(key, index);
   });
   for (const index of newest.values()) {
     const item = items[index];
     if (!item || !isPreferenceEvent(item.event)) continue;
     const last = await applied(item.event.contactId, item.event.channel);
-    if (last !== undefined && last > orderKey(item.event, item.receivedAt)) {
-      reasons[index] = "a newer preference change was already applied";
-    }
+    if (last === undefined || last.orderKey <= orderKey(item.event, item.receivedAt)) continue;
+    decisions[index] =
+      item.maybeSentBefore && last.event
+        ? {
+            reassert: last.event,
+            reason: `${ALREADY_APPLIED}; it was sent again in case this older one landed late`,
+          }
+        : { skip: ALREADY_APPLIED };
   }
-  return reasons;
+  return decisions;
 }

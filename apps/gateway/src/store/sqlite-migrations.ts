@@ -64,4 +64,13 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- The event whose preference was applied last: re-sent when an older attempt may have landed late.
+      ALTER TABLE consent_state ADD COLUMN event_ref INTEGER;
+      -- How often a delivery was leased: more leases than attempts means a lease ran out mid-flight.
+      ALTER TABLE deliveries ADD COLUMN leases INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];

@@ -188,7 +188,7 @@ describe("SqliteStore deliveries", () => {
         consent: { contactId: secret, channel: "email", orderKey: 1 },
       },
     ]);
-    expect(await store.appliedConsent("hubspot", secret, "email")).toBe(1);
+    expect((await store.appliedConsent("hubspot", secret, "email"))?.orderKey).toBe(1);
     expect(await store.forgetContact(secret)).toBe(2);
     await store.close();
     const { DatabaseSync } = await import("node:sqlite");

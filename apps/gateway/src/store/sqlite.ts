@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.ts";
 import type {
+  AppliedConsent,
   DeliveryQuery,
   DeliveryStatus,
   DeliveryUpdate,
@@ -34,6 +35,18 @@ export function whereOf(filters: readonly (readonly [string, ...(string | number
     params.push(...(values as (string | number)[]));
   }
   return { sql: parts.length ? `WHERE ${parts.join(" AND ")}` : "", params };
+}
+
+function toLeasedEvent(r: Record<string, unknown>): LeasedDelivery["event"] {
+  return {
+    source: String(r.source),
+    svixId: String(r.svix_id),
+    eventId: String(r.event_id),
+    type: String(r.type),
+    contactId: (r.contact_id as string | null) ?? null,
+    receivedAt: new Date(Number(r.received_at)),
+    body: r.body as Uint8Array,
+  };
 }
 
 /** Most events committed in one transaction; more wait for the next one. */
@@ -298,7 +311,7 @@ export class SqliteStore implements Store {
     const rows = this.transaction(() => {
       const ids = this.db
         .prepare(
-          `UPDATE deliveries SET lease_owner = ?, lease_until = ?
+          `UPDATE deliveries SET lease_owner = ?, lease_until = ?, leases = leases + 1
            WHERE id IN (
              SELECT id FROM deliveries
              WHERE connector = ? AND status IN ('pending', 'retrying') AND next_attempt_at <= ?
@@ -310,7 +323,7 @@ export class SqliteStore implements Store {
       if (ids.length === 0) return [];
       return this.db
         .prepare(
-          `SELECT d.id, d.connector, d.attempts, d.queued_at, e.source, e.svix_id, e.event_id, e.type, e.contact_id,
+          `SELECT d.id, d.connector, d.attempts, d.leases, d.queued_at, e.source, e.svix_id, e.event_id, e.type, e.contact_id,
                   e.received_at, e.body
            FROM deliveries d JOIN events e ON e.id = d.event_ref
            WHERE d.id IN (${ids.map(() => "?").join(",")})
@@ -322,16 +335,9 @@ export class SqliteStore implements Store {
       deliveryId: String(r.id),
       connector: String(r.connector),
       attempts: Number(r.attempts),
+      maybeSentBefore: Number(r.attempts) > 0 || Number(r.leases) > 1,
       queuedAt: new Date(Number(r.queued_at)),
-      event: {
-        source: String(r.source),
-        svixId: String(r.svix_id),
-        eventId: String(r.event_id),
-        type: String(r.type),
-        contactId: (r.contact_id as string | null) ?? null,
-        receivedAt: new Date(Number(r.received_at)),
-        body: r.body as Uint8Array,
-      },
+      event: toLeasedEvent(r),
     }));
   }
 
@@ -348,10 +354,13 @@ export class SqliteStore implements Store {
          SELECT id, attempts, ?, ?, ?, ? FROM deliveries WHERE id = ?`,
       );
       const consent = this.db.prepare(
-        `INSERT INTO consent_state (connector, contact_id, channel, order_key, updated_at)
-         SELECT connector, ?, ?, ?, ? FROM deliveries WHERE id = ?
+        `INSERT INTO consent_state (connector, contact_id, channel, order_key, updated_at, event_ref)
+         SELECT connector, ?, ?, ?, ?, event_ref FROM deliveries WHERE id = ?
          ON CONFLICT (connector, contact_id, channel)
-         DO UPDATE SET order_key = MAX(order_key, excluded.order_key), updated_at = excluded.updated_at`,
+         DO UPDATE SET
+           event_ref = CASE WHEN excluded.order_key >= order_key THEN excluded.event_ref ELSE event_ref END,
+           order_key = MAX(order_key, excluded.order_key),
+           updated_at = excluded.updated_at`,
       );
       let changed = 0;
       for (const u of updates) {
@@ -393,11 +402,23 @@ export class SqliteStore implements Store {
     );
   }
 
-  async appliedConsent(connector: string, contactId: string, channel: string): Promise<number | undefined> {
+  async appliedConsent(
+    connector: string,
+    contactId: string,
+    channel: string,
+  ): Promise<AppliedConsent | undefined> {
     const row = this.db
-      .prepare("SELECT order_key FROM consent_state WHERE connector = ? AND contact_id = ? AND channel = ?")
-      .get(connector, contactId, channel) as { order_key: number } | undefined;
-    return row ? Number(row.order_key) : undefined;
+      .prepare(
+        `SELECT c.order_key, e.source, e.svix_id, e.event_id, e.type, e.contact_id, e.received_at, e.body
+         FROM consent_state c LEFT JOIN events e ON e.id = c.event_ref
+         WHERE c.connector = ? AND c.contact_id = ? AND c.channel = ?`,
+      )
+      .get(connector, contactId, channel) as Record<string, unknown> | undefined;
+    if (!row) return undefined;
+    return {
+      orderKey: Number(row.order_key),
+      event: row.svix_id == null ? undefined : toLeasedEvent(row),
+    };
   }
 
   async listDeliveries(query: DeliveryQuery): Promise<StoredDelivery[]> {
@@ -446,7 +467,7 @@ export class SqliteStore implements Store {
       Number(
         this.db
           .prepare(
-            `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, queued_at = ?, updated_at = ?,
+            `UPDATE deliveries SET status = 'pending', attempts = 0, leases = 0, next_attempt_at = ?, queued_at = ?, updated_at = ?,
                lease_owner = NULL, lease_until = NULL
              WHERE id IN (SELECT d.id FROM deliveries d ${where.sql})`,
           )

@@ -60,6 +60,11 @@ export interface LeasedDelivery {
   connector: string;
   /** Attempts made so far (0 on the first lease). */
   attempts: number;
+  /**
+   * Whether an earlier attempt may have reached the target: an attempt was recorded, or an earlier
+   * lease ran out (a worker died or was stopped mid-call) without recording one.
+   */
+  maybeSentBefore: boolean;
   /** When the delivery was queued (created, or re-queued by replay): the age limit counts from here. */
   queuedAt: Date;
   event: {
@@ -71,6 +76,13 @@ export interface LeasedDelivery {
     receivedAt: Date;
     body: Uint8Array;
   };
+}
+
+export interface AppliedConsent {
+  /** Change time (or receipt time) of the applied event, in ms. */
+  orderKey: number;
+  /** The applied event itself, unless it was purged or erased since. */
+  event: LeasedDelivery["event"] | undefined;
 }
 
 export interface AttemptRecord {
@@ -143,8 +155,8 @@ export interface Store {
   complete(owner: string, updates: readonly DeliveryUpdate[], now?: Date): Promise<number>;
   /** Gives back every lease of `owner` (graceful shutdown) so that another worker takes them now. */
   releaseLeases(owner: string): Promise<number>;
-  /** Order key of the last preference applied for (connector, contact, channel), if any. */
-  appliedConsent(connector: string, contactId: string, channel: string): Promise<number | undefined>;
+  /** The last preference applied for (connector, contact, channel), if any. */
+  appliedConsent(connector: string, contactId: string, channel: string): Promise<AppliedConsent | undefined>;
   listDeliveries(query: DeliveryQuery): Promise<StoredDelivery[]>;
   /** Re-queues matching finished deliveries (attempt count restarts, history is kept). Returns how many. */
   replay(query: ReplayQuery, now?: Date): Promise<number>;
