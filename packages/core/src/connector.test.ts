@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
+  batchSizeOf,
   type DeliveryContext,
   dead,
   defineConnector,
@@ -58,6 +59,7 @@ describe("defineConnector", () => {
     ["a zero batch size", { maxBatchSize: 0 }],
     ["a fractional concurrency", { concurrency: 1.5 }],
     ["a bad rate limit", { rateLimit: { requests: 0, perSeconds: 1 } }],
+    ["a batchSizeFor that is no function", { batchSizeFor: 5 }],
   ])("refuses %s", (_, override) => {
     const base = {
       name: "ok",
@@ -66,6 +68,26 @@ describe("defineConnector", () => {
       deliver: async () => [],
     };
     expect(() => defineConnector({ ...base, ...override } as never)).toThrow(TypeError);
+  });
+});
+
+describe("batchSizeOf", () => {
+  const perConfig = defineConnector({
+    name: "perConfig",
+    configSchema: z.object({ size: z.number() }),
+    handles: ["loyalty.addPoints"],
+    maxBatchSize: 100,
+    batchSizeFor: (config) => config.size,
+    deliver: async (items) => items.map(() => delivered()),
+  });
+
+  it("uses batchSizeFor within 1..maxBatchSize, and maxBatchSize without it", () => {
+    expect(batchSizeOf(perConfig, { size: 1 })).toBe(1);
+    expect(batchSizeOf(perConfig, { size: 40.7 })).toBe(40);
+    expect(batchSizeOf(perConfig, { size: 500 })).toBe(100);
+    expect(batchSizeOf(perConfig, { size: 0 })).toBe(1);
+    expect(batchSizeOf(perConfig, { size: Number.NaN })).toBe(100);
+    expect(batchSizeOf(example, { minimum: 0 })).toBe(50);
   });
 });
 

@@ -75,6 +75,14 @@ export interface DeliveryContext<Config> {
    * source has no `engageApi` configured.
    */
   lookupContact: ContactLookup | undefined;
+  /**
+   * Waits until the connector's rate limit allows one more request. The gateway reserves one request
+   * before each `deliver` call (and before `init`), so a call that sends a single request never needs
+   * this; a connector that sends several, one after the other, awaits `pace()` before each request
+   * after the first (calling it also says that the previous request was answered). Absent where
+   * nothing paces (e.g. in unit tests). Rejects when the attempt is aborted.
+   */
+  pace?: () => Promise<void>;
 }
 
 export type DeliveryResult =
@@ -123,6 +131,12 @@ export interface ConnectorDefinition<
   handles: readonly T[];
   /** Largest batch passed to `deliver`; 1 when absent. */
   maxBatchSize?: number;
+  /**
+   * Largest batch for a given config, when that depends on the config; capped at `maxBatchSize`.
+   * E.g. 1 when the config selects one request per item, so that the gateway's pacing (one request
+   * reserved per `deliver` call) matches the requests actually sent.
+   */
+  batchSizeFor?(config: z.output<S>): number;
   /** The target's own limit; operators can override it with `connectors.<name>.rateLimit`. */
   rateLimit?: RateLimit;
   /** Batches in flight at once; 1 when absent. */
@@ -168,6 +182,9 @@ export function defineConnector<S extends z.ZodType, T extends KnownEventType>(
   if (typeof definition.deliver !== "function") {
     throw new TypeError(`connector ${definition.name} must have a deliver function`);
   }
+  if (definition.batchSizeFor !== undefined && typeof definition.batchSizeFor !== "function") {
+    throw new TypeError(`connector ${definition.name}: batchSizeFor must be a function`);
+  }
   const rate = definition.rateLimit;
   if (rate && !(rate.requests > 0 && rate.perSeconds > 0)) {
     throw new TypeError(`connector ${definition.name}: rateLimit needs positive requests and perSeconds`);
@@ -177,6 +194,19 @@ export function defineConnector<S extends z.ZodType, T extends KnownEventType>(
     maxBatchSize: positiveInteger(definition.maxBatchSize, 1, `${definition.name}: maxBatchSize`),
     concurrency: positiveInteger(definition.concurrency, 1, `${definition.name}: concurrency`),
   });
+}
+
+/**
+ * The batch size the gateway uses for `connector` with a parsed `config`: `batchSizeFor(config)`
+ * when the connector has it, as a whole number between 1 and `maxBatchSize`; else `maxBatchSize`.
+ */
+export function batchSizeOf<S extends z.ZodType>(
+  connector: Pick<Connector<S>, "maxBatchSize" | "batchSizeFor">,
+  config: z.output<S>,
+): number {
+  const wanted = connector.batchSizeFor?.(config);
+  if (wanted === undefined || !Number.isFinite(wanted)) return connector.maxBatchSize;
+  return Math.min(connector.maxBatchSize, Math.max(1, Math.floor(wanted)));
 }
 
 /**
