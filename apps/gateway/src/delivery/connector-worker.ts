@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  batchSizeOf,
   type ConnectorHealth,
   type ContactLookup,
   type DeliveryItem,
@@ -17,7 +18,7 @@ import type { Logger } from "../logger.ts";
 import type { DeliveryUpdate, LeasedDelivery, Store } from "../store/store.ts";
 import { consentDecisions, orderKey } from "./consent-guard.ts";
 import type { DeliveryMetrics } from "./metrics.ts";
-import { Pacer } from "./pacer.ts";
+import { Pacer, type PacerSlot } from "./pacer.ts";
 import { giveUpReason, nextDelayMs, type RetryPolicy } from "./retry-policy.ts";
 
 export interface SourceRuntime {
@@ -39,6 +40,13 @@ export interface ConnectorWorkerOptions {
   health: ConnectorHealth;
 }
 
+/** The paced requests of one batch: the one reserved before leasing, then one per `ctx.pace()`. */
+interface Paced {
+  slots: PacerSlot[];
+  /** Whether `deliver` was called (else the reserved slot was never used). */
+  called: boolean;
+}
+
 /**
  * Delivers one connector's queue: `concurrency` slots, each leasing a batch of due deliveries,
  * calling the connector, and recording every item's outcome. Nothing here is shared with other
@@ -54,12 +62,14 @@ export class ConnectorWorker {
   private slots: Promise<void>[] = [];
   private readonly log: Logger;
   private readonly leaseMs: number;
+  private readonly batchSize: number;
   private readonly options: ConnectorWorkerOptions;
 
   constructor(options: ConnectorWorkerOptions) {
     this.options = options;
     this.name = options.connector.name;
     this.pacer = new Pacer(options.rateLimit);
+    this.batchSize = batchSizeOf(options.connector, options.config);
     this.log = options.logger.child({ connector: this.name });
     // A lease outlives the slowest attempt, so a live worker never loses work to another one.
     this.leaseMs = options.attemptTimeoutMs * 2 + 10_000;
@@ -67,6 +77,29 @@ export class ConnectorWorker {
 
   start(): void {
     for (let i = 0; i < this.options.connector.concurrency; i++) this.slots.push(this.runSlot());
+  }
+
+  /**
+   * Runs `fn` (e.g. the connector's `init`) with one paced request reserved and `pace` for more, so
+   * that requests made outside `deliver` count against the target's limit too.
+   */
+  async paced<T>(signal: AbortSignal, fn: (pace: () => Promise<void>) => Promise<T>): Promise<T> {
+    const slots = [await this.pacer.acquire(signal)];
+    try {
+      return await fn(() => this.nextSlot(slots, signal));
+    } finally {
+      for (const slot of slots) slot.release();
+    }
+  }
+
+  /**
+   * `ctx.pace()`: the connector's requests are sequential, so the previous one was answered: its slot
+   * is released (it counts for one more window from now) before the next one is taken. Holding it
+   * would let a call that needs more requests than the limit allows wait for itself forever.
+   */
+  private async nextSlot(slots: PacerSlot[], signal: AbortSignal): Promise<void> {
+    slots.at(-1)?.release();
+    slots.push(await this.pacer.acquire(signal));
   }
 
   /** New work was committed: look now instead of at the next poll. */
@@ -98,18 +131,24 @@ export class ConnectorWorker {
     while (!this.stopping.signal.aborted) {
       try {
         // Pace before leasing, so that leased work never waits for the rate limit while its lease runs.
-        await this.pacer.acquire(this.stopping.signal);
-        const leased = await store.leaseDue(connector.name, connector.maxBatchSize, this.owner, this.leaseMs);
+        // The slot pays for the first request of the batch; `ctx.pace` takes more.
+        let slot: PacerSlot | undefined = await this.pacer.acquire(this.stopping.signal);
+        let leased: LeasedDelivery[];
+        try {
+          leased = await store.leaseDue(connector.name, this.batchSize, this.owner, this.leaseMs);
+        } catch (error) {
+          slot.cancel();
+          throw error;
+        }
         if (leased.length === 0) {
+          slot.cancel();
           await this.idle();
           continue;
         }
-        const bySource = Map.groupBy(leased, (l) => l.event.source);
-        let first = true;
-        for (const group of bySource.values()) {
-          if (!first) await this.pacer.acquire(this.abortAll.signal);
-          first = false;
-          await this.runBatch(group);
+        for (const group of Map.groupBy(leased, (l) => l.event.source).values()) {
+          slot ??= await this.pacer.acquire(this.abortAll.signal);
+          await this.runBatch(group, slot);
+          slot = undefined;
         }
       } catch (error) {
         if (this.stopping.signal.aborted) break;
@@ -119,7 +158,21 @@ export class ConnectorWorker {
     }
   }
 
-  private async runBatch(leased: readonly LeasedDelivery[]): Promise<void> {
+  /** Delivers one leased batch; `slot` is the paced request reserved for it, given back at the end. */
+  private async runBatch(leased: readonly LeasedDelivery[], slot: PacerSlot): Promise<void> {
+    const paced: Paced = { slots: [slot], called: false };
+    try {
+      await this.deliverBatch(leased, paced);
+    } finally {
+      // Slots of requests that may have been sent keep counting for a window; an unused one does not.
+      const [first, ...more] = paced.slots;
+      if (paced.called) first?.release();
+      else first?.cancel();
+      for (const s of more) s.release();
+    }
+  }
+
+  private async deliverBatch(leased: readonly LeasedDelivery[], paced: Paced): Promise<void> {
     const { connector, store, policy, metrics } = this.options;
     const source = this.options.sources.get(leased[0]?.event.source ?? "");
     const updates: DeliveryUpdate[] = [];
@@ -199,6 +252,7 @@ export class ConnectorWorker {
       let results: DeliveryResult[];
       let rateLimited: RetryableError | undefined;
       try {
+        paced.called = true;
         const returned = await connector.deliver(
           toDeliver.map((i) => i.item as never),
           {
@@ -207,6 +261,7 @@ export class ConnectorWorker {
             health: this.options.health,
             signal,
             lookupContact: source?.lookup,
+            pace: () => this.nextSlot(paced.slots, signal),
           },
         );
         results = settleBatch(toDeliver.length, { results: returned });

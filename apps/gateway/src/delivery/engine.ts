@@ -81,13 +81,20 @@ export function createDeliveryEngine(options: {
       for (const [name, block] of enabled) {
         const connector = registry[name];
         if (!connector?.init) continue;
-        try {
-          await connector.init(block.config, {
+        const signal = AbortSignal.timeout(30_000);
+        const run = async (pace?: () => Promise<void>) => {
+          await connector.init?.(block.config, {
             logger: logger.child({ connector: name }),
             health: healthOf.get(name) ?? board.for(name),
-            signal: AbortSignal.timeout(30_000),
+            signal,
             lookupContact: firstLookup,
+            pace,
           });
+        };
+        try {
+          // Start-up requests count against the connector's rate limit like deliveries do.
+          const worker = workers.get(name);
+          await (worker ? worker.paced(signal, run) : run());
         } catch (error) {
           throw new Error(`connector ${name} failed its start-up check: ${(error as Error).message}`);
         }

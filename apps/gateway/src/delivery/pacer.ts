@@ -1,54 +1,119 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import type { RateLimit } from "@engage-bridge/core";
 
+/** One paced request: held while it may still be on the wire. */
+export interface PacerSlot {
+  /** The call that used the slot ended: it keeps counting for one more window. */
+  release(): void;
+  /** The slot was not used (nothing was sent): it stops counting at once. */
+  cancel(): void;
+}
+
+const NO_SLOT: PacerSlot = Object.freeze({ release() {}, cancel() {} });
+
 /**
- * Paces calls of one connector: a token bucket at the declared (or configured) rate that slows down
- * when the target answers 429 — the rate halves (down to a tenth) and every call waits out the
- * target's hint — and recovers gradually as calls succeed again.
+ * Paces the requests of one connector so that no window of `perSeconds` ever holds more than
+ * `requests` of them: the rolling window that targets such as HubSpot enforce (a token bucket lets
+ * twice that through one window: a full bucket, then a bucket's worth of refills). A slot counts
+ * from when it is taken until one window after it is released, because its request may reach the
+ * target at any moment in between; so the limit holds at the target whatever a call's duration.
+ *
+ * When the target answers 429 every call waits out the target's hint and the allowance halves
+ * (down to a tenth); it recovers gradually as calls succeed.
  */
 export class Pacer {
-  private readonly fullRate: number;
-  private rate: number;
-  private readonly capacity: number;
-  private tokens: number;
-  private last: number;
+  private readonly full: number;
+  private readonly windowMs: number;
+  private allowance: number;
+  private inFlight = 0;
+  /** When released slots were released, oldest first; pruned once out of the window. */
+  private readonly released: number[] = [];
   private pausedUntil = 0;
+  private changed = Promise.withResolvers<void>();
   private readonly now: () => number;
 
   constructor(limit: RateLimit | undefined, now: () => number = Date.now) {
     this.now = now;
-    this.fullRate = limit ? limit.requests / (limit.perSeconds * 1000) : Number.POSITIVE_INFINITY;
-    this.rate = this.fullRate;
-    this.capacity = limit ? limit.requests : Number.POSITIVE_INFINITY;
-    this.tokens = this.capacity;
-    this.last = now();
+    this.full = limit ? limit.requests : Number.POSITIVE_INFINITY;
+    this.windowMs = limit ? limit.perSeconds * 1000 : 0;
+    this.allowance = this.full;
   }
 
-  /** Current calls per second (Infinity when unlimited). */
+  /** Current pace in requests per second (Infinity when unlimited). */
   get callsPerSecond(): number {
-    return this.rate * 1000;
+    return Number.isFinite(this.allowance) ? this.allowance / (this.windowMs / 1000) : this.allowance;
   }
 
-  /** Milliseconds until a call may start now (0 = go), taking the token when it returns 0. */
+  /** Slots counting now: in flight, or released within the last window. */
+  get used(): number {
+    this.prune(this.now());
+    return this.inFlight + this.released.length;
+  }
+
+  private prune(t: number): void {
+    while (this.released.length > 0 && (this.released[0] ?? 0) <= t - this.windowMs) this.released.shift();
+  }
+
+  /** Milliseconds to wait (Infinity: until a slot is released), or 0 with the slot taken. */
   private tryTake(): number {
     const t = this.now();
     if (t < this.pausedUntil) return this.pausedUntil - t;
-    if (!Number.isFinite(this.rate)) return 0;
-    this.tokens = Math.min(this.capacity, this.tokens + (t - this.last) * this.rate);
-    this.last = t;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
+    if (!Number.isFinite(this.full)) return 0;
+    this.prune(t);
+    if (this.inFlight + this.released.length < Math.max(1, Math.floor(this.allowance))) {
+      this.inFlight += 1;
       return 0;
     }
-    return Math.ceil((1 - this.tokens) / this.rate);
+    const oldest = this.released[0];
+    return oldest === undefined ? Number.POSITIVE_INFINITY : Math.max(1, oldest + this.windowMs - t);
   }
 
-  /** Waits until a call may start. Rejects when `signal` aborts. */
-  async acquire(signal?: AbortSignal): Promise<void> {
+  private notify(): void {
+    const changed = this.changed;
+    this.changed = Promise.withResolvers<void>();
+    changed.resolve();
+  }
+
+  private slot(): PacerSlot {
+    if (!Number.isFinite(this.full)) return NO_SLOT;
+    let open = true;
+    const close = (counts: boolean) => {
+      if (!open) return;
+      open = false;
+      this.inFlight -= 1;
+      if (counts) {
+        const t = this.now();
+        // Keep the list ordered even if the clock stepped back.
+        let i = this.released.length;
+        while (i > 0 && (this.released[i - 1] ?? 0) > t) i--;
+        this.released.splice(i, 0, t);
+      }
+      this.notify();
+    };
+    return { release: () => close(true), cancel: () => close(false) };
+  }
+
+  /** Waits `ms` (Infinity: indefinitely), or less when a slot is freed. Rejects when `signal` aborts. */
+  private async wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const timer = Number.isFinite(ms) ? setTimeout(resolve, ms) : undefined;
+    const onAbort = () => reject(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.changed.promise.then(resolve);
+    try {
+      await promise;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Waits until a request may start and takes a slot for it. Rejects when `signal` aborts. */
+  async acquire(signal?: AbortSignal): Promise<PacerSlot> {
     for (;;) {
       const wait = this.tryTake();
-      if (wait === 0) return;
-      await sleep(wait, undefined, { signal });
+      if (wait === 0) return this.slot();
+      await this.wait(wait, signal);
     }
   }
 
@@ -56,14 +121,11 @@ export class Pacer {
   penalize(hintMs: number | undefined): void {
     const t = this.now();
     this.pausedUntil = Math.max(this.pausedUntil, t + (hintMs ?? 1000));
-    if (Number.isFinite(this.fullRate)) {
-      this.rate = Math.max(this.fullRate / 10, this.rate / 2);
-      this.tokens = Math.min(this.tokens, 0);
-    }
+    if (Number.isFinite(this.full)) this.allowance = Math.max(this.full / 10, this.allowance / 2);
   }
 
   /** A call went through: creep back toward the declared rate. */
   reward(): void {
-    if (this.rate < this.fullRate) this.rate = Math.min(this.fullRate, this.rate * 1.1);
+    if (this.allowance < this.full) this.allowance = Math.min(this.full, this.allowance * 1.1);
   }
 }
