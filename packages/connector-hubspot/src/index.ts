@@ -1,1 +1,9 @@
-export {};
+export { DAILY_RETRY_MS, ROLLING_RETRY_MS } from "./answers.ts";
+export { type HubSpotConfig, hubspotConfigSchema, LEGAL_BASES } from "./config.ts";
+export {
+  BATCH_SIZE,
+  HUBSPOT_RATE_LIMIT,
+  hubspot,
+  hubspot as default,
+  UNKNOWN_CONTACT_RETRY_MS,
+} from "./connector.ts";

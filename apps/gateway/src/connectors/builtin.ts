@@ -1,12 +1,13 @@
+import { hubspot } from "@engage-bridge/connector-hubspot";
 import { defineConnector, RetryableError } from "@engage-bridge/core";
 import { z } from "zod";
 import { type AnyConnector, makeRegistry } from "./registry.ts";
 
 /**
- * The three target connectors of the contract. Their config blocks are validated here so that a
- * contract config file checks and starts today; their `deliver` arrives with the connector packages
- * (issues #5–#7). Until then their deliveries are stored as pending and nothing is lost: the
- * delivery engine retries them once the package delivers.
+ * The three target connectors of the contract. HubSpot comes from its package; the others' config
+ * blocks are validated here so that a contract config file checks and starts today, and their
+ * `deliver` arrives with their connector packages (issues #6–#7). Until then their deliveries are
+ * stored as pending and nothing is lost: the delivery engine retries them once the package delivers.
  */
 const notYetAvailable = (name: string) => async () => {
   throw new RetryableError(`the ${name} connector cannot deliver in this version yet`);
@@ -17,39 +18,6 @@ const refuseToStart = (name: string) => async () => {
     `the ${name} connector is not available in this version yet; run with --role ingest to queue its deliveries`,
   );
 };
-
-const legalBasis = z.enum([
-  "CONSENT_WITH_NOTICE",
-  "LEGITIMATE_INTEREST_PQL",
-  "LEGITIMATE_INTEREST_CLIENT",
-  "LEGITIMATE_INTEREST_OTHER",
-  "PERFORMANCE_OF_CONTRACT",
-  "NON_GDPR",
-  "PROCESS_AND_STORE",
-]);
-
-export const hubspot = defineConnector({
-  name: "hubspot",
-  configSchema: z.strictObject({
-    accessToken: z.string().min(1),
-    baseUrl: z.url().default("https://api.hubapi.com"),
-    apiVersion: z
-      .string()
-      .regex(/^\d{4}-\d{2}$/, "expected a date version such as 2026-03")
-      .default("2026-03"),
-    subscriptionId: z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]).transform(String),
-    legalBasis: legalBasis.default("CONSENT_WITH_NOTICE"),
-    legalBasisExplanation: z.string().min(1).default("Preference changed in Voyado Engage"),
-    batch: z.boolean().default(false),
-    smsProperty: z.string().min(1).optional(),
-    postalProperty: z.string().min(1).optional(),
-  }),
-  handles: ["contact.acceptsEmail.changed", "contact.acceptsSms.changed", "contact.acceptsPostal.changed"],
-  maxBatchSize: 100,
-  rateLimit: { requests: 100, perSeconds: 10 },
-  init: refuseToStart("hubspot"),
-  deliver: notYetAvailable("hubspot"),
-});
 
 export const sendgrid = defineConnector({
   name: "sendgrid",
@@ -85,6 +53,8 @@ export const googleSheets = defineConnector({
   init: refuseToStart("googleSheets"),
   deliver: notYetAvailable("googleSheets"),
 });
+
+export { hubspot };
 
 export const BUILTIN_CONNECTORS: readonly AnyConnector[] = [hubspot, sendgrid, googleSheets];
 export const builtinRegistry = () => makeRegistry(BUILTIN_CONNECTORS);

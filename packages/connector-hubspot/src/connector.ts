@@ -1,0 +1,495 @@
+import {
+  currentPreference,
+  type DeliveryContext,
+  type DeliveryItem,
+  type DeliveryResult,
+  dead,
+  defineConnector,
+  delivered,
+  type PreferenceEvent,
+  RetryableError,
+  retry,
+  skipped,
+} from "@engage-bridge/core";
+import { describeAnswer, type Failure, failureOf, maskEmails, networkFailure } from "./answers.ts";
+import { apiFor, emailSegment, type HubSpotAnswer, type HubSpotApi, NetworkError } from "./api.ts";
+import { type HubSpotConfig, hubspotConfigSchema } from "./config.ts";
+
+/** HubSpot's limit for Free/Starter apps; higher tiers raise it with `connectors.hubspot.rateLimit`. */
+export const HUBSPOT_RATE_LIMIT = Object.freeze({ requests: 100, perSeconds: 10 });
+/** Inputs per `statuses/batch/write` (HubSpot publishes no maximum; 100 is its usual batch size). */
+export const BATCH_SIZE = 100;
+/** Wait before patching a contact again that HubSpot's CRM does not have (it may be created later). */
+export const UNKNOWN_CONTACT_RETRY_MS = 60_000;
+
+type StatusState = "SUBSCRIBED" | "UNSUBSCRIBED";
+type Ctx = DeliveryContext<HubSpotConfig>;
+type Item = DeliveryItem<PreferenceEvent>;
+
+/** One email's subscription status to write, for the items at `indexes`. */
+interface StatusWrite {
+  email: string;
+  state: StatusState;
+  indexes: number[];
+}
+
+/** Contact properties to patch on one email's contact, for the items at `indexes`. */
+interface PropertyWrite {
+  email: string;
+  properties: Record<string, "true" | "false">;
+  indexes: number[];
+}
+
+type Plan =
+  | { kind: "result"; result: DeliveryResult }
+  | { kind: "status"; email: string; state: StatusState }
+  | { kind: "property"; email: string; property: string; value: "true" | "false" };
+
+const MIRRORED = {
+  sms: { key: "smsProperty", label: "SMS", field: "acceptsSms" },
+  postal: { key: "postalProperty", label: "postal", field: "acceptsPostal" },
+} as const;
+
+/** What one item asks for: a write, or a result without any request. */
+async function plan(item: Item, ctx: Ctx): Promise<Plan> {
+  const { config } = ctx;
+  const { channel } = item.event;
+  let property: string | undefined;
+  if (channel !== "email") {
+    const mirror = MIRRORED[channel];
+    property = config[mirror.key];
+    if (!property) {
+      return {
+        kind: "result",
+        result: skipped(
+          `HubSpot has no ${mirror.label} consent channel; set ${mirror.key} to mirror ${mirror.field} into a contact property`,
+        ),
+      };
+    }
+  }
+  if (!ctx.lookupContact) {
+    return {
+      kind: "result",
+      result: skipped(
+        "no email: configure engageApi on the source, HubSpot knows subscribers by email and only the Engage API has it",
+      ),
+    };
+  }
+  let preference: Awaited<ReturnType<typeof currentPreference>>;
+  try {
+    preference = await currentPreference(item, ctx);
+  } catch (error) {
+    if (ctx.signal.aborted) throw error;
+    return {
+      kind: "result",
+      result: retry(`contact lookup failed: ${maskEmails((error as Error).message)}`),
+    };
+  }
+  if (!preference.contact)
+    return { kind: "result", result: skipped("no email: Engage does not know the contact") };
+  const email = preference.contact.email?.trim();
+  if (!email)
+    return { kind: "result", result: skipped("no email: the contact has no email address in Engage") };
+  if (preference.value === undefined) {
+    return { kind: "result", result: skipped("no preference value: neither Engage nor the event has one") };
+  }
+  if (property) return { kind: "property", email, property, value: preference.value ? "true" : "false" };
+  return { kind: "status", email, state: preference.value ? "SUBSCRIBED" : "UNSUBSCRIBED" };
+}
+
+const sameEmail = (a: unknown, b: string) => typeof a === "string" && a.toLowerCase() === b.toLowerCase();
+
+/** `subscriptionId` as HubSpot's int64: a JSON number when it fits, else the digits as a string. */
+function subscriptionIdValue(id: string): number | string {
+  const n = Number(id);
+  return Number.isSafeInteger(n) ? n : id;
+}
+
+interface ErrorEntry {
+  category?: unknown;
+  message?: unknown;
+  id?: unknown;
+  context?: unknown;
+}
+
+const listOf = (body: unknown, name: string): unknown[] => {
+  const value = (body as Record<string, unknown> | undefined)?.[name];
+  return Array.isArray(value) ? value : [];
+};
+
+/** Whether an entry of `errors` is about `email` (its context lists it, or its message or id names it). */
+function mentions(error: ErrorEntry, email: string): boolean {
+  if (sameEmail(error.id, email)) return true;
+  if (typeof error.message === "string" && error.message.toLowerCase().includes(email.toLowerCase()))
+    return true;
+  const context = error.context;
+  if (context && typeof context === "object") {
+    for (const value of Object.values(context)) {
+      const values = Array.isArray(value) ? value : [value];
+      if (values.some((v) => sameEmail(v, email))) return true;
+    }
+  }
+  return false;
+}
+
+function describeError(error: ErrorEntry): string {
+  const category = typeof error.category === "string" ? error.category : "error";
+  const message = typeof error.message === "string" ? error.message : "no message";
+  return maskEmails(`${category}: ${message}`);
+}
+
+/** The result of a status write for `email` as listed in a 2xx answer: delivered, or why not. */
+function judgeStatus(
+  body: unknown,
+  write: StatusWrite,
+  subscriptionId: string,
+  options: { single: boolean },
+): DeliveryResult {
+  const results = listOf(body, "results");
+  // Lenient: a bare status object (no `results`) counts as the only result.
+  const result = (results.length > 0 ? results : [body]).find((r) => {
+    const entry = r as
+      | { subscriberIdString?: unknown; subscriptionId?: unknown; channel?: unknown }
+      | undefined;
+    return (
+      sameEmail(entry?.subscriberIdString, write.email) &&
+      String(entry?.subscriptionId) === subscriptionId &&
+      (entry?.channel === undefined || entry.channel === "EMAIL")
+    );
+  }) as { status?: unknown } | undefined;
+  const errors = (listOf(body, "errors") as ErrorEntry[]).filter((e) => e && typeof e === "object");
+  // A single write's errors are about its only input, even when they do not name it.
+  const error =
+    errors.find((e) => mentions(e, write.email)) ?? (options.single && !result ? errors[0] : undefined);
+  if (error) {
+    return error.category === "VALIDATION_ERROR"
+      ? dead(`HubSpot rejected the write: ${describeError(error)}`)
+      : retry(`HubSpot listed the write in its errors: ${describeError(error)}`);
+  }
+  if (!result) {
+    const others = errors.length > 0 ? `; unattributed errors: ${errors.map(describeError).join("; ")}` : "";
+    return retry(
+      `HubSpot answered 2xx without a result for this email, so nothing is known to be applied${others}`,
+    );
+  }
+  if (typeof result.status === "string" && result.status !== write.state) {
+    return retry(`HubSpot answered status ${result.status} for a ${write.state} write`);
+  }
+  return delivered();
+}
+
+/**
+ * One `deliver` call: sends the writes one request at a time, paced, and fills in each item's
+ * result. After a failure that concerns every request (credentials, HubSpot down) it sends nothing
+ * more; a rate limit ends the call (the whole batch is retried and the gateway slows down).
+ */
+class Run {
+  private paid = true;
+  private stopped: string | undefined;
+  private readonly ctx: Ctx;
+  private readonly api: HubSpotApi;
+  readonly results: (DeliveryResult | undefined)[];
+
+  constructor(ctx: Ctx, count: number) {
+    this.ctx = ctx;
+    this.api = apiFor(ctx.config);
+    this.results = Array.from({ length: count }, () => undefined);
+  }
+
+  private set(indexes: readonly number[], result: DeliveryResult): void {
+    for (const index of indexes) this.results[index] = result;
+  }
+
+  /** False (and the items retried) once an earlier request failed for every request. */
+  private mayGoOn(indexes: readonly number[]): boolean {
+    if (this.stopped === undefined) return true;
+    this.set(indexes, retry(`not sent after an earlier failure in the same batch: ${this.stopped}`));
+    return false;
+  }
+
+  private async send(
+    method: "POST" | "PATCH",
+    path: string,
+    body: unknown,
+    query?: Record<string, string>,
+  ): Promise<{ answer: HubSpotAnswer } | { failure: Failure }> {
+    // The gateway reserved the call's first request; every further one waits for the rate limit.
+    if (this.paid) this.paid = false;
+    else await this.ctx.pace?.();
+    try {
+      const answer = await this.api.request(method, path, { body, query, signal: this.ctx.signal });
+      const failure = failureOf(answer);
+      if (failure) return { failure };
+      this.ctx.health.healthy();
+      return { answer };
+    } catch (error) {
+      if (error instanceof NetworkError) return { failure: networkFailure(error) };
+      throw error;
+    }
+  }
+
+  /** Records a failed request for its items. */
+  private fail(failure: Failure, indexes: readonly number[], onNotFound: DeliveryResult): void {
+    const log = { status: failure.kind, items: indexes.length };
+    switch (failure.kind) {
+      case "rate-limited":
+        this.ctx.logger.warn(
+          log,
+          failure.daily ? "HubSpot daily limit reached" : "HubSpot rate limit reached",
+        );
+        throw new RetryableError(
+          failure.daily ? `HubSpot's daily limit is used up: ${failure.reason}` : failure.reason,
+          { delayMs: failure.delayMs, rateLimited: true },
+        );
+      case "auth":
+        this.ctx.health.unhealthy(`HubSpot refused the access token: ${failure.reason}`);
+        this.ctx.logger.error(log, "HubSpot refused the access token");
+        this.set(indexes, dead(failure.reason));
+        this.stopped = failure.reason;
+        return;
+      case "transient":
+        this.ctx.logger.warn(log, "HubSpot request failed; will retry");
+        this.set(indexes, retry(failure.reason));
+        this.stopped = failure.reason;
+        return;
+      case "invalid":
+        this.ctx.logger.warn(log, "HubSpot rejected the request");
+        this.set(indexes, dead(`HubSpot rejected the write: ${failure.reason}`));
+        return;
+      case "not-found":
+        this.set(indexes, onNotFound);
+        return;
+    }
+  }
+
+  private statusBody(write: StatusWrite) {
+    const { config } = this.ctx;
+    return {
+      channel: "EMAIL",
+      statusState: write.state,
+      subscriptionId: subscriptionIdValue(config.subscriptionId),
+      legalBasis: config.legalBasis,
+      legalBasisExplanation: config.legalBasisExplanation,
+    };
+  }
+
+  /** `POST …/statuses/{email}`: one request per email. */
+  async writeOne(write: StatusWrite): Promise<void> {
+    if (!this.mayGoOn(write.indexes)) return;
+    const path = `${this.api.preferencesPath}/statuses/${emailSegment(write.email)}`;
+    const sent = await this.send("POST", path, this.statusBody(write));
+    if ("failure" in sent) {
+      this.fail(sent.failure, write.indexes, dead(`HubSpot does not know this path: ${sent.failure.reason}`));
+      return;
+    }
+    this.set(
+      write.indexes,
+      judgeStatus(sent.answer.body, write, this.ctx.config.subscriptionId, { single: true }),
+    );
+  }
+
+  /** `POST …/statuses/batch/write`: results matched to inputs by email. */
+  async writeBatch(writes: readonly StatusWrite[]): Promise<void> {
+    const all = writes.flatMap((w) => w.indexes);
+    if (!this.mayGoOn(all)) return;
+    const inputs = writes.map((w) => ({ subscriberIdString: w.email, ...this.statusBody(w) }));
+    const sent = await this.send("POST", `${this.api.preferencesPath}/statuses/batch/write`, { inputs });
+    if ("failure" in sent) {
+      const { failure } = sent;
+      if (failure.kind === "invalid" && writes.length > 1) {
+        // A 400 for the whole batch may be about one input: only the inputs it names are dead.
+        const named = namedInputs(failure.body, writes);
+        if (named.size > 0) {
+          for (const w of writes) {
+            this.set(
+              w.indexes,
+              named.has(w)
+                ? dead(`HubSpot rejected the write: ${failure.reason}`)
+                : retry(`HubSpot refused the batch because of another input: ${failure.reason}`),
+            );
+          }
+          return;
+        }
+      }
+      this.fail(failure, all, dead(`HubSpot does not know this path: ${failure.reason}`));
+      return;
+    }
+    for (const w of writes) {
+      this.set(
+        w.indexes,
+        judgeStatus(sent.answer.body, w, this.ctx.config.subscriptionId, { single: false }),
+      );
+    }
+  }
+
+  /** `PATCH /crm/v3/objects/contacts/{email}?idProperty=email`: mirrored SMS/postal preferences. */
+  async patchContact(write: PropertyWrite): Promise<void> {
+    if (!this.mayGoOn(write.indexes)) return;
+    const path = `/crm/v3/objects/contacts/${emailSegment(write.email)}`;
+    const sent = await this.send("PATCH", path, { properties: write.properties }, { idProperty: "email" });
+    if ("failure" in sent) {
+      this.fail(
+        sent.failure,
+        write.indexes,
+        retry(
+          `HubSpot has no contact with this email (yet): ${sent.failure.reason}`,
+          UNKNOWN_CONTACT_RETRY_MS,
+        ),
+      );
+      return;
+    }
+    const body = sent.answer.body as { id?: unknown; properties?: Record<string, unknown> } | undefined;
+    const confirmed =
+      body?.id !== undefined &&
+      Object.entries(write.properties).every(
+        ([name, value]) => body.properties?.[name] === undefined || String(body.properties[name]) === value,
+      );
+    this.set(
+      write.indexes,
+      confirmed
+        ? delivered()
+        : retry(
+            `${describeAnswer(sent.answer)} without the updated contact, so nothing is known to be applied`,
+          ),
+    );
+  }
+}
+
+/** The inputs of a batch that a 400 answer names (in `errors`, `context` or its message). */
+function namedInputs(body: unknown, writes: readonly StatusWrite[]): Set<StatusWrite> {
+  const entries = [body as ErrorEntry, ...(listOf(body, "errors") as ErrorEntry[])].filter(Boolean);
+  return new Set(writes.filter((w) => entries.some((e) => mentions(e, w.email))));
+}
+
+/** Groups planned writes by email (case-insensitively), in order: a later item's value wins. */
+function byEmail<P extends { index: number; email: string }, W extends { indexes: number[] }>(
+  planned: readonly P[],
+  make: (first: P) => W,
+  add: (write: W, item: P) => void,
+): W[] {
+  const groups = new Map<string, W>();
+  for (const p of planned) {
+    const key = p.email.toLowerCase();
+    let group = groups.get(key);
+    if (!group) {
+      group = make(p);
+      groups.set(key, group);
+    }
+    group.indexes.push(p.index);
+    add(group, p);
+  }
+  return [...groups.values()];
+}
+
+async function deliver(items: readonly Item[], ctx: Ctx): Promise<readonly DeliveryResult[]> {
+  const run = new Run(ctx, items.length);
+  const statuses: { index: number; email: string; state: StatusState }[] = [];
+  const properties: { index: number; email: string; property: string; value: "true" | "false" }[] = [];
+  for (const [index, item] of items.entries()) {
+    const planned = await plan(item, ctx);
+    if (planned.kind === "result") run.results[index] = planned.result;
+    else if (planned.kind === "status") statuses.push({ index, ...planned });
+    else properties.push({ index, ...planned });
+  }
+
+  // Items of one email share a request; the later item's lookup is the newer one, so its value wins.
+  const statusWrites = byEmail(
+    statuses,
+    (first): StatusWrite => ({ email: first.email, state: first.state, indexes: [] }),
+    (write, item) => {
+      write.state = item.state;
+    },
+  );
+  if (ctx.config.batch) {
+    for (let i = 0; i < statusWrites.length; i += BATCH_SIZE) {
+      await run.writeBatch(statusWrites.slice(i, i + BATCH_SIZE));
+    }
+  } else {
+    for (const write of statusWrites) await run.writeOne(write);
+  }
+
+  const propertyWrites = byEmail(
+    properties,
+    (first): PropertyWrite => ({ email: first.email, properties: {}, indexes: [] }),
+    (write, item) => {
+      write.properties[item.property] = item.value;
+    },
+  );
+  for (const write of propertyWrites) await run.patchContact(write);
+
+  return run.results.map((r) => r ?? retry("no result was recorded for this item"));
+}
+
+/** Start-up check: the token works and `subscriptionId` is one of the account's subscription types. */
+async function init(config: HubSpotConfig, ctx: Omit<Ctx, "config">): Promise<void> {
+  const api = apiFor(config);
+  const where = `HubSpot at ${config.baseUrl}`;
+  let answer: HubSpotAnswer | undefined;
+  let last = "";
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    if (attempt > 1) await ctx.pace?.();
+    try {
+      answer = await api.request("GET", `${api.preferencesPath}/definitions`, { signal: ctx.signal });
+    } catch (error) {
+      if (!(error instanceof NetworkError)) throw error;
+      last = error.message;
+      answer = undefined;
+      continue;
+    }
+    const failure = failureOf(answer);
+    if (!failure) break;
+    if (failure.kind === "auth") {
+      ctx.health.unhealthy(`HubSpot refused the access token: ${failure.reason}`);
+      throw new Error(
+        `${where} refused the access token (${answer.status}): check accessToken and the private app's scopes ` +
+          `(subscriptions-definition-read, subscriptions-status-write${config.batch ? ", subscription-status-batch-write" : ""}` +
+          `${config.smsProperty || config.postalProperty ? ", crm.objects.contacts.write" : ""}). ${failure.reason}`,
+      );
+    }
+    if (failure.kind === "not-found") {
+      throw new Error(
+        `${where} has no Communication Preferences API version "${config.apiVersion}": ${failure.reason}`,
+      );
+    }
+    if (failure.kind === "invalid")
+      throw new Error(`${where} refused the definitions request: ${failure.reason}`);
+    last = failure.reason;
+    answer = undefined;
+    // Rate limit or 5xx: worth another try after a short wait (never longer than the start-up budget).
+    const wait =
+      failure.kind === "rate-limited" && !failure.daily ? Math.min(failure.delayMs, 10_000) : 1_000;
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+  if (!answer) throw new Error(`${where} could not be checked: ${last}`);
+
+  const definitions = listOf(answer.body, "results") as {
+    id?: unknown;
+    name?: unknown;
+    isActive?: unknown;
+  }[];
+  const found = definitions.find((d) => String(d?.id) === config.subscriptionId);
+  if (!found) {
+    const known = definitions.map((d) => `${String(d?.id)} (${String(d?.name)})`).join(", ") || "none";
+    throw new Error(
+      `subscriptionId ${config.subscriptionId} does not exist in this HubSpot account; its subscription types are: ${known}`,
+    );
+  }
+  if (found.isActive === false) {
+    ctx.logger.warn({ subscriptionId: config.subscriptionId }, "the HubSpot subscription type is not active");
+  }
+  ctx.health.healthy();
+}
+
+export const hubspot = defineConnector({
+  name: "hubspot",
+  configSchema: hubspotConfigSchema,
+  handles: ["contact.acceptsEmail.changed", "contact.acceptsSms.changed", "contact.acceptsPostal.changed"],
+  maxBatchSize: BATCH_SIZE,
+  // Single writes send one request per item, and the gateway paces `deliver` calls: one item per
+  // call keeps its pacing exact. A batch call sends one request for every email status plus one per
+  // mirrored SMS/postal contact, each after `ctx.pace()`.
+  batchSizeFor: (config) => (config.batch ? BATCH_SIZE : 1),
+  rateLimit: HUBSPOT_RATE_LIMIT,
+  init,
+  deliver,
+});
