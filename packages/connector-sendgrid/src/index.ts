@@ -1,1 +1,28 @@
-export {};
+export {
+  type FailureKind,
+  maskEmails,
+  type SendGridAnswer,
+  SendGridApi,
+  SendGridError,
+  sendgridMessage,
+} from "./api.ts";
+export { type SendGridConfig, type SendGridConfigInput, sendgridConfigSchema } from "./config.ts";
+export {
+  createSendGridConnector,
+  GROUP_RECHECK_MS,
+  LOOKUP_CONCURRENCY,
+  MAX_ADDRESSES_PER_REQUEST,
+  MAX_BATCH_SIZE,
+  type SendGridConnectorOptions,
+  sendgridConnector,
+} from "./connector.ts";
+export {
+  DEFAULT_WAIT_MS,
+  EPOCH_THRESHOLD,
+  MAX_HINT_MS,
+  type RateLimitInfo,
+  readRateLimit,
+  resetDelayMs,
+  retryAfterMs,
+  waitAfter,
+} from "./rate-limit.ts";

@@ -1,1 +1,894 @@
-export {};
+import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes, verify } from "node:crypto";
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * A local stand-in for Google's OAuth 2.0 token endpoint and the Sheets v4 values API, as far as a
+ * loyalty log needs it:
+ *
+ * - `POST /token` — the JWT bearer grant (`urn:ietf:params:oauth:grant-type:jwt-bearer`): the RS256
+ *   assertion is verified with the public key of a registered service account (iss), and its `aud`,
+ *   `iat`/`exp` and `scope` are checked like Google does; errors are Google's
+ *   `{error, error_description}` bodies (400 `invalid_grant`, …).
+ * - `POST /v4/spreadsheets/{id}/values/{range}:append?valueInputOption=RAW|USER_ENTERED&insertDataOption=…`
+ * - `GET /v4/spreadsheets/{id}/values/{range}?majorDimension=ROWS|COLUMNS&valueRenderOption=…`
+ *
+ * API errors have Google's shape `{error:{code, message, status}}`: 401 UNAUTHENTICATED (missing,
+ * unknown, revoked or expired token), 404 NOT_FOUND (unknown spreadsheet), 403 PERMISSION_DENIED
+ * (spreadsheet not shared with the account), 400 INVALID_ARGUMENT (unknown sheet: "Unable to parse
+ * range", missing `valueInputOption`, a cell over 50,000 characters) and 429 RESOURCE_EXHAUSTED when a
+ * per-user read or write quota (default 60 per minute, like Google's) is exceeded. Like Google it
+ * sends no `Retry-After`.
+ *
+ * Faults: `failNext` answers the next requests of one kind with a status (nothing applied) or drops
+ * the connection before applying; `dropAfterApply` applies the next appends and then destroys the
+ * socket without any answer — the ambiguous failure that makes a blind retry duplicate rows.
+ * State is inspectable: rows per spreadsheet and sheet (`rows`), and a request log with timestamps.
+ */
+
+export const GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token";
+export const SHEETS_SCOPE = "https://www.googleapis.com/auth/spreadsheets";
+const ACCEPTED_SCOPES = new Set([SHEETS_SCOPE, "https://www.googleapis.com/auth/drive"]);
+const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+const MAX_CELL_CHARS = 50_000;
+
+/** The JSON key file Google issues for a service account. */
+export interface ServiceAccountKey {
+  type: "service_account";
+  project_id: string;
+  private_key_id: string;
+  private_key: string;
+  client_email: string;
+  client_id: string;
+  auth_uri: string;
+  token_uri: string;
+  auth_provider_x509_cert_url: string;
+  client_x509_cert_url: string;
+  universe_domain: string;
+}
+
+export interface ThrowawayServiceAccount {
+  key: ServiceAccountKey;
+  /** The key file's contents, as `serviceAccount: "${file:…}"` would read them. */
+  json: string;
+  /** SPKI PEM of the public key (what Google keeps). */
+  publicKeyPem: string;
+}
+
+/**
+ * A throwaway service account: a fresh 2048-bit RSA key and the JSON key file Google would issue
+ * for it. Register it with {@link FakeGoogle.addServiceAccount} (or use `fake.createServiceAccount()`).
+ */
+export function createServiceAccount(
+  options: { name?: string; projectId?: string; tokenUri?: string } = {},
+): ThrowawayServiceAccount {
+  const projectId = options.projectId ?? "engage-bridge-test";
+  const name = options.name ?? `loyalty-log-${randomBytes(3).toString("hex")}`;
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const email = `${name}@${projectId}.iam.gserviceaccount.com`;
+  const key: ServiceAccountKey = {
+    type: "service_account",
+    project_id: projectId,
+    private_key_id: randomBytes(20).toString("hex"),
+    private_key: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    client_email: email,
+    client_id: String(BigInt(`0x${randomBytes(9).toString("hex")}`)),
+    auth_uri: "https://accounts.google.com/o/oauth2/auth",
+    token_uri: options.tokenUri ?? GOOGLE_TOKEN_URL,
+    auth_provider_x509_cert_url: "https://www.googleapis.com/oauth2/v1/certs",
+    client_x509_cert_url: `https://www.googleapis.com/robot/v1/metadata/x509/${encodeURIComponent(email)}`,
+    universe_domain: "googleapis.com",
+  };
+  return {
+    key,
+    json: JSON.stringify(key, null, 2),
+    publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
+  };
+}
+
+/** A stored cell: what RAW input keeps as is; USER_ENTERED turns `=…` into a formula. */
+export type FakeCell = string | number | boolean | { formula: string };
+
+export type FakeGoogleOperation = "token" | "append" | "get" | "other";
+
+export interface FakeGoogleRequest {
+  /** `Date.now()` when the request arrived and when it was answered (or dropped). */
+  at: number;
+  answeredAt: number;
+  method: string;
+  operation: FakeGoogleOperation;
+  /** Path without the query, decoded. */
+  path: string;
+  query: Record<string, string>;
+  spreadsheetId?: string;
+  range?: string;
+  /** Rows in an append's body. */
+  rows?: number;
+  /** Service-account email behind the token (or the assertion's iss). */
+  account?: string;
+  /** Status answered; 0 when the connection was dropped (or while pending). */
+  status: number;
+  /** The connection was destroyed without an answer; `applied` says whether the append was applied. */
+  dropped?: boolean;
+  applied?: boolean;
+}
+
+export type FakeGoogleFault =
+  | { status: number; body?: unknown; headers?: Record<string, string> }
+  /** Destroys the socket without applying anything. */
+  | { drop: true };
+
+export interface Quota {
+  requests: number;
+  perSeconds: number;
+}
+
+export interface FakeSpreadsheetOptions {
+  /** Sheet (tab) titles; default `["Sheet1"]`. */
+  sheets?: readonly string[];
+  /** Service-account emails that may use it; absent = every registered account. */
+  editors?: readonly string[];
+}
+
+export interface FakeGoogle {
+  /** `http://127.0.0.1:<port>` (no trailing slash). */
+  readonly url: string;
+  /** What to configure as the Sheets `rootUrl`: `url` plus `/`. */
+  readonly rootUrl: string;
+  /** What to configure as `tokenUrl`. */
+  readonly tokenUrl: string;
+  /** Every request, in arrival order. */
+  readonly requests: FakeGoogleRequest[];
+  /** Per-user write quota (appends); default 60 per 60 s. Mutable. */
+  writeQuota: Quota;
+  /** Per-user read quota (gets); default 60 per 60 s. Mutable. */
+  readQuota: Quota;
+  /** Delay before answering (or dropping) API requests, in ms. Mutable. */
+  latencyMs: number;
+  /** Access token lifetime in seconds (`expires_in`); default 3599. Mutable. */
+  tokenLifetimeSeconds: number;
+  /** Registers a service account by its key (only the public key is kept). */
+  addServiceAccount(key: Pick<ServiceAccountKey, "client_email" | "private_key">): void;
+  /** Deletes an account: its assertions are refused (`invalid_grant`); issued tokens stay valid until revoked. */
+  removeServiceAccount(email: string): void;
+  /** A throwaway account whose `token_uri` is this fake, already registered. */
+  createServiceAccount(options?: { name?: string }): ThrowawayServiceAccount;
+  createSpreadsheet(id: string, options?: FakeSpreadsheetOptions): void;
+  deleteSpreadsheet(id: string): void;
+  /** Allows (`true`) or forbids an account on a spreadsheet. */
+  share(spreadsheetId: string, email: string, allowed?: boolean): void;
+  /** A copy of a sheet's rows (row 1 first); throws for an unknown spreadsheet or sheet. */
+  rows(spreadsheetId: string, sheet?: string): FakeCell[][];
+  /** Every issued access token stops working (401). */
+  revokeTokens(): void;
+  /** The next `count` requests of `operation` (default append) get `fault` before any other check. */
+  failNext(count: number, fault: FakeGoogleFault, operation?: FakeGoogleOperation | "any"): void;
+  /** The next `count` appends that would succeed are applied, then the socket is destroyed unanswered. */
+  dropAfterApply(count?: number): void;
+  /** Connector settings pointing at this fake (creates the account and spreadsheet when needed). */
+  connectorConfig(options?: { spreadsheetId?: string; sheetName?: string }): {
+    spreadsheetId: string;
+    sheetName: string;
+    serviceAccount: string;
+    rootUrl: string;
+    tokenUrl: string;
+  };
+  close(): Promise<void>;
+}
+
+/** Google's API error body. */
+export function googleApiError(code: number, message: string, status: string): { error: object } {
+  return { error: { code, message, status } };
+}
+
+const UNAUTHENTICATED_MISSING =
+  "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.";
+const UNAUTHENTICATED_INVALID =
+  "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.";
+
+/** Google's 429 body when a per-user Sheets quota is used up (what `failNext` can replay). */
+export function sheetsQuotaError(
+  kind: "Read" | "Write",
+  quota: Quota = { requests: 60, perSeconds: 60 },
+  projectId = "0",
+) {
+  const limit = `${kind}RequestsPerMinutePerUser`;
+  return {
+    error: {
+      code: 429,
+      message: `Quota exceeded for quota metric '${kind} requests' and limit '${kind} requests per minute per user' of service 'sheets.googleapis.com' for consumer 'project_number:${projectId}'.`,
+      status: "RESOURCE_EXHAUSTED",
+      details: [
+        {
+          "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+          reason: "RATE_LIMIT_EXCEEDED",
+          domain: "googleapis.com",
+          metadata: {
+            service: "sheets.googleapis.com",
+            quota_metric: `sheets.googleapis.com/${kind.toLowerCase()}_requests`,
+            quota_limit: limit,
+            quota_limit_value: String(quota.requests),
+            consumer: `projects/${projectId}`,
+            quota_location: "global",
+          },
+        },
+      ],
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A1 notation
+
+interface ParsedRange {
+  sheet: string | undefined;
+  /** 0-based column indexes and 1-based rows; undefined = open (to the grid's end). */
+  c0: number;
+  c1: number | undefined;
+  r0: number;
+  r1: number | undefined;
+}
+
+function columnIndex(letters: string): number {
+  let n = 0;
+  for (const ch of letters.toUpperCase()) n = n * 26 + (ch.charCodeAt(0) - 64);
+  return n - 1;
+}
+
+function columnLetters(index: number): string {
+  let n = index + 1;
+  let out = "";
+  while (n > 0) {
+    const rem = (n - 1) % 26;
+    out = String.fromCharCode(65 + rem) + out;
+    n = Math.floor((n - 1) / 26);
+  }
+  return out;
+}
+
+const CELL = /^([A-Za-z]{0,3})(\d*)$/;
+
+function parseCells(text: string): Omit<ParsedRange, "sheet"> | undefined {
+  const [start, end, extra] = text.split(":");
+  if (start === undefined || extra !== undefined) return undefined;
+  const a = CELL.exec(start);
+  if (!a || (a[1] === "" && a[2] === "")) return undefined;
+  const c0 = a[1] ? columnIndex(a[1]) : 0;
+  const r0 = a[2] ? Number(a[2]) : 1;
+  if (r0 < 1) return undefined;
+  if (end === undefined) {
+    // A single cell; "A" alone is a whole column, "5" alone is not valid A1.
+    if (!a[1]) return undefined;
+    return a[2] ? { c0, c1: c0, r0, r1: r0 } : { c0, c1: c0, r0: 1, r1: undefined };
+  }
+  const b = CELL.exec(end);
+  if (!b || (b[1] === "" && b[2] === "")) return undefined;
+  const c1 = b[1] ? columnIndex(b[1]) : undefined;
+  const r1 = b[2] ? Number(b[2]) : undefined;
+  if (c1 !== undefined && c1 < c0) return undefined;
+  if (r1 !== undefined && r1 < r0) return undefined;
+  return { c0, c1, r0, r1 };
+}
+
+function parseRange(range: string): ParsedRange | undefined {
+  let sheet: string | undefined;
+  let cells: string | undefined;
+  if (range.startsWith("'")) {
+    let i = 1;
+    let name = "";
+    for (;;) {
+      const ch = range[i];
+      if (ch === undefined) return undefined;
+      if (ch === "'") {
+        if (range[i + 1] === "'") {
+          name += "'";
+          i += 2;
+          continue;
+        }
+        i += 1;
+        break;
+      }
+      name += ch;
+      i += 1;
+    }
+    sheet = name;
+    const rest = range.slice(i);
+    if (rest === "") cells = undefined;
+    else if (rest.startsWith("!")) cells = rest.slice(1);
+    else return undefined;
+  } else {
+    const bang = range.indexOf("!");
+    if (bang >= 0) {
+      sheet = range.slice(0, bang);
+      cells = range.slice(bang + 1);
+    } else {
+      // Either a sheet name or cells of the first sheet; the caller resolves which.
+      sheet = range;
+      cells = undefined;
+    }
+  }
+  if (cells === undefined) return { sheet, c0: 0, c1: undefined, r0: 1, r1: undefined };
+  const parsed = parseCells(cells);
+  return parsed ? { sheet, ...parsed } : undefined;
+}
+
+function sheetRef(title: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(title) && !/^[A-Za-z]{1,3}\d+$/.test(title)
+    ? title
+    : `'${title.replaceAll("'", "''")}'`;
+}
+
+const isEmpty = (cell: FakeCell | undefined) => cell === undefined || cell === "";
+
+function lastDataRow(rows: FakeCell[][]): number {
+  for (let i = rows.length - 1; i >= 0; i--) if (rows[i]?.some((c) => !isEmpty(c))) return i + 1;
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface Spreadsheet {
+  sheets: Map<string, FakeCell[][]>;
+  editors: Set<string> | undefined;
+  forbidden: Set<string>;
+}
+
+interface Account {
+  publicKey: KeyObject;
+  projectId: string;
+}
+
+class HttpAnswer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers: Record<string, string>;
+  constructor(status: number, body: unknown, headers: Record<string, string> = {}) {
+    this.status = status;
+    this.body = body;
+    this.headers = headers;
+  }
+}
+
+function base64UrlJson(part: string): unknown {
+  return JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export async function startFakeGoogle(
+  options: {
+    serviceAccounts?: readonly Pick<ServiceAccountKey, "client_email" | "private_key">[];
+    spreadsheets?: Record<string, FakeSpreadsheetOptions>;
+    writeQuota?: Quota;
+    readQuota?: Quota;
+  } = {},
+): Promise<FakeGoogle> {
+  const accounts = new Map<string, Account>();
+  const spreadsheets = new Map<string, Spreadsheet>();
+  const tokens = new Map<string, { email: string; expiresAt: number }>();
+  const usage = new Map<string, number[]>();
+  const faults: { fault: FakeGoogleFault; operation: FakeGoogleOperation | "any" }[] = [];
+  const requests: FakeGoogleRequest[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  let dropsAfterApply = 0;
+  let closing: Promise<void> | undefined;
+
+  const tokenPath = "/token";
+
+  function allowedBy(quota: Quota, key: string): boolean {
+    const now = Date.now();
+    const windowMs = quota.perSeconds * 1000;
+    const used = (usage.get(key) ?? []).filter((t) => t > now - windowMs);
+    usage.set(key, used);
+    if (used.length >= quota.requests) return false;
+    used.push(now);
+    return true;
+  }
+
+  function issueToken(form: URLSearchParams, record: FakeGoogleRequest): HttpAnswer {
+    const grantType = form.get("grant_type");
+    if (grantType !== JWT_BEARER) {
+      return new HttpAnswer(400, {
+        error: "unsupported_grant_type",
+        error_description: `Invalid grant_type: ${grantType ?? ""}`,
+      });
+    }
+    const assertion = form.get("assertion") ?? "";
+    const parts = assertion.split(".");
+    const invalid = (description: string) =>
+      new HttpAnswer(400, { error: "invalid_grant", error_description: description });
+    if (parts.length !== 3)
+      return invalid("Invalid JWT: Token must be a short-lived token and in a reasonable timeframe");
+    const [head = "", body = "", signature = ""] = parts;
+    let header: Record<string, unknown>;
+    let claims: Record<string, unknown>;
+    try {
+      header = base64UrlJson(head) as Record<string, unknown>;
+      claims = base64UrlJson(body) as Record<string, unknown>;
+    } catch {
+      return invalid("Invalid JWT: malformed assertion");
+    }
+    if (header.alg !== "RS256") return invalid("Invalid JWT: algorithm must be RS256");
+    const iss = typeof claims.iss === "string" ? claims.iss : "";
+    record.account = iss;
+    const account = accounts.get(iss);
+    if (!account) return invalid("Invalid grant: account not found");
+    const valid = verify(
+      "sha256",
+      Buffer.from(`${head}.${body}`),
+      account.publicKey,
+      Buffer.from(signature, "base64url"),
+    );
+    if (!valid) return invalid("Invalid JWT Signature.");
+    const ownUrl = `${fake.url}${tokenPath}`;
+    if (claims.aud !== GOOGLE_TOKEN_URL && claims.aud !== ownUrl) {
+      return invalid("Invalid JWT: Failed audience check.");
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const iat = Number(claims.iat);
+    const exp = Number(claims.exp);
+    if (!Number.isFinite(iat) || !Number.isFinite(exp) || exp - iat > 3600 || exp <= now || iat > now + 300) {
+      return invalid(
+        "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.",
+      );
+    }
+    const scopes = typeof claims.scope === "string" ? claims.scope.split(" ") : [];
+    if (!scopes.some((s) => ACCEPTED_SCOPES.has(s))) {
+      return new HttpAnswer(400, {
+        error: "invalid_scope",
+        error_description: "Invalid OAuth scope or ID token audience provided.",
+      });
+    }
+    const token = `ya29.fake-${randomBytes(24).toString("base64url")}`;
+    tokens.set(token, { email: iss, expiresAt: Date.now() + fake.tokenLifetimeSeconds * 1000 });
+    return new HttpAnswer(200, {
+      access_token: token,
+      expires_in: fake.tokenLifetimeSeconds,
+      token_type: "Bearer",
+    });
+  }
+
+  function authenticate(req: IncomingMessage, record: FakeGoogleRequest): string | HttpAnswer {
+    const header = req.headers.authorization ?? "";
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match?.[1])
+      return new HttpAnswer(401, googleApiError(401, UNAUTHENTICATED_MISSING, "UNAUTHENTICATED"));
+    const token = tokens.get(match[1]);
+    if (!token || token.expiresAt <= Date.now()) {
+      return new HttpAnswer(401, googleApiError(401, UNAUTHENTICATED_INVALID, "UNAUTHENTICATED"), {
+        "www-authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"',
+      });
+    }
+    record.account = token.email;
+    return token.email;
+  }
+
+  function resolveSheet(
+    book: Spreadsheet,
+    range: string,
+  ): { title: string; parsed: ParsedRange } | HttpAnswer {
+    const parsed = parseRange(range);
+    const unable = new HttpAnswer(
+      400,
+      googleApiError(400, `Unable to parse range: ${range}`, "INVALID_ARGUMENT"),
+    );
+    if (!parsed) return unable;
+    if (parsed.sheet !== undefined && book.sheets.has(parsed.sheet)) return { title: parsed.sheet, parsed };
+    // No sheet of that name: maybe plain A1 cells of the first sheet.
+    if (parsed.sheet !== undefined && !range.includes("!") && !range.startsWith("'")) {
+      const cells = parseCells(parsed.sheet);
+      const first = book.sheets.keys().next().value;
+      if (cells && first !== undefined) return { title: first, parsed: { sheet: first, ...cells } };
+    }
+    return unable;
+  }
+
+  function toCell(value: unknown, inputOption: string, where: string): FakeCell | HttpAnswer {
+    if (value === null || value === undefined) return "";
+    if (typeof value === "number" || typeof value === "boolean") return value;
+    if (typeof value !== "string") {
+      return new HttpAnswer(
+        400,
+        googleApiError(400, `Invalid values${where}: struct_value is not supported`, "INVALID_ARGUMENT"),
+      );
+    }
+    if (value.length > MAX_CELL_CHARS) {
+      return new HttpAnswer(
+        400,
+        googleApiError(
+          400,
+          `Your input contains more than the maximum of ${MAX_CELL_CHARS} characters in a single cell.`,
+          "INVALID_ARGUMENT",
+        ),
+      );
+    }
+    if (inputOption === "USER_ENTERED") {
+      if (value.startsWith("=")) return { formula: value };
+      if (/^-?\d+(\.\d+)?$/.test(value.trim())) return Number(value);
+      if (/^(true|false)$/i.test(value.trim())) return value.trim().toLowerCase() === "true";
+    }
+    return value;
+  }
+
+  function render(cell: FakeCell | undefined, option: string): string | number | boolean {
+    if (cell === undefined) return "";
+    if (typeof cell === "object") return option === "FORMULA" ? cell.formula : "";
+    if (option === "FORMATTED_VALUE") {
+      if (typeof cell === "boolean") return cell ? "TRUE" : "FALSE";
+      return String(cell);
+    }
+    return cell;
+  }
+
+  function book(id: string, email: string): Spreadsheet | HttpAnswer {
+    const found = spreadsheets.get(id);
+    if (!found) {
+      return new HttpAnswer(404, googleApiError(404, "Requested entity was not found.", "NOT_FOUND"));
+    }
+    if (found.forbidden.has(email) || (found.editors && !found.editors.has(email))) {
+      return new HttpAnswer(
+        403,
+        googleApiError(403, "The caller does not have permission", "PERMISSION_DENIED"),
+      );
+    }
+    return found;
+  }
+
+  /** Runs an append; returns the answer and whether rows were applied. */
+  function append(
+    id: string,
+    range: string,
+    query: Record<string, string>,
+    body: Buffer,
+    email: string,
+    record: FakeGoogleRequest,
+  ): HttpAnswer {
+    const account = accounts.get(email);
+    if (!allowedBy(fake.writeQuota, `write:${email}`)) {
+      return new HttpAnswer(429, sheetsQuotaError("Write", fake.writeQuota, account?.projectId ?? "0"));
+    }
+    const found = book(id, email);
+    if (found instanceof HttpAnswer) return found;
+    const inputOption = query.valueInputOption;
+    if (!inputOption) {
+      return new HttpAnswer(
+        400,
+        googleApiError(400, "'valueInputOption' is required but not specified", "INVALID_ARGUMENT"),
+      );
+    }
+    if (inputOption !== "RAW" && inputOption !== "USER_ENTERED") {
+      return new HttpAnswer(
+        400,
+        googleApiError(
+          400,
+          `Invalid value at 'value_input_option' (type.googleapis.com/google.apps.sheets.v4.ValueInputOption), "${inputOption}"`,
+          "INVALID_ARGUMENT",
+        ),
+      );
+    }
+    const insert = query.insertDataOption ?? "OVERWRITE";
+    if (insert !== "OVERWRITE" && insert !== "INSERT_ROWS") {
+      return new HttpAnswer(400, googleApiError(400, "Invalid insertDataOption", "INVALID_ARGUMENT"));
+    }
+    const target = resolveSheet(found, range);
+    if (target instanceof HttpAnswer) return target;
+    let parsedBody: { values?: unknown; majorDimension?: unknown };
+    try {
+      parsedBody = JSON.parse(body.toString("utf8") || "{}") as typeof parsedBody;
+    } catch {
+      return new HttpAnswer(400, googleApiError(400, "Invalid JSON payload received.", "INVALID_ARGUMENT"));
+    }
+    const values = parsedBody.values ?? [];
+    if (!Array.isArray(values) || values.some((row) => !Array.isArray(row))) {
+      return new HttpAnswer(
+        400,
+        googleApiError(
+          400,
+          "Invalid JSON payload received. 'values' must be a list of lists.",
+          "INVALID_ARGUMENT",
+        ),
+      );
+    }
+    if (parsedBody.majorDimension !== undefined && parsedBody.majorDimension !== "ROWS") {
+      return new HttpAnswer(400, googleApiError(400, "This fake appends ROWS only.", "INVALID_ARGUMENT"));
+    }
+    const newRows: FakeCell[][] = [];
+    for (const [r, row] of (values as unknown[][]).entries()) {
+      const cells: FakeCell[] = [];
+      for (const [c, value] of row.entries()) {
+        const cell = toCell(value, inputOption, `[${r}][${c}]`);
+        if (cell instanceof HttpAnswer) return cell;
+        cells.push(cell);
+      }
+      newRows.push(cells);
+    }
+    record.rows = newRows.length;
+    const sheet = found.sheets.get(target.title) ?? [];
+    const end = lastDataRow(sheet);
+    sheet.length = end;
+    const width = Math.max(0, ...sheet.map((r) => r.length));
+    const c0 = target.parsed.c0;
+    for (const cells of newRows) {
+      const row: FakeCell[] = Array.from({ length: c0 }, () => "");
+      row.push(...cells);
+      sheet.push(row);
+    }
+    found.sheets.set(target.title, sheet);
+    record.applied = true;
+    const ref = sheetRef(target.title);
+    const newWidth = Math.max(1, ...newRows.map((r) => r.length));
+    const updates = {
+      spreadsheetId: id,
+      updatedRange: `${ref}!${columnLetters(c0)}${end + 1}:${columnLetters(c0 + newWidth - 1)}${end + newRows.length}`,
+      updatedRows: newRows.length,
+      updatedColumns: newRows.length > 0 ? newWidth : 0,
+      updatedCells: newRows.reduce((n, r) => n + r.length, 0),
+    };
+    return new HttpAnswer(200, {
+      spreadsheetId: id,
+      ...(end > 0 ? { tableRange: `${ref}!A1:${columnLetters(Math.max(0, width - 1))}${end}` } : {}),
+      updates,
+    });
+  }
+
+  function get(id: string, range: string, query: Record<string, string>, email: string): HttpAnswer {
+    const account = accounts.get(email);
+    if (!allowedBy(fake.readQuota, `read:${email}`)) {
+      return new HttpAnswer(429, sheetsQuotaError("Read", fake.readQuota, account?.projectId ?? "0"));
+    }
+    const found = book(id, email);
+    if (found instanceof HttpAnswer) return found;
+    const target = resolveSheet(found, range);
+    if (target instanceof HttpAnswer) return target;
+    const sheet = found.sheets.get(target.title) ?? [];
+    const { c0, r0 } = target.parsed;
+    const gridRows = Math.max(1000, sheet.length);
+    const gridCols = Math.max(26, ...sheet.map((r) => r.length));
+    const c1 = Math.min(target.parsed.c1 ?? gridCols - 1, gridCols - 1);
+    const r1 = Math.min(target.parsed.r1 ?? gridRows, gridRows);
+    const major = query.majorDimension ?? "ROWS";
+    const option = query.valueRenderOption ?? "FORMATTED_VALUE";
+    const trim = (line: (string | number | boolean)[]) => {
+      let n = line.length;
+      while (n > 0 && line[n - 1] === "") n -= 1;
+      return line.slice(0, n);
+    };
+    const lines: (string | number | boolean)[][] = [];
+    if (major === "COLUMNS") {
+      for (let c = c0; c <= c1; c++) {
+        const line: (string | number | boolean)[] = [];
+        for (let r = r0; r <= Math.min(r1, sheet.length); r++) line.push(render(sheet[r - 1]?.[c], option));
+        lines.push(trim(line));
+      }
+    } else {
+      for (let r = r0; r <= Math.min(r1, sheet.length); r++) {
+        const line: (string | number | boolean)[] = [];
+        for (let c = c0; c <= c1; c++) line.push(render(sheet[r - 1]?.[c], option));
+        lines.push(trim(line));
+      }
+    }
+    while (lines.length > 0 && lines[lines.length - 1]?.length === 0) lines.pop();
+    return new HttpAnswer(200, {
+      range: `${sheetRef(target.title)}!${columnLetters(c0)}${r0}:${columnLetters(c1)}${r1}`,
+      majorDimension: major,
+      ...(lines.length > 0 ? { values: lines } : {}),
+    });
+  }
+
+  function takeFault(operation: FakeGoogleOperation): FakeGoogleFault | undefined {
+    const index = faults.findIndex((f) => f.operation === "any" || f.operation === operation);
+    if (index < 0) return undefined;
+    return faults.splice(index, 1)[0]?.fault;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, record: FakeGoogleRequest): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://fake.invalid");
+    record.query = Object.fromEntries(url.searchParams);
+    const body = await readBody(req);
+    const rawPath = url.pathname;
+    let path = rawPath;
+    try {
+      path = decodeURIComponent(rawPath);
+    } catch {
+      // keep it raw
+    }
+    record.path = path;
+    const api = /^\/v4\/spreadsheets\/([^/]+)\/values\/(.+)$/.exec(rawPath);
+    let operation: FakeGoogleOperation = "other";
+    let spreadsheetId = "";
+    let range = "";
+    if (rawPath === tokenPath && req.method === "POST") operation = "token";
+    else if (api?.[1] && api[2]) {
+      spreadsheetId = decodeURIComponent(api[1]);
+      const rest = api[2];
+      if (req.method === "POST" && rest.endsWith(":append")) {
+        operation = "append";
+        range = decodeURIComponent(rest.slice(0, -":append".length));
+      } else if (req.method === "GET") {
+        operation = "get";
+        range = decodeURIComponent(rest);
+      }
+    }
+    record.operation = operation;
+    if (spreadsheetId) record.spreadsheetId = spreadsheetId;
+    if (range) record.range = range;
+
+    if (operation !== "token" && fake.latencyMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          resolve();
+        }, fake.latencyMs);
+        timers.add(timer);
+      });
+    }
+
+    const fault = takeFault(operation);
+    if (fault) {
+      if ("drop" in fault) {
+        record.dropped = true;
+        record.applied = false;
+        record.answeredAt = Date.now();
+        req.socket.destroy();
+        return;
+      }
+      return send(
+        res,
+        new HttpAnswer(
+          fault.status,
+          fault.body ?? googleApiError(fault.status, "Injected fault", "UNAVAILABLE"),
+          fault.headers,
+        ),
+      );
+    }
+
+    let answer: HttpAnswer;
+    if (operation === "token") {
+      answer = issueToken(new URLSearchParams(body.toString("utf8")), record);
+    } else if (operation === "other") {
+      answer = new HttpAnswer(404, googleApiError(404, "Requested entity was not found.", "NOT_FOUND"));
+    } else {
+      const who = authenticate(req, record);
+      if (who instanceof HttpAnswer) answer = who;
+      else if (operation === "append") {
+        answer = append(spreadsheetId, range, record.query, body, who, record);
+        if (answer.status === 200 && dropsAfterApply > 0) {
+          dropsAfterApply -= 1;
+          record.dropped = true;
+          record.answeredAt = Date.now();
+          req.socket.destroy();
+          return;
+        }
+      } else answer = get(spreadsheetId, range, record.query, who);
+    }
+    send(res, answer);
+  }
+
+  function send(res: ServerResponse, answer: HttpAnswer): void {
+    res.writeHead(answer.status, { ...answer.headers, "content-type": "application/json; charset=UTF-8" });
+    res.end(JSON.stringify(answer.body));
+  }
+
+  const server = createServer((req, res) => {
+    const record: FakeGoogleRequest = {
+      at: Date.now(),
+      answeredAt: 0,
+      method: req.method ?? "GET",
+      operation: "other",
+      path: req.url ?? "/",
+      query: {},
+      status: 0,
+    };
+    requests.push(record);
+    res.on("finish", () => {
+      record.status = res.statusCode;
+      record.answeredAt = Date.now();
+    });
+    handle(req, res, record).catch(() => {
+      if (!res.headersSent)
+        send(res, new HttpAnswer(500, googleApiError(500, "Internal error encountered.", "INTERNAL")));
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  const baseUrl = `http://127.0.0.1:${port}`;
+
+  const fake: FakeGoogle = {
+    url: baseUrl,
+    rootUrl: `${baseUrl}/`,
+    tokenUrl: `${baseUrl}${tokenPath}`,
+    requests,
+    writeQuota: options.writeQuota ?? { requests: 60, perSeconds: 60 },
+    readQuota: options.readQuota ?? { requests: 60, perSeconds: 60 },
+    latencyMs: 0,
+    tokenLifetimeSeconds: 3599,
+    addServiceAccount(key) {
+      accounts.set(key.client_email, {
+        publicKey: createPublicKey(key.private_key),
+        projectId: /@([^.]+)\./.exec(key.client_email)?.[1] ?? "0",
+      });
+    },
+    removeServiceAccount(email) {
+      accounts.delete(email);
+    },
+    createServiceAccount(opts = {}) {
+      const account = createServiceAccount({ ...opts, tokenUri: fake.tokenUrl });
+      fake.addServiceAccount(account.key);
+      return account;
+    },
+    createSpreadsheet(id, opts = {}) {
+      const titles = opts.sheets ?? ["Sheet1"];
+      spreadsheets.set(id, {
+        sheets: new Map(titles.map((t) => [t, []])),
+        editors: opts.editors ? new Set(opts.editors) : undefined,
+        forbidden: new Set(),
+      });
+    },
+    deleteSpreadsheet(id) {
+      spreadsheets.delete(id);
+    },
+    share(spreadsheetId, email, allowed = true) {
+      const found = spreadsheets.get(spreadsheetId);
+      if (!found) throw new Error(`no spreadsheet ${spreadsheetId}`);
+      if (allowed) {
+        found.forbidden.delete(email);
+        found.editors?.add(email);
+      } else {
+        found.forbidden.add(email);
+        found.editors?.delete(email);
+      }
+    },
+    rows(spreadsheetId, sheet) {
+      const found = spreadsheets.get(spreadsheetId);
+      if (!found) throw new Error(`no spreadsheet ${spreadsheetId}`);
+      const title = sheet ?? found.sheets.keys().next().value;
+      const rows = title === undefined ? undefined : found.sheets.get(title);
+      if (!rows) throw new Error(`no sheet ${String(title)} in ${spreadsheetId}`);
+      return rows
+        .slice(0, lastDataRow(rows))
+        .map((r) => r.map((c) => (typeof c === "object" ? { ...c } : c)));
+    },
+    revokeTokens() {
+      tokens.clear();
+    },
+    failNext(count, fault, operation = "append") {
+      for (let i = 0; i < count; i++) faults.push({ fault, operation });
+    },
+    dropAfterApply(count = 1) {
+      dropsAfterApply += count;
+    },
+    connectorConfig(opts = {}) {
+      const spreadsheetId = opts.spreadsheetId ?? "1FakeLoyaltyLogSpreadsheet";
+      const sheetName = opts.sheetName ?? "Loyalty";
+      if (!spreadsheets.has(spreadsheetId)) fake.createSpreadsheet(spreadsheetId, { sheets: [sheetName] });
+      const account = fake.createServiceAccount();
+      return {
+        spreadsheetId,
+        sheetName,
+        serviceAccount: account.json,
+        rootUrl: fake.rootUrl,
+        tokenUrl: fake.tokenUrl,
+      };
+    },
+    close() {
+      closing ??= (async () => {
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+        const closed = once(server, "close");
+        server.close();
+        server.closeAllConnections();
+        await closed;
+      })();
+      return closing;
+    },
+  };
+  for (const key of options.serviceAccounts ?? []) fake.addServiceAccount(key);
+  for (const [id, opts] of Object.entries(options.spreadsheets ?? {})) fake.createSpreadsheet(id, opts);
+  return fake;
+}

@@ -1,1 +1,446 @@
-export {};
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * A local stand-in for the SendGrid v3 suppression API (Advanced Suppression Manager), for tests
+ * and sandbox mode. Same paths, status codes, error bodies and rate-limit headers as the real
+ * service ([doc] = SendGrid documentation, [guess] = not published, chosen to be plausible):
+ *
+ * - `POST /v3/asm/suppressions/global` `{recipient_emails:[…]}` → 201 `{recipient_emails}` [doc]
+ * - `DELETE /v3/asm/suppressions/global/{email}` → 204, also when the address is not listed [doc]
+ * - `GET /v3/asm/suppressions/global/{email}` → 200 `{recipient_email}` or `{}` [doc]
+ * - `GET /v3/asm/groups/{id}` → 200 group or 404 [doc]
+ * - `POST /v3/asm/groups/{id}/suppressions` → 201 `{recipient_emails}`; **an unknown group puts the
+ *   addresses on the global list**, silently, like the real one [doc]
+ * - `DELETE /v3/asm/groups/{id}/suppressions/{email}` → 204 [doc]; `GET /v3/asm/groups/{id}/suppressions`
+ *   → 200 `[email, …]` [doc]
+ * - Bearer auth: a wrong key → 401 `{"errors":[{"message":"The provided authorization grant is invalid,
+ *   expired, or revoked","field":null}]}`, no header → 401 "authorization required" [doc]
+ * - Every authenticated answer carries `X-RateLimit-Limit/-Remaining/-Reset`; each endpoint has its own
+ *   fixed window; over it → 429 `{"errors":[{"field":null,"message":"too many requests"}]}` [doc]. Reset
+ *   is written as epoch seconds (documented) or, with `resetStyle: "seconds"`, as seconds until the
+ *   reset (what some specs say), so that clients can be tested against both readings.
+ *
+ * Addresses are stored lower-cased (SendGrid matches suppressions case-insensitively [guess]).
+ * Requests are logged with their arrival and answer times; faults can be injected (`failNext`,
+ * `failAlways`) and answers delayed (`latencyMs`).
+ */
+
+export const FAKE_SENDGRID_API_KEY = "SG.fake-sendgrid-api-key";
+
+export type ResetStyle = "epoch" | "seconds";
+
+export interface FakeSendGridRequest {
+  /** `Date.now()` when the request arrived (before any latency). */
+  at: number;
+  /** `Date.now()` when the answer was sent; 0 while pending. */
+  answeredAt: number;
+  method: string;
+  /** Path and query as received (addresses still percent-encoded). */
+  path: string;
+  /** Status answered; 0 while pending. */
+  status: number;
+  /** Addresses the request carried (POST body, or the decoded path segment), as sent. */
+  emails: string[];
+  /** `X-RateLimit-Remaining` answered, when the answer carried it. */
+  rateLimitRemaining: number | undefined;
+  /** `X-RateLimit-Reset` answered (epoch or seconds, see `resetStyle`), when the answer carried it. */
+  rateLimitReset: number | undefined;
+}
+
+export interface FakeSendGridFault {
+  /** 5xx, 401, 403, 400, 429, … */
+  status: number;
+  /** The `errors[0].message` of the answer; a status-specific default when absent. */
+  message?: string;
+  /** The `errors[0].field` of the answer (null when absent). */
+  field?: string | null;
+  /** 429 only: seconds until the window resets (default 1). */
+  resetSeconds?: number;
+  /** 429 only: how `X-RateLimit-Reset` is written (default: the fake's `resetStyle`). */
+  resetStyle?: ResetStyle;
+  /** Extra answer headers. */
+  headers?: Record<string, string>;
+  /** Only a request with this method (e.g. "DELETE") takes the fault; others pass. */
+  method?: string;
+}
+
+export interface FakeSendGridRateLimit {
+  /** Requests per window and endpoint. */
+  limit: number;
+  windowMs: number;
+}
+
+export interface FakeSendGridOptions {
+  apiKey?: string;
+  /** Unsubscribe groups that exist (ids). */
+  groups?: Iterable<number>;
+  /** Default 600 requests per 60 s per endpoint [guess: SendGrid publishes no numbers]. */
+  rateLimit?: FakeSendGridRateLimit;
+  /** How `X-RateLimit-Reset` is written; default `epoch` (as documented). */
+  resetStyle?: ResetStyle;
+  latencyMs?: number;
+}
+
+export interface FakeSendGrid {
+  /** Base URL, e.g. `http://127.0.0.1:43123` (no trailing slash): the connector's `baseUrl`. */
+  readonly url: string;
+  /** The key accepted as `Authorization: Bearer <key>`. */
+  readonly apiKey: string;
+  /** Global unsubscribes (lower-cased). */
+  readonly globalSuppressions: Set<string>;
+  /** Group unsubscribes per group id (lower-cased); a group's set exists once it had an address. */
+  readonly groupSuppressions: Map<number, Set<string>>;
+  /** Ids of the unsubscribe groups that exist; add or delete ids to change them. */
+  readonly groups: Set<number>;
+  /** Every request, in arrival order. */
+  readonly requests: FakeSendGridRequest[];
+  /** Per-endpoint fixed window; change it at any time (applies to windows opened afterwards). */
+  rateLimit: FakeSendGridRateLimit;
+  resetStyle: ResetStyle;
+  /** Delay before every answer, in milliseconds. */
+  latencyMs: number;
+  /** The next `count` requests (matching `fault.method`, if given) are answered with `fault`. */
+  failNext(count: number, fault?: FakeSendGridFault): void;
+  /** Every request (matching `fault.method`) is answered with `fault`, until called with undefined. */
+  failAlways(fault: FakeSendGridFault | undefined): void;
+  /** Group suppressions of `groupId` (an empty set when it has none). */
+  groupList(groupId: number): Set<string>;
+  close(): Promise<void>;
+}
+
+const INVALID_GRANT = "The provided authorization grant is invalid, expired, or revoked";
+
+const DEFAULT_MESSAGES: Record<number, string> = {
+  400: "Bad Request",
+  401: INVALID_GRANT,
+  403: "access forbidden",
+  404: "resource not found",
+  429: "too many requests",
+  500: "internal server error",
+  502: "bad gateway",
+  503: "service unavailable",
+  504: "gateway timeout",
+};
+
+// SendGrid's own validation is not published [guess]: a local part, "@" and a dotted domain.
+const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
+
+const GLOBAL = "/v3/asm/suppressions/global";
+const GLOBAL_ONE = /^\/v3\/asm\/suppressions\/global\/([^/]+)$/;
+const GROUP = /^\/v3\/asm\/groups\/(\d+)$/;
+const GROUP_SUPPRESSIONS = /^\/v3\/asm\/groups\/(\d+)\/suppressions$/;
+const GROUP_SUPPRESSION_ONE = /^\/v3\/asm\/groups\/(\d+)\/suppressions\/([^/]+)$/;
+
+interface Window {
+  start: number;
+  used: number;
+}
+
+interface Answer {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+class BadRequest extends Error {
+  readonly field: string | null;
+  constructor(message: string, field: string | null = null) {
+    super(message);
+    this.field = field;
+  }
+}
+
+const errorBody = (message: string, field: string | null = null) => ({ errors: [{ field, message }] });
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function recipientEmails(text: string): string[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new BadRequest("Bad Request");
+  }
+  const list = (body as { recipient_emails?: unknown } | null)?.recipient_emails;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new BadRequest("recipient_emails is required and must be a non-empty array", "recipient_emails");
+  }
+  for (const email of list) {
+    if (typeof email !== "string" || !EMAIL.test(email)) {
+      throw new BadRequest(`${String(email)} is not a valid email address`, "recipient_emails");
+    }
+  }
+  return list as string[];
+}
+
+function decodeSegment(segment: string): string {
+  let email: string;
+  try {
+    email = decodeURIComponent(segment);
+  } catch {
+    throw new BadRequest("Bad Request", "email");
+  }
+  if (!EMAIL.test(email)) throw new BadRequest(`${email} is not a valid email address`, "email");
+  return email;
+}
+
+const normalize = (email: string) => email.trim().toLowerCase();
+
+export async function startFakeSendGrid(options: FakeSendGridOptions = {}): Promise<FakeSendGrid> {
+  const apiKey = options.apiKey ?? FAKE_SENDGRID_API_KEY;
+  const queued: FakeSendGridFault[] = [];
+  let always: FakeSendGridFault | undefined;
+  const windows = new Map<string, Window>();
+  const timers = new Set<NodeJS.Timeout>();
+  let closing: Promise<void> | undefined;
+
+  const fake: FakeSendGrid = {
+    url: "",
+    apiKey,
+    globalSuppressions: new Set(),
+    groupSuppressions: new Map(),
+    groups: new Set(options.groups ?? []),
+    requests: [],
+    rateLimit: options.rateLimit ?? { limit: 600, windowMs: 60_000 },
+    resetStyle: options.resetStyle ?? "epoch",
+    latencyMs: options.latencyMs ?? 0,
+    failNext(count, fault = { status: 503 }) {
+      for (let i = 0; i < count; i++) queued.push(fault);
+    },
+    failAlways(fault) {
+      always = fault;
+    },
+    groupList(groupId) {
+      let list = fake.groupSuppressions.get(groupId);
+      if (!list) {
+        list = new Set();
+        fake.groupSuppressions.set(groupId, list);
+      }
+      return list;
+    },
+    close: async () => {},
+  };
+
+  const resetValue = (resetAt: number, style: ResetStyle, now: number) =>
+    style === "epoch" ? Math.ceil(resetAt / 1000) : Math.max(0, Math.ceil((resetAt - now) / 1000));
+
+  /** Counts the request in its endpoint's window; the headers to answer, and whether it is over. */
+  function limit(endpoint: string, now: number): { headers: Record<string, string>; over: boolean } {
+    const { limit: max, windowMs } = fake.rateLimit;
+    let window = windows.get(endpoint);
+    if (!window || now >= window.start + windowMs) {
+      window = { start: now, used: 0 };
+      windows.set(endpoint, window);
+    }
+    const over = window.used >= max;
+    if (!over) window.used += 1;
+    return {
+      over,
+      headers: {
+        "X-RateLimit-Limit": String(max),
+        "X-RateLimit-Remaining": String(Math.max(0, max - window.used)),
+        "X-RateLimit-Reset": String(resetValue(window.start + windowMs, fake.resetStyle, now)),
+      },
+    };
+  }
+
+  function takeFault(method: string): FakeSendGridFault | undefined {
+    const index = queued.findIndex((f) => f.method === undefined || f.method.toUpperCase() === method);
+    if (index >= 0) return queued.splice(index, 1)[0];
+    if (always && (always.method === undefined || always.method.toUpperCase() === method)) return always;
+    return undefined;
+  }
+
+  function faultAnswer(fault: FakeSendGridFault, now: number): Answer {
+    const message = fault.message ?? DEFAULT_MESSAGES[fault.status] ?? "error";
+    const headers: Record<string, string> = {};
+    if (fault.status === 429) {
+      const seconds = fault.resetSeconds ?? 1;
+      const style = fault.resetStyle ?? fake.resetStyle;
+      headers["X-RateLimit-Limit"] = String(fake.rateLimit.limit);
+      headers["X-RateLimit-Remaining"] = "0";
+      headers["X-RateLimit-Reset"] = String(resetValue(now + seconds * 1000, style, now));
+    }
+    return {
+      status: fault.status,
+      body: errorBody(message, fault.field ?? null),
+      headers: { ...headers, ...fault.headers },
+    };
+  }
+
+  /** Routes an authenticated request; returns the endpoint name (for the limiter) and the handler. */
+  function route(
+    method: string,
+    path: string,
+    record: FakeSendGridRequest,
+  ): { endpoint: string; handle: (body: string) => Answer } | undefined {
+    if (path === GLOBAL && method === "POST") {
+      return {
+        endpoint: "POST global",
+        handle: (body) => {
+          const emails = recipientEmails(body);
+          record.emails = emails;
+          for (const email of emails) fake.globalSuppressions.add(normalize(email));
+          return { status: 201, body: { recipient_emails: emails } };
+        },
+      };
+    }
+    let match = GLOBAL_ONE.exec(path);
+    if (match?.[1] !== undefined && (method === "DELETE" || method === "GET")) {
+      const segment = match[1];
+      return {
+        endpoint: `${method} global/{email}`,
+        handle: () => {
+          const email = decodeSegment(segment);
+          record.emails = [email];
+          if (method === "DELETE") {
+            fake.globalSuppressions.delete(normalize(email));
+            return { status: 204 };
+          }
+          return {
+            status: 200,
+            body: fake.globalSuppressions.has(normalize(email)) ? { recipient_email: normalize(email) } : {},
+          };
+        },
+      };
+    }
+    match = GROUP.exec(path);
+    if (match?.[1] !== undefined && method === "GET") {
+      const id = Number(match[1]);
+      return {
+        endpoint: "GET groups/{id}",
+        handle: () =>
+          fake.groups.has(id)
+            ? {
+                status: 200,
+                body: {
+                  id,
+                  name: `Group ${id}`,
+                  description: "Unsubscribe group of the fake SendGrid",
+                  is_default: false,
+                  unsubscribes: fake.groupSuppressions.get(id)?.size ?? 0,
+                },
+              }
+            : { status: 404, body: errorBody("Group not found", "group_id") },
+      };
+    }
+    match = GROUP_SUPPRESSIONS.exec(path);
+    if (match?.[1] !== undefined && (method === "POST" || method === "GET")) {
+      const id = Number(match[1]);
+      return {
+        endpoint: `${method} groups/{id}/suppressions`,
+        handle: (body) => {
+          if (method === "GET") return { status: 200, body: [...(fake.groupSuppressions.get(id) ?? [])] };
+          const emails = recipientEmails(body);
+          record.emails = emails;
+          // Like the real service: an unknown (or deleted) group sends the addresses to the global list.
+          const target = fake.groups.has(id) ? fake.groupList(id) : fake.globalSuppressions;
+          for (const email of emails) target.add(normalize(email));
+          return { status: 201, body: { recipient_emails: emails } };
+        },
+      };
+    }
+    match = GROUP_SUPPRESSION_ONE.exec(path);
+    if (match?.[1] !== undefined && match[2] !== undefined && method === "DELETE") {
+      const id = Number(match[1]);
+      const segment = match[2];
+      return {
+        endpoint: "DELETE groups/{id}/suppressions/{email}",
+        handle: () => {
+          const email = decodeSegment(segment);
+          record.emails = [email];
+          fake.groupSuppressions.get(id)?.delete(normalize(email));
+          return { status: 204 };
+        },
+      };
+    }
+    return undefined;
+  }
+
+  async function answer(req: IncomingMessage, record: FakeSendGridRequest): Promise<Answer> {
+    const body = await readBody(req);
+    const now = Date.now();
+    const method = (req.method ?? "GET").toUpperCase();
+    const fault = takeFault(method);
+    if (fault) return faultAnswer(fault, now);
+
+    const auth = req.headers.authorization;
+    if (!auth) return { status: 401, body: errorBody("authorization required") };
+    if (auth !== `Bearer ${apiKey}`) return { status: 401, body: errorBody(INVALID_GRANT) };
+
+    const path = new URL(req.url ?? "/", "http://fake.invalid").pathname;
+    const found = route(method, path, record);
+    if (!found) return { status: 404, body: errorBody("resource not found") };
+    const { headers, over } = limit(found.endpoint, now);
+    if (over) return { status: 429, body: errorBody("too many requests"), headers };
+    try {
+      return { ...found.handle(body), headers };
+    } catch (error) {
+      if (error instanceof BadRequest)
+        return { status: 400, body: errorBody(error.message, error.field), headers };
+      throw error;
+    }
+  }
+
+  const server = createServer((req, res: ServerResponse) => {
+    const record: FakeSendGridRequest = {
+      at: Date.now(),
+      answeredAt: 0,
+      method: (req.method ?? "GET").toUpperCase(),
+      path: req.url ?? "/",
+      status: 0,
+      emails: [],
+      rateLimitRemaining: undefined,
+      rateLimitReset: undefined,
+    };
+    fake.requests.push(record);
+    const send = (result: Answer) => {
+      const headers = { ...result.headers };
+      const remaining = headers["X-RateLimit-Remaining"];
+      const reset = headers["X-RateLimit-Reset"];
+      record.rateLimitRemaining = remaining === undefined ? undefined : Number(remaining);
+      record.rateLimitReset = reset === undefined ? undefined : Number(reset);
+      record.status = result.status;
+      record.answeredAt = Date.now();
+      if (result.body === undefined) {
+        res.writeHead(result.status, headers);
+        res.end();
+      } else {
+        res.writeHead(result.status, { ...headers, "content-type": "application/json" });
+        res.end(JSON.stringify(result.body));
+      }
+    };
+    const respond = (result: Answer) => {
+      if (fake.latencyMs <= 0) return send(result);
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        send(result);
+      }, fake.latencyMs);
+      timers.add(timer);
+    };
+    answer(req, record).then(respond, () => {
+      if (!res.headersSent) send({ status: 500, body: errorBody("internal server error") });
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  (fake as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fake.close = () => {
+    closing ??= (async () => {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      const closed = once(server, "close");
+      server.close();
+      server.closeAllConnections();
+      await closed;
+    })();
+    return closing;
+  };
+  return fake;
+}

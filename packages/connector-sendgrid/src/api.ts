@@ -1,0 +1,223 @@
+import type sendgridDefaultClient from "@sendgrid/client";
+// @ts-expect-error TS2595: the SDK's typings (`export =` its shared client) cannot name the class it exports.
+import { Client as SdkClient } from "@sendgrid/client";
+import type { SendGridConfig } from "./config.ts";
+import { waitAfter } from "./rate-limit.ts";
+
+/**
+ * The few SendGrid suppression calls the connector makes, through the official SDK. One SDK
+ * `Client` per instance (never the SDK's shared default client): `setApiKey()` first, because it
+ * resets the base URL, then `setDefaultRequest("baseUrl", …)`. The SDK does not retry; it rejects
+ * with a `ResponseError {code, response: {headers, body}}` for 4xx/5xx answers and with the raw
+ * axios error for everything else (network errors, timeouts, aborts).
+ */
+
+/** How a failed call should be treated. */
+export type FailureKind =
+  /** 429: wait `waitMs`, then try again. */
+  | "rate-limited"
+  /** 5xx, 408, network error, timeout, unexpected answer: try again later. */
+  | "transient"
+  /** 401/403: the API key is refused (or lacks the scope); nothing will work until it is fixed. */
+  | "unauthorized"
+  /** Other 4xx: this request can never succeed as sent. */
+  | "rejected";
+
+/** A SendGrid call that failed. The message names the status and SendGrid's own words, never an address. */
+export class SendGridError extends Error {
+  override readonly name = "SendGridError";
+  readonly kind: FailureKind;
+  /** HTTP status; 0 when there was no answer. */
+  readonly status: number;
+  /** SendGrid's `errors[].message`, e-mail addresses masked; empty when there was none. */
+  readonly detail: string;
+  /** Milliseconds to wait before the next request (rate limit), 0 when none. */
+  readonly waitMs: number;
+  constructor(kind: FailureKind, status: number, message: string, detail: string, waitMs: number) {
+    super(message);
+    this.kind = kind;
+    this.status = status;
+    this.detail = detail;
+    this.waitMs = waitMs;
+  }
+}
+
+export interface SendGridAnswer {
+  status: number;
+  /** Milliseconds to wait before the next request (no requests left in the window), 0 when none. */
+  waitMs: number;
+}
+
+const EMAIL_LIKE = /[^\s@"'<>()[\]{},;:]+@[^\s@"'<>()[\]{},;:]+/g;
+const MAX_DETAIL = 300;
+
+/** Masks anything that looks like an e-mail address, so that SendGrid's words can be stored and shown. */
+export function maskEmails(text: string): string {
+  return text.replace(EMAIL_LIKE, "<email>");
+}
+
+/** SendGrid's `{errors:[{message, field}]}` as one line, addresses masked, bounded in length. */
+export function sendgridMessage(body: unknown): string {
+  let parsed = body;
+  if (typeof parsed === "string") {
+    try {
+      parsed = JSON.parse(parsed);
+    } catch {
+      return "";
+    }
+  }
+  const errors = (parsed as { errors?: unknown } | null | undefined)?.errors;
+  if (!Array.isArray(errors)) return "";
+  const text = errors
+    .map((e) => {
+      const message = (e as { message?: unknown } | null)?.message;
+      const field = (e as { field?: unknown } | null)?.field;
+      if (typeof message !== "string" || message.trim() === "") return undefined;
+      return typeof field === "string" && field !== "" ? `${message} (${field})` : message;
+    })
+    .filter((m): m is string => m !== undefined)
+    .join("; ");
+  const masked = maskEmails(text.replace(/\s+/g, " ").trim());
+  return masked.length > MAX_DETAIL ? `${masked.slice(0, MAX_DETAIL - 1)}…` : masked;
+}
+
+const NETWORK_CODE = /^[A-Z][A-Z0-9_]*$/;
+
+/** Turns whatever the SDK rejected with into a {@link SendGridError}; rethrows an abort as such. */
+export function toSendGridError(error: unknown, signal: AbortSignal): Error {
+  if (signal.aborted) return signal.reason instanceof Error ? signal.reason : new Error("aborted");
+  const e = error as {
+    code?: unknown;
+    response?: { status?: unknown; headers?: unknown; body?: unknown; data?: unknown };
+  } | null;
+  // ResponseError: `code` is the HTTP status, `response` has `headers` and `body`.
+  // A raw axios error with an answer (e.g. a redirect, not followed): `response.status`.
+  const status =
+    typeof e?.code === "number" ? e.code : typeof e?.response?.status === "number" ? e.response.status : 0;
+  if (status === 0) {
+    const code = typeof e?.code === "string" && NETWORK_CODE.test(e.code) ? ` ${e.code}` : "";
+    return new SendGridError("transient", 0, `SendGrid unreachable (network error${code})`, "", 0);
+  }
+  const headers = e?.response?.headers;
+  const detail = sendgridMessage(e?.response?.body ?? e?.response?.data);
+  const said = detail ? `: ${detail}` : "";
+  if (status === 429) {
+    return new SendGridError(
+      "rate-limited",
+      429,
+      "SendGrid rate limit reached (429)",
+      detail,
+      waitAfter(429, headers),
+    );
+  }
+  if (status === 401 || status === 403) {
+    return new SendGridError(
+      "unauthorized",
+      status,
+      `SendGrid refused the API key (${status})${said}`,
+      detail,
+      waitAfter(status, headers),
+    );
+  }
+  if (status >= 400 && status < 500 && status !== 408) {
+    return new SendGridError(
+      "rejected",
+      status,
+      `SendGrid rejected the request (${status})${said}`,
+      detail,
+      waitAfter(status, headers),
+    );
+  }
+  return new SendGridError(
+    "transient",
+    status,
+    `SendGrid answered ${status}${said}`,
+    detail,
+    waitAfter(status, headers),
+  );
+}
+
+type Method = "GET" | "POST" | "DELETE";
+
+/** The SDK client's type (its typings only give it as the type of the shared default client). */
+type Client = typeof sendgridDefaultClient;
+const Client = SdkClient as new () => Client;
+
+/** Calls to one SendGrid account (and unsubscribe group, when configured). */
+export class SendGridApi {
+  private readonly client: Client;
+  private readonly setDefault: (key: string, value: unknown) => unknown;
+  readonly groupId: number | undefined;
+
+  constructor(
+    config: Pick<SendGridConfig, "apiKey" | "baseUrl" | "groupId">,
+    options: { timeoutMs?: number } = {},
+  ) {
+    this.client = new Client();
+    // setApiKey() resets the base URL to api.sendgrid.com: it must come first.
+    this.client.setApiKey(config.apiKey);
+    this.client.setDefaultRequest("baseUrl", config.baseUrl);
+    this.setDefault = this.client.setDefaultRequest.bind(this.client) as (
+      key: string,
+      value: unknown,
+    ) => unknown;
+    // The API key travels in a header: never follow a redirect to wherever it points.
+    this.setDefault("maxRedirects", 0);
+    // A bound for calls made without a deadline of their own (the abort signal is the usual one).
+    this.setDefault("timeout", options.timeoutMs ?? 30_000);
+    this.groupId = config.groupId;
+  }
+
+  private async send(
+    method: Method,
+    url: string,
+    body: unknown,
+    signal: AbortSignal,
+  ): Promise<SendGridAnswer> {
+    signal.throwIfAborted();
+    // The SDK copies its default request synchronously inside request(): setting the signal right
+    // before the call gives this call (and only this one) the signal, even with calls in parallel.
+    this.setDefault("signal", signal);
+    let pending: ReturnType<Client["request"]>;
+    try {
+      pending = this.client.request(body === undefined ? { method, url } : { method, url, body });
+    } finally {
+      this.setDefault("signal", undefined);
+    }
+    try {
+      const [response] = await pending;
+      return { status: response.statusCode, waitMs: waitAfter(response.statusCode, response.headers) };
+    } catch (error) {
+      throw toSendGridError(error, signal);
+    }
+  }
+
+  private get base(): string {
+    return this.groupId === undefined
+      ? "/v3/asm/suppressions/global"
+      : `/v3/asm/groups/${this.groupId}/suppressions`;
+  }
+
+  /** Adds addresses to the global unsubscribes, or to the group's (201). */
+  addSuppressions(emails: readonly string[], signal: AbortSignal): Promise<SendGridAnswer> {
+    return this.send("POST", this.base, { recipient_emails: emails }, signal);
+  }
+
+  /** Removes one address (204, also when it was not listed). */
+  removeSuppression(email: string, signal: AbortSignal): Promise<SendGridAnswer> {
+    return this.send("DELETE", `${this.base}/${encodeURIComponent(email)}`, undefined, signal);
+  }
+
+  /** Whether the configured unsubscribe group exists (200) or not (404). */
+  async groupExists(signal: AbortSignal): Promise<{ exists: boolean; waitMs: number }> {
+    if (this.groupId === undefined) throw new TypeError("no unsubscribe group configured");
+    try {
+      const answer = await this.send("GET", `/v3/asm/groups/${this.groupId}`, undefined, signal);
+      return { exists: true, waitMs: answer.waitMs };
+    } catch (error) {
+      if (error instanceof SendGridError && error.status === 404)
+        return { exists: false, waitMs: error.waitMs };
+      throw error;
+    }
+  }
+}

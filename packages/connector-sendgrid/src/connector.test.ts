@@ -1,0 +1,517 @@
+import {
+  type ConnectorHealth,
+  type ContactLookup,
+  type DeliveryContext,
+  type DeliveryItem,
+  type DeliveryResult,
+  type PreferenceEvent,
+  parseEngageEvent,
+  RetryableError,
+  settleBatch,
+} from "@engage-bridge/core";
+import { type FakeSendGrid, sampleEvent, startFakeSendGrid } from "@engage-bridge/testkit";
+import { afterEach, describe, expect, it } from "vitest";
+import { type SendGridConfig, sendgridConfigSchema } from "./config.ts";
+import { createSendGridConnector, sendgridConnector } from "./connector.ts";
+
+/**
+ * The connector's `deliver` and `init` called the way the gateway calls them, against the fake
+ * SendGrid through the official SDK. Contacts come from an in-memory `ContactLookup` (the contract's
+ * injection point; the gateway tests use the real Engage client and the fake Engage API).
+ */
+
+type EmailEvent = PreferenceEvent<"contact.acceptsEmail.changed">;
+interface Contact {
+  email?: string;
+  acceptsEmail?: boolean;
+}
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+async function fake(options: Parameters<typeof startFakeSendGrid>[0] = {}): Promise<FakeSendGrid> {
+  const f = await startFakeSendGrid(options);
+  cleanups.push(() => f.close());
+  return f;
+}
+
+function lookupFrom(contacts: Map<string, Contact>, calls: string[] = []): ContactLookup {
+  return async (contactId) => {
+    calls.push(contactId);
+    const c = contacts.get(contactId);
+    if (!c) return undefined;
+    return {
+      id: contactId,
+      email: c.email,
+      mobilePhone: undefined,
+      preferences: { acceptsEmail: c.acceptsEmail, acceptsSms: undefined, acceptsPostal: undefined },
+      raw: {},
+    };
+  };
+}
+
+let counter = 0;
+/** An email preference event of `contactId` carrying `value` (null: no value in the payload). */
+function item(contactId: string, value: boolean | null = false): DeliveryItem<EmailEvent> {
+  const body = sampleEvent("contact.acceptsEmail.changed", { contactId, payload: { value } });
+  counter += 1;
+  const event = parseEngageEvent(body) as EmailEvent;
+  expect(event.data.value).toBe(value ?? undefined);
+  return {
+    deliveryId: `d-${counter}`,
+    event,
+    attempt: 1,
+    receivedAt: new Date(),
+  };
+}
+
+function healthProbe() {
+  const reports: string[] = [];
+  const health: ConnectorHealth = {
+    unhealthy: (reason) => reports.push(`unhealthy: ${reason}`),
+    healthy: () => reports.push("healthy"),
+  };
+  return { reports, health };
+}
+
+const logs: unknown[] = [];
+const logger = {
+  debug: (o: unknown) => logs.push(o),
+  info: (o: unknown) => logs.push(o),
+  warn: (o: unknown) => logs.push(o),
+  error: (o: unknown) => logs.push(o),
+};
+
+function context(
+  sg: FakeSendGrid,
+  contacts: Map<string, Contact> | undefined,
+  overrides: Partial<SendGridConfig> = {},
+): DeliveryContext<SendGridConfig> & { reports: string[] } {
+  const { reports, health } = healthProbe();
+  return {
+    config: sendgridConfigSchema.parse({ apiKey: sg.apiKey, baseUrl: sg.url, ...overrides }),
+    logger,
+    health,
+    signal: AbortSignal.timeout(20_000),
+    lookupContact: contacts ? lookupFrom(contacts) : undefined,
+    reports,
+  };
+}
+
+/** Calls deliver and turns its answer or exception into results, like the engine does. */
+async function deliver(
+  connector: typeof sendgridConnector,
+  items: DeliveryItem<EmailEvent>[],
+  ctx: DeliveryContext<SendGridConfig>,
+): Promise<DeliveryResult[]> {
+  try {
+    return settleBatch(items.length, { results: await connector.deliver(items, ctx) });
+  } catch (error) {
+    return settleBatch(items.length, { error });
+  }
+}
+
+const contactsOf = (entries: [string, Contact][]) => new Map(entries);
+const optedOut = (n: number, prefix = "c") =>
+  contactsOf(
+    Array.from({ length: n }, (_, i) => [
+      `${prefix}-${i}`,
+      { email: `${prefix}${i}@example.com`, acceptsEmail: false },
+    ]),
+  );
+
+describe("sendgrid connector: deliver", () => {
+  it("handles email preference events only, in batches of up to 500", () => {
+    expect(sendgridConnector.name).toBe("sendgrid");
+    expect(sendgridConnector.handles).toEqual(["contact.acceptsEmail.changed"]);
+    expect(sendgridConnector.maxBatchSize).toBe(500);
+    expect(sendgridConnector.concurrency).toBe(1);
+  });
+
+  it("adds every opted-out address of a batch in one POST", async () => {
+    const sg = await fake();
+    const contacts = optedOut(300);
+    const ctx = context(sg, contacts);
+    const items = [...contacts.keys()].map((id) => item(id, false));
+    const results = await deliver(sendgridConnector, items, ctx);
+    expect(results.every((r) => r.status === "delivered")).toBe(true);
+    expect(sg.requests).toHaveLength(1);
+    expect(sg.requests[0]).toMatchObject({
+      method: "POST",
+      path: "/v3/asm/suppressions/global",
+      status: 201,
+    });
+    expect(sg.requests[0]?.emails).toHaveLength(300);
+    expect(sg.globalSuppressions).toEqual(new Set([...contacts.values()].map((c) => c.email)));
+    expect(ctx.reports.at(-1)).toBe("healthy");
+  });
+
+  it("applies Engage's current value, not the payload's; removals are one DELETE each, one after the other", async () => {
+    const sg = await fake();
+    const contacts = contactsOf([
+      ["in-1", { email: "In1@Example.com ", acceptsEmail: true }],
+      ["in-2", { email: "in2@example.com", acceptsEmail: true }],
+      ["in-3", { email: "in3@example.com", acceptsEmail: true }],
+      ["out-1", { email: "out1@example.com", acceptsEmail: false }],
+    ]);
+    for (const email of ["in1@example.com", "in2@example.com", "in3@example.com", "other@example.com"]) {
+      sg.globalSuppressions.add(email);
+    }
+    // Payload values say the opposite: Engage's current value wins.
+    const items = [item("in-1", false), item("in-2", false), item("in-3", false), item("out-1", true)];
+    const results = await deliver(sendgridConnector, items, context(sg, contacts));
+    expect(results.map((r) => r.status)).toEqual(["delivered", "delivered", "delivered", "delivered"]);
+    expect([...sg.globalSuppressions].sort()).toEqual(["other@example.com", "out1@example.com"]);
+    expect(sg.requests.map((r) => r.method)).toEqual(["POST", "DELETE", "DELETE", "DELETE"]);
+    expect(sg.requests[1]?.emails).toEqual(["in1@example.com"]); // trimmed and lower-cased
+    const deletes = sg.requests.slice(1);
+    for (let i = 1; i < deletes.length; i++) {
+      expect(deletes[i]?.at).toBeGreaterThanOrEqual(deletes[i - 1]?.answeredAt ?? Number.POSITIVE_INFINITY);
+    }
+  });
+
+  it("asks the gateway's pace before every request after the first, each after the previous answer", async () => {
+    const sg = await fake();
+    const contacts = optedOut(2);
+    for (let i = 0; i < 3; i++) contacts.set(`in-${i}`, { email: `in${i}@example.com`, acceptsEmail: true });
+    const ctx = context(sg, contacts);
+    const paced: { sent: number; answered: boolean }[] = [];
+    ctx.pace = async () => {
+      paced.push({ sent: sg.requests.length, answered: sg.requests.every((r) => r.answeredAt > 0) });
+    };
+    const results = await deliver(
+      sendgridConnector,
+      [...contacts.keys()].map((id) => item(id)),
+      ctx,
+    );
+    expect(results.every((r) => r.status === "delivered")).toBe(true);
+    expect(sg.requests.map((r) => r.method)).toEqual(["POST", "DELETE", "DELETE", "DELETE"]);
+    expect(paced).toEqual([
+      { sent: 1, answered: true },
+      { sent: 2, answered: true },
+      { sent: 3, answered: true },
+    ]);
+
+    // A pace that rejects (the attempt was aborted while waiting) ends the call.
+    const more = context(sg, contacts);
+    more.pace = () => Promise.reject(new Error("aborted while pacing"));
+    await expect(
+      sendgridConnector.deliver(
+        [...contacts.keys()].map((id) => item(id)),
+        more,
+      ),
+    ).rejects.toThrow("aborted while pacing");
+    expect(sg.requests).toHaveLength(5);
+  });
+
+  it("sends one change per address: the later item of a batch wins when two contacts share it", async () => {
+    const sg = await fake();
+    const contacts = contactsOf([
+      ["a", { email: "shared@example.com", acceptsEmail: false }],
+      ["b", { email: "SHARED@example.com", acceptsEmail: true }],
+      ["c", { email: "dup@example.com", acceptsEmail: false }],
+    ]);
+    sg.globalSuppressions.add("shared@example.com");
+    const items = [item("a"), item("c"), item("b"), item("c")];
+    const results = await deliver(sendgridConnector, items, context(sg, contacts));
+    expect(results[0]).toEqual({
+      status: "skipped",
+      reason: "superseded by a later change of the same email address in this batch",
+    });
+    expect(results.slice(1).map((r) => r.status)).toEqual(["delivered", "delivered", "delivered"]);
+    expect([...sg.globalSuppressions]).toEqual(["dup@example.com"]);
+    expect(sg.requests.map((r) => `${r.method} ${r.emails.join(",")}`)).toEqual([
+      "POST dup@example.com",
+      "DELETE shared@example.com",
+    ]);
+  });
+
+  it("skips, with reasons naming no address or contact, what it cannot map to an address", async () => {
+    const sg = await fake();
+    const contacts = contactsOf([
+      ["no-email", { acceptsEmail: false }],
+      ["bad-email", { email: "not-an-address", acceptsEmail: false }],
+      ["no-value", { email: "novalue@example.com" }],
+    ]);
+    const ctx = context(sg, contacts);
+    const results = await deliver(
+      sendgridConnector,
+      [item("no-email"), item("unknown"), item("bad-email"), item("no-value", null)],
+      ctx,
+    );
+    expect(results).toEqual([
+      { status: "skipped", reason: "contact has no email address in Engage" },
+      { status: "skipped", reason: "contact not found in Engage" },
+      { status: "dead", reason: "the contact's email address in Engage is not a valid address" },
+      { status: "dead", reason: "neither Engage nor the event says whether the contact accepts email" },
+    ]);
+    expect(sg.requests).toHaveLength(0);
+
+    const noLookup = await deliver(sendgridConnector, [item("no-email")], context(sg, undefined));
+    expect(noLookup[0]).toMatchObject({ status: "skipped" });
+    expect((noLookup[0] as { reason: string }).reason).toMatch(/no Engage API lookup is configured/);
+  });
+
+  it("retries an item whose lookup failed, and only that one", async () => {
+    const sg = await fake();
+    const contacts = optedOut(2);
+    const ctx = context(sg, contacts);
+    const lookup = ctx.lookupContact;
+    ctx.lookupContact = async (id, options) => {
+      if (id === "c-1")
+        throw Object.assign(new Error("contact lookup failed (status 503)"), { retryAfterMs: 2_000 });
+      return lookup?.(id, options);
+    };
+    const results = await deliver(sendgridConnector, [item("c-0"), item("c-1")], ctx);
+    expect(results).toEqual([
+      { status: "delivered" },
+      { status: "retry", reason: "contact lookup failed (status 503)", delayMs: 2_000 },
+    ]);
+    expect([...sg.globalSuppressions]).toEqual(["c0@example.com"]);
+  });
+
+  it("splits a POST that SendGrid refuses as a whole, so that one bad address cannot fail the rest", async () => {
+    const sg = await fake();
+    const contacts = optedOut(8);
+    // Passes the connector's loose check; the (fake) SendGrid wants a dotted domain.
+    contacts.set("c-5", { email: "user@localhost", acceptsEmail: false });
+    const items = [...contacts.keys()].map((id) => item(id));
+    const results = await deliver(sendgridConnector, items, context(sg, contacts));
+    expect(results[5]).toEqual({
+      status: "dead",
+      reason: "SendGrid rejected the request (400): <email> is not a valid email address (recipient_emails)",
+    });
+    expect(results.filter((r) => r.status === "delivered")).toHaveLength(7);
+    expect(sg.globalSuppressions.size).toBe(7);
+    expect(sg.globalSuppressions.has("user@localhost")).toBe(false);
+    // 8 → 4+4 → 2+2 → 1+1: a handful of calls, not one per address.
+    expect(sg.requests.length).toBeLessThanOrEqual(7);
+  });
+
+  it("splits additions into POSTs of maxAddressesPerRequest", async () => {
+    const sg = await fake();
+    const connector = createSendGridConnector({ maxAddressesPerRequest: 10 });
+    const contacts = optedOut(25);
+    const results = await deliver(
+      connector,
+      [...contacts.keys()].map((id) => item(id)),
+      context(sg, contacts),
+    );
+    expect(results.every((r) => r.status === "delivered")).toBe(true);
+    expect(sg.requests.map((r) => r.emails.length)).toEqual([10, 10, 5]);
+  });
+
+  it("401/403: every item dead with the reason, the connector unhealthy; the key never in the reason", async () => {
+    for (const status of [401, 403]) {
+      const sg = await fake();
+      sg.failAlways({ status });
+      const contacts = optedOut(3);
+      contacts.set("in", { email: "in@example.com", acceptsEmail: true });
+      const ctx = context(sg, contacts);
+      const results = await deliver(
+        sendgridConnector,
+        [...contacts.keys()].map((id) => item(id)),
+        ctx,
+      );
+      expect(results.every((r) => r.status === "dead")).toBe(true);
+      const reason = (results[0] as { reason: string }).reason;
+      expect(reason).toMatch(new RegExp(`^SendGrid refused the API key \\(${status}\\)`));
+      expect(reason).not.toContain(sg.apiKey);
+      expect(ctx.reports.at(-1)).toBe(`unhealthy: ${reason}`);
+      // Halted after the first refusal.
+      expect(sg.requests).toHaveLength(1);
+    }
+  });
+
+  it("5xx or network error: retried, nothing else tried in the batch", async () => {
+    const sg = await fake();
+    sg.failNext(1, { status: 502 });
+    const contacts = optedOut(2);
+    contacts.set("in", { email: "in@example.com", acceptsEmail: true });
+    const items = [...contacts.keys()].map((id) => item(id));
+    const results = await deliver(sendgridConnector, items, context(sg, contacts));
+    expect(results).toEqual(Array(3).fill({ status: "retry", reason: "SendGrid answered 502: bad gateway" }));
+    expect(sg.requests).toHaveLength(1);
+    // Next attempt goes through.
+    expect((await deliver(sendgridConnector, items, context(sg, contacts))).map((r) => r.status)).toEqual([
+      "delivered",
+      "delivered",
+      "delivered",
+    ]);
+
+    const url = sg.url;
+    await sg.close();
+    const down = {
+      ...context(sg, contacts),
+      config: sendgridConfigSchema.parse({ apiKey: "SG.k", baseUrl: url }),
+    };
+    const offline = await deliver(sendgridConnector, items, down);
+    expect(offline.every((r) => r.status === "retry" && /SendGrid unreachable/.test(r.reason))).toBe(true);
+  });
+
+  it("a 429 before anything went through: the batch is retried no earlier than the reset, and the gateway told to slow down", async () => {
+    for (const resetStyle of ["epoch", "seconds"] as const) {
+      const sg = await fake();
+      sg.failNext(1, { status: 429, resetSeconds: 2, resetStyle });
+      const contacts = optedOut(3);
+      const ctx = context(sg, contacts);
+      const connector = createSendGridConnector();
+      const items = [...contacts.keys()].map((id) => item(id));
+      const thrown = await connector.deliver(items, ctx).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(thrown).toBeInstanceOf(RetryableError);
+      const error = thrown as RetryableError;
+      expect(error.rateLimited).toBe(true);
+      const limited = sg.requests[0];
+      const resetAt =
+        resetStyle === "epoch"
+          ? (limited?.rateLimitReset ?? 0) * 1000
+          : (limited?.answeredAt ?? 0) + (limited?.rateLimitReset ?? 0) * 1000;
+      expect(Date.now() + (error.delayMs ?? 0)).toBeGreaterThanOrEqual(resetAt);
+      // Called again before the reset: no request at all.
+      await expect(connector.deliver(items, ctx)).rejects.toBeInstanceOf(RetryableError);
+      expect(sg.requests).toHaveLength(1);
+    }
+  });
+
+  it("X-RateLimit-Remaining 0 during removals: the rest waits for the reset, no request sent before it", async () => {
+    const sg = await fake({ rateLimit: { limit: 3, windowMs: 1_500 }, resetStyle: "seconds" });
+    const contacts = contactsOf(
+      Array.from({ length: 5 }, (_, i) => [`in-${i}`, { email: `in${i}@example.com`, acceptsEmail: true }]),
+    );
+    for (const c of contacts.values()) if (c.email) sg.globalSuppressions.add(c.email);
+    const connector = createSendGridConnector();
+    const ctx = context(sg, contacts);
+    const items = [...contacts.keys()].map((id) => item(id));
+    const first = await deliver(connector, items, ctx);
+    expect(first.map((r) => r.status)).toEqual(["delivered", "delivered", "delivered", "retry", "retry"]);
+    const waited = first[3] as { reason: string; delayMs: number };
+    expect(waited.reason).toBe("SendGrid rate limit reached; continuing after its reset");
+    expect(waited.delayMs).toBeGreaterThan(0);
+    expect(sg.requests).toHaveLength(3);
+    expect(sg.requests[2]?.rateLimitRemaining).toBe(0);
+
+    // The engine would wait delayMs; call again at once (another batch): refused without a request.
+    await expect(connector.deliver(items.slice(3), ctx)).rejects.toMatchObject({ rateLimited: true });
+    expect(sg.requests).toHaveLength(3);
+
+    // Timers and the wall clock may disagree by a millisecond: wait a little longer than told.
+    await new Promise((r) => setTimeout(r, waited.delayMs + 50));
+    const second = await deliver(connector, items.slice(3), ctx);
+    expect(second.map((r) => r.status)).toEqual(["delivered", "delivered"]);
+    expect(sg.globalSuppressions.size).toBe(0);
+    const third = sg.requests[2];
+    const resetAt = (third?.answeredAt ?? 0) + (third?.rateLimitReset ?? 0) * 1000;
+    expect(sg.requests[3]?.at).toBeGreaterThanOrEqual(resetAt);
+    expect(sg.requests.slice(3).every((r) => r.status === 204)).toBe(true);
+  });
+
+  it("stops at once when the gateway aborts the attempt", async () => {
+    const sg = await fake({ latencyMs: 1_000 });
+    const contacts = optedOut(2);
+    const ctx = context(sg, contacts);
+    const controller = new AbortController();
+    ctx.signal = controller.signal;
+    setTimeout(() => controller.abort(new Error("attempt timed out")), 50);
+    await expect(sendgridConnector.deliver([item("c-0"), item("c-1")], ctx)).rejects.toThrow(
+      "attempt timed out",
+    );
+  });
+
+  it("logs counts, never addresses", async () => {
+    const sg = await fake();
+    const contacts = optedOut(2, "logged");
+    logs.length = 0;
+    await deliver(
+      sendgridConnector,
+      [...contacts.keys()].map((id) => item(id)),
+      context(sg, contacts),
+    );
+    const text = JSON.stringify(logs);
+    expect(text).toContain('"added":2');
+    expect(text).not.toMatch(/@|logged-/);
+  });
+});
+
+describe("sendgrid connector: unsubscribe group", () => {
+  it("init accepts an existing group; deliveries go to the group, not the global list", async () => {
+    const sg = await fake({ groups: [4242] });
+    const contacts = optedOut(3);
+    contacts.set("in", { email: "in@example.com", acceptsEmail: true });
+    sg.groupList(4242).add("in@example.com");
+    const ctx = context(sg, contacts, { groupId: 4242 });
+    const connector = createSendGridConnector();
+    await connector.init?.(ctx.config, ctx);
+    const results = await deliver(
+      connector,
+      [...contacts.keys()].map((id) => item(id)),
+      ctx,
+    );
+    expect(results.every((r) => r.status === "delivered")).toBe(true);
+    expect([...sg.groupList(4242)].sort()).toEqual(["c0@example.com", "c1@example.com", "c2@example.com"]);
+    expect(sg.globalSuppressions.size).toBe(0);
+    expect(sg.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      "GET /v3/asm/groups/4242",
+      "POST /v3/asm/groups/4242/suppressions",
+      "DELETE /v3/asm/groups/4242/suppressions/in%40example.com",
+    ]);
+  });
+
+  it("init refuses to start with an unknown group, naming the danger", async () => {
+    const sg = await fake({ groups: [1] });
+    const ctx = context(sg, undefined, { groupId: 4242 });
+    await expect(sendgridConnector.init?.(ctx.config, ctx)).rejects.toThrow(
+      /unsubscribe group 4242 does not exist in SendGrid .*refusing to start.*GLOBAL unsubscribe list/,
+    );
+    expect(sg.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      "GET /v3/asm/groups/4242 404",
+    ]);
+  });
+
+  it("init refuses a refused key and reports unhealthy; starts anyway when SendGrid is only down", async () => {
+    const sg = await fake({ groups: [4242] });
+    const bad = context(sg, undefined, { groupId: 4242, apiKey: "SG.wrong" });
+    await expect(sendgridConnector.init?.(bad.config, bad)).rejects.toThrow(
+      /SendGrid refused the API key \(401\)/,
+    );
+    expect(bad.reports.at(-1)).toMatch(/^unhealthy: SendGrid refused the API key \(401\)/);
+
+    sg.failNext(1, { status: 503 });
+    const connector = createSendGridConnector();
+    const ctx = context(sg, optedOut(1), { groupId: 4242 });
+    await connector.init?.(ctx.config, ctx);
+    // Unchecked at start: checked before the first POST.
+    await deliver(connector, [item("c-0")], ctx);
+    expect(sg.requests.slice(-2).map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      "GET /v3/asm/groups/4242 200",
+      "POST /v3/asm/groups/4242/suppressions 201",
+    ]);
+  });
+
+  it("a group deleted while running: opt-outs dead (never sent to the global list), connector unhealthy", async () => {
+    const sg = await fake({ groups: [4242] });
+    const connector = createSendGridConnector({ groupRecheckMs: 0 });
+    const contacts = optedOut(2);
+    contacts.set("in", { email: "in@example.com", acceptsEmail: true });
+    const ctx = context(sg, contacts, { groupId: 4242 });
+    await connector.init?.(ctx.config, ctx);
+    sg.groups.delete(4242);
+    const results = await deliver(
+      connector,
+      [...contacts.keys()].map((id) => item(id)),
+      ctx,
+    );
+    expect(results[0]).toMatchObject({ status: "dead" });
+    expect((results[0] as { reason: string }).reason).toMatch(
+      /^unsubscribe group 4242 does not exist in SendGrid/,
+    );
+    expect(results[2]).toEqual({ status: "delivered" }); // removing from a missing group harms nobody
+    expect(sg.globalSuppressions.size).toBe(0);
+    expect(sg.requests.filter((r) => r.method === "POST")).toHaveLength(0);
+    expect(ctx.reports).toContain(`unhealthy: ${(results[0] as { reason: string }).reason}`);
+  });
+});
