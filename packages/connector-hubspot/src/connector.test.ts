@@ -244,9 +244,15 @@ describe("hubspot connector: email statuses", () => {
         },
       },
     );
-    f.failNext(1, { type: "validation", message: "Invalid subscriber b@example.com" });
+    f.failNext(1, { type: "validation", message: "Invalid subscriber: b@example.com." });
     const results = await hubspot.deliver([item("c1"), item("c2")], ctx);
     expect(results.map((r) => r.status)).toEqual(["retry", "dead"]);
+    // A message about another address that merely ends like this one names nobody here.
+    f.failNext(1, { type: "validation", message: "Invalid subscriber ba@example.com" });
+    expect((await hubspot.deliver([item("c1"), item("c2")], ctx)).map((r) => r.status)).toEqual([
+      "dead",
+      "dead",
+    ]);
     f.failNext(1, { type: "validation", message: "Malformed request" });
     expect((await hubspot.deliver([item("c1"), item("c2")], ctx)).map((r) => r.status)).toEqual([
       "dead",

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   currentPreference,
   type DeliveryContext,
@@ -120,8 +121,11 @@ const listOf = (body: unknown, name: string): unknown[] => {
 /** Whether an entry of `errors` is about `email` (its context lists it, or its message or id names it). */
 function mentions(error: ErrorEntry, email: string): boolean {
   if (sameEmail(error.id, email)) return true;
-  if (typeof error.message === "string" && error.message.toLowerCase().includes(email.toLowerCase()))
-    return true;
+  // Whole words only: "a@example.com" is not named by a message about "ba@example.com".
+  if (typeof error.message === "string") {
+    const words = error.message.split(/[\s,;:"'<>()[\]]+/).map((w) => w.replace(/\.+$/, ""));
+    if (words.some((w) => sameEmail(w, email))) return true;
+  }
   const context = error.context;
   if (context && typeof context === "object") {
     for (const value of Object.values(context)) {
@@ -458,7 +462,7 @@ async function init(config: HubSpotConfig, ctx: Omit<Ctx, "config">): Promise<vo
     // Rate limit or 5xx: worth another try after a short wait (never longer than the start-up budget).
     const wait =
       failure.kind === "rate-limited" && !failure.daily ? Math.min(failure.delayMs, 10_000) : 1_000;
-    await new Promise((resolve) => setTimeout(resolve, wait));
+    await sleep(wait, undefined, { signal: ctx.signal });
   }
   if (!answer) throw new Error(`${where} could not be checked: ${last}`);
 
