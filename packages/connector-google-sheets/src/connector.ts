@@ -8,6 +8,7 @@ import {
   LOYALTY_EVENT_TYPES,
   PermanentError,
   RetryableError,
+  raceAbort,
 } from "@engage-bridge/core";
 import { classify, createSheetsClient, type Failure, type SheetsClient } from "./client.ts";
 import {
@@ -100,27 +101,6 @@ export function endRow(range: string | null | undefined): number | undefined {
   const cells = range?.slice(range.lastIndexOf("!") + 1) ?? "";
   const match = /(\d+)$/.exec(cells);
   return match?.[1] ? Number(match[1]) : undefined;
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** A failed SDK call, classified. */
@@ -273,7 +253,7 @@ class SheetSession {
     for (;;) {
       const client = await this.client();
       try {
-        return await abortable(
+        return await raceAbort(
           fn(client.api, { signal: this.ctx.signal, timeout: REQUEST_TIMEOUT_MS, retry: false }),
           this.ctx.signal,
         );
@@ -290,7 +270,7 @@ class SheetSession {
   }
 
   private async appendRows(rows: Cell[][]) {
-    if (this.writes > 0 && this.ctx.pace) await abortable(this.ctx.pace(), this.ctx.signal);
+    if (this.writes > 0 && this.ctx.pace) await raceAbort(this.ctx.pace(), this.ctx.signal);
     this.writes += 1;
     const response = await this.call((api, options) =>
       api.spreadsheets.values.append(

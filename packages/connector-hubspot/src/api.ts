@@ -1,3 +1,4 @@
+import { raceAbort } from "@engage-bridge/core";
 import { Client } from "@hubspot/api-client";
 import type { HubSpotConfig } from "./config.ts";
 
@@ -40,36 +41,6 @@ export interface HubSpotApi {
   readonly preferencesPath: string;
 }
 
-function abortError(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException("This operation was aborted", "AbortError");
-}
-
-/** Resolves like `promise`, or rejects as soon as `signal` aborts. */
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, discard: (value: T) => void) {
-  if (!signal) return promise;
-  if (signal.aborted) {
-    promise.then(discard, () => undefined);
-    return Promise.reject(abortError(signal));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      promise.then(discard, () => undefined);
-      reject(abortError(signal));
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
 const discardBody = (response: Response) => {
   response.body?.cancel().catch(() => undefined);
 };
@@ -105,7 +76,7 @@ function createApi(config: HubSpotConfig): HubSpotApi {
     async request(method, path, { body, query, signal }) {
       let response: Response;
       try {
-        response = await raceSignal(
+        response = await raceAbort(
           client.apiRequest({
             method,
             path,
@@ -123,7 +94,7 @@ function createApi(config: HubSpotConfig): HubSpotApi {
           { cause: error },
         );
       }
-      return raceSignal(readAnswer(response), signal, () => undefined);
+      return raceAbort(readAnswer(response), signal);
     },
   };
 }

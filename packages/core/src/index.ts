@@ -1,3 +1,4 @@
+export * from "./abort.ts";
 export * from "./connector.ts";
 export * from "./decrypt.ts";
 export * from "./events.ts";

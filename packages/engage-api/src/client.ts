@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ContactLookup, EngageContact, RateLimit } from "@engage-bridge/core";
+import { type ContactLookup, type EngageContact, type RateLimit, raceAbort } from "@engage-bridge/core";
 import { LRUCache } from "lru-cache";
 import { EngageApiError } from "./errors.ts";
 import { mapContact } from "./map.ts";
@@ -120,25 +120,6 @@ function networkDetail(error: unknown): string {
 
 function copy(contact: EngageContact | undefined): EngageContact | undefined {
   return contact === undefined ? undefined : structuredClone(contact);
-}
-
-/** Settles like `promise`, or rejects with the signal's reason as soon as it aborts. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** Sleeps `ms` or more by the monotonic clock (a timer alone may fire a millisecond early). */
@@ -306,7 +287,7 @@ export function createEngageClient(options: EngageClientOptions): EngageClient {
   ): Promise<EngageContact | undefined> {
     flight.waiters++;
     try {
-      const answer = await (signal ? raceAbort(flight.promise, signal) : flight.promise);
+      const answer = await raceAbort(flight.promise, signal);
       return copy(answer.contact);
     } finally {
       flight.waiters--;
