@@ -45,7 +45,10 @@ interface GatewayOptions {
   /** Merged over the connector block. */
   block?: Record<string, unknown>;
   delivery?: Record<string, unknown>;
-  /** Contact lookups: through the source's `engageApi` config (default), a faster injected client, or none. */
+  /**
+   * Contact lookups: through the source's `engageApi` config (default), an injected client without
+   * cache or rate limit, or none.
+   */
   lookup?: "config" | "fast" | "none";
 }
 
@@ -376,7 +379,8 @@ describe("hubspot convergence and load", () => {
     // c-1 opted out last; c-2 opted in last. Their older events arrive after the newer ones.
     engage.setContact("c-1", { email: "out@example.com", acceptsEmail: false });
     engage.setContact("c-2", { email: "in@example.com", acceptsEmail: true });
-    const gw = await gateway(hs, engage);
+    // Without a lookup cache, so that every delivery is seen asking Engage.
+    const gw = await gateway(hs, engage, { lookup: "fast" });
     const optOut = emailEvent("c-1", false, "2026-11-28T10:00:00Z");
     await gw.post(optOut, { msgId: "msg_dup_1" });
     await gw.post(emailEvent("c-2", true, "2026-11-28T10:00:00Z"));
