@@ -1,4 +1,4 @@
-import { type HubSpotAnswer, NetworkError } from "./api.ts";
+import type { HubSpotAnswer, NetworkError } from "./api.ts";
 
 /**
  * How HubSpot's answers are read. Errors are `{status:"error", message, correlationId, category,
@@ -77,5 +77,3 @@ export function failureOf(answer: HubSpotAnswer): Failure | undefined {
 export function networkFailure(error: NetworkError): Failure {
   return { kind: "transient", reason: maskEmails(error.message) };
 }
-
-export { NetworkError };

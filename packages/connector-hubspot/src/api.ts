@@ -31,7 +31,6 @@ export class NetworkError extends Error {
 }
 
 export interface HubSpotApi {
-  readonly config: HubSpotConfig;
   request(
     method: "GET" | "POST" | "PATCH",
     path: string,
@@ -71,7 +70,6 @@ function createApi(config: HubSpotConfig): HubSpotApi {
     numberOfApiCallRetries: 0,
   });
   return {
-    config,
     preferencesPath: `/communication-preferences/${encodeURIComponent(config.apiVersion)}`,
     async request(method, path, { body, query, signal }) {
       let response: Response;
