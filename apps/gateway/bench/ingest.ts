@@ -36,7 +36,7 @@ import autocannon from "autocannon";
 import { spawnGateway, TEST_SECRET, tempDir } from "../src/test-support/harness.ts";
 
 const DURATION = positiveNumber("BENCH_DURATION", 10);
-const CONNECTIONS = positiveNumber("BENCH_CONNECTIONS", 64);
+const CONNECTIONS = Math.ceil(positiveNumber("BENCH_CONNECTIONS", 64));
 const GOAL_RATIO = 0.5;
 const GOAL_P99_MS = 50;
 const SECRET = TEST_SECRET;
@@ -65,10 +65,14 @@ async function freePort(): Promise<number> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Payloads: realistic Engage bodies, one template per event type, with a unique event id per request.
+// Payloads: realistic Engage bodies, one template per event type, with a unique event id and a
+// random contact id (Engage contact ids are GUIDs; traffic spans many contacts) per request.
 
 const ID_SLOT = "00000000-0000-4000-8000-0000000b0b0b";
-const TEMPLATES = SAMPLE_EVENT_TYPES.map((type) => sampleEvent(type, { id: ID_SLOT }));
+const CONTACT_SLOT = "00000000-0000-4000-8000-00000000c0c0";
+const TEMPLATES = SAMPLE_EVENT_TYPES.map((type) =>
+  sampleEvent(type, { id: ID_SLOT, contactId: CONTACT_SLOT }),
+);
 
 /** Autocannon options that sign every request freshly (unique svix-id, current timestamp). */
 function signedRequests(url: string, tag: string): autocannon.Options {
@@ -83,7 +87,9 @@ function signedRequests(url: string, tag: string): autocannon.Options {
       {
         setupRequest(req) {
           n += 1;
-          const body = (TEMPLATES[n % TEMPLATES.length] as string).replace(ID_SLOT, randomUUID());
+          const body = (TEMPLATES[n % TEMPLATES.length] as string)
+            .replace(ID_SLOT, randomUUID())
+            .replace(CONTACT_SLOT, randomUUID());
           const id = `msg_bench_${tag}_${n}`;
           const timestamp = Math.floor(Date.now() / 1000);
           req.body = body;

@@ -281,7 +281,10 @@ export class ConnectorWorker {
 
       toDeliver.forEach((entry, index) => {
         const result = results[index] ?? { status: "retry", reason: "no result" };
-        const attempts = entry.leased.attempts + 1;
+        // Being throttled is not failing: a rate-limited call does not use up maxAttempts (maxAgeHours
+        // still bounds it), or a daily quota could kill deliveries that only had to wait.
+        const throttled = rateLimited !== undefined && result.status === "retry";
+        const attempts = entry.leased.attempts + (throttled ? 0 : 1);
         const reason = result.status === "delivered" ? undefined : result.reason;
         const attempt = { startedAt, durationMs, outcome: result.status, error: reason };
         metrics.attempts.inc({ connector: connector.name, outcome: result.status });
@@ -305,7 +308,9 @@ export class ConnectorWorker {
           });
           return;
         }
-        const nextAttemptAt = new Date(Date.now() + nextDelayMs(policy, attempts, result.delayMs));
+        const nextAttemptAt = new Date(
+          Date.now() + nextDelayMs(policy, Math.max(1, attempts), result.delayMs),
+        );
         const giveUp = giveUpReason(policy, attempts, entry.leased.queuedAt, nextAttemptAt);
         updates.push(
           giveUp
@@ -321,6 +326,7 @@ export class ConnectorWorker {
                 error: result.reason,
                 nextAttemptAt,
                 attempt,
+                countsAsAttempt: !throttled,
               },
         );
       });

@@ -91,6 +91,17 @@ describe("delivery engine", () => {
     expect((next?.at ?? 0) - (limited?.answeredAt ?? 0)).toBeGreaterThanOrEqual(1000);
   });
 
+  it("does not count throttled calls toward maxAttempts", async () => {
+    const t = await target();
+    t.failNext(2, { status: 429, headers: { "retry-after": "1" }, body: { error: "too many" } });
+    const gw = await gateway({ testTarget: t }, { delivery: { maxAttempts: 1 } });
+    await gw.post(sampleEvent("loyalty.addPoints"));
+    await settled(gw, "testTarget", 1);
+    expect(t.requests.map((r) => r.status)).toEqual([429, 429, 200]);
+    const [row] = await gw.store.listDeliveries({ connector: "testTarget", limit: 0 });
+    expect(row).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
   it("ends a delivery dead after maxAttempts; replay delivers it once the target recovers", async () => {
     const t = await target();
     t.failAlways({ status: 500 });

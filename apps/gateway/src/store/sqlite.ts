@@ -369,7 +369,7 @@ export class SqliteStore implements Store {
           u.status,
           u.error ?? null,
           next,
-          u.attempt ? 1 : 0,
+          u.attempt && u.countsAsAttempt !== false ? 1 : 0,
           t,
           Number(u.deliveryId),
           owner,

@@ -99,8 +99,10 @@ export interface DeliveryUpdate {
   /** Reason (skipped/dead) or error (retrying); stored as `lastError`. */
   error?: string | undefined;
   nextAttemptAt?: Date | undefined;
-  /** Present when this update counts as an attempt (it does unless the engine decided without calling the connector). */
+  /** The attempt made, recorded in the history (absent when the engine decided without calling the connector). */
   attempt?: AttemptRecord | undefined;
+  /** False when the attempt must not count toward maxAttempts (the target only throttled it). */
+  countsAsAttempt?: boolean | undefined;
   /** Records that a preference with this order key was applied (convergent consent without the Engage API). */
   consent?: { contactId: string; channel: string; orderKey: number } | undefined;
 }
