@@ -9,6 +9,7 @@ import {
   TEST_SECRET,
   type TestGateway,
   tempDir,
+  waitFor,
 } from "./test-support/harness.ts";
 
 const run = promisify(execFile);
@@ -200,6 +201,26 @@ describe("start", () => {
     // Sandbox sources carry the sample payload key: nothing is undecryptable.
     const events = JSON.parse((await cli(["events", "--json"], { cwd: dir })).stdout) as { status: string }[];
     expect(events.map((e) => e.status)).toEqual(Array(7).fill("accepted"));
+    // The three connectors deliver to their in-process fakes: 3 preference events to HubSpot, the
+    // email one to SendGrid, 4 loyalty events to Sheets.
+    const base = /--url (http:\/\/[^/]+)\//.exec(banner)?.[1] ?? "";
+    const deliveries = await waitFor(async () => {
+      const rows = JSON.parse((await cli(["deliveries", "--json"], { cwd: dir })).stdout) as {
+        connector: string;
+        status: string;
+      }[];
+      return rows.length === 8 && rows.every((r) => r.status === "delivered") ? rows : undefined;
+    });
+    expect(deliveries.filter((d) => d.connector === "hubspot")).toHaveLength(3);
+    const state = await (await fetch(`${base}/sandbox`)).json();
+    expect(state).toMatchObject({
+      hubspot: {
+        email: "UNSUBSCRIBED",
+        contact: { engage_accepts_sms: "true", engage_accepts_postal: "false" },
+      },
+      sendgrid: { globalSuppressions: ["sample.contact@example.com"] },
+      googleSheets: { rows: 5 },
+    });
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
   });

@@ -6,7 +6,7 @@ import { BUILTIN_CONNECTORS } from "./connectors/builtin.ts";
 import { makeRegistry } from "./connectors/registry.ts";
 import { type Role, startGateway } from "./gateway.ts";
 import { createLogger } from "./logger.ts";
-import { SANDBOX_SOURCE, sandboxConfig } from "./sandbox.ts";
+import { SANDBOX_SOURCE, type Sandbox, sandboxConfig, startSandbox } from "./sandbox.ts";
 import { sendSamples } from "./send-sample.ts";
 import { openStore } from "./store/open.ts";
 import { DELIVERY_STATUSES, type DeliveryStatus, type EventStatus, type Store } from "./store/store.ts";
@@ -16,6 +16,15 @@ const out = (text: string) => process.stdout.write(`${text}\n`);
 const err = (text: string) => process.stderr.write(`${text}\n`);
 
 type Loaded = Awaited<ReturnType<typeof loadConfigWithPlugins>> & { file: string | undefined };
+
+async function startSandboxOrExit(): Promise<Sandbox> {
+  try {
+    return await startSandbox(makeRegistry(BUILTIN_CONNECTORS));
+  } catch (error) {
+    err(`engage-bridge: cannot start the sandbox: ${(error as Error).message}`);
+    process.exit(1);
+  }
+}
 
 /** The configured file (with its plugins), or sandbox mode when there is none. Exits 1 listing every problem. */
 async function loadOrSandbox(explicit: string | undefined): Promise<Loaded> {
@@ -66,11 +75,21 @@ program
       .default("all"),
   )
   .action(async (opts: { config?: string; role: Role }) => {
-    const { config, registry, file } = await loadOrSandbox(opts.config);
+    const file = resolveConfigPath(opts.config);
+    const sandbox = file ? undefined : await startSandboxOrExit();
+    const { config, registry } = sandbox
+      ? { config: sandbox.config, registry: makeRegistry(BUILTIN_CONNECTORS) }
+      : await loadOrSandbox(file);
     const logger = createLogger();
     let gateway: Awaited<ReturnType<typeof startGateway>>;
     try {
-      gateway = await startGateway({ config, registry, logger, role: opts.role });
+      gateway = await startGateway({
+        config,
+        registry,
+        logger,
+        role: opts.role,
+        sandboxState: sandbox?.state,
+      });
     } catch (error) {
       err(`engage-bridge: cannot start: ${(error as Error).message}`);
       process.exit(1);
@@ -85,7 +104,7 @@ program
       },
       "gateway started",
     );
-    if (!file) printSandboxBanner(config, gateway.url);
+    if (sandbox) printSandboxBanner(sandbox, gateway.url);
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
@@ -97,6 +116,7 @@ program
       }, 9_500);
       force.unref();
       await gateway.close();
+      await sandbox?.close();
       logger.info("stopped");
       process.exit(0);
     };
@@ -104,20 +124,21 @@ program
     process.on("SIGINT", () => void stop("SIGINT"));
   });
 
-function printSandboxBanner(config: GatewayConfig, url: string): void {
-  const secret = config.sources[SANDBOX_SOURCE]?.signingSecrets[0] ?? "";
+function printSandboxBanner(sandbox: Sandbox, url: string): void {
+  const secret = sandbox.config.sources[SANDBOX_SOURCE]?.signingSecrets[0] ?? "";
   err(
     [
       "",
       "  engage-bridge — sandbox mode (no config file found)",
       `  listening     ${url}/webhooks/${SANDBOX_SOURCE}`,
-      `  store         ${config.store}`,
+      `  store         ${sandbox.config.store}`,
       `  secret        ${secret}`,
+      `  connectors    hubspot, sendgrid, googleSheets → in-process fakes (${Object.values(sandbox.fakes).join(", ")})`,
       "",
       "  Try, in another terminal:",
       `    pnpm exec engage-bridge send-sample --url ${url}/webhooks/${SANDBOX_SOURCE} --secret ${secret}`,
-      "    pnpm exec engage-bridge events",
       "    pnpm exec engage-bridge deliveries",
+      `    curl ${url}/sandbox        # what the fake HubSpot, SendGrid and Sheets hold now`,
       "",
     ].join("\n"),
   );

@@ -24,6 +24,8 @@ export interface GatewayOptions {
   store?: Store;
   /** Per-source runtime override (tests inject contact lookups). */
   sources?: Map<string, SourceRuntime>;
+  /** Sandbox mode: what the fake targets hold, served at `GET /sandbox`. */
+  sandboxState?: (() => Record<string, unknown>) | undefined;
   /** Bound on finishing in-flight requests and batches at shutdown; the process exits within 10 s. */
   shutdownTimeoutMs?: number;
 }
@@ -82,6 +84,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     logger,
     onStored: (connectors) => engine?.wake(connectors),
     readinessDetail: () => (engine ? { connectors: engine.health() } : {}),
+    sandboxState: options.sandboxState,
   });
 
   const server = app.listen(config.server.port, config.server.host);

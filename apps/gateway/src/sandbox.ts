@@ -1,13 +1,22 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { SAMPLE_PAYLOAD_KEY } from "@engage-bridge/testkit";
+import {
+  SAMPLE_CONTACT_ID,
+  SAMPLE_PAYLOAD_KEY,
+  startFakeEngageApi,
+  startFakeGoogle,
+  startFakeHubSpot,
+  startFakeSendGrid,
+} from "@engage-bridge/testkit";
 import { parseConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/schema.ts";
 import type { ConnectorRegistry } from "./connectors/registry.ts";
 
 export const SANDBOX_DIR = "data";
 export const SANDBOX_SOURCE = "engage";
+/** The sample contact's address in the sandbox's fake Engage API (and in the fake targets). */
+export const SANDBOX_EMAIL = "sample.contact@example.com";
 
 /** The sandbox's signing secret: generated once, kept in ./data so that restarts keep it. */
 export function sandboxSecret(cwd = process.cwd()): string {
@@ -20,14 +29,80 @@ export function sandboxSecret(cwd = process.cwd()): string {
   return secret;
 }
 
-/**
- * Sandbox mode: SQLite under ./data, one source named `engage` with a generated secret and the
- * payload key of the encrypted sample, so that every sample is accepted.
- */
+export const sandboxStore = (cwd = process.cwd()) =>
+  `sqlite:${resolve(cwd, SANDBOX_DIR, "engage-bridge.db")}`;
+
+/** Sandbox config for read commands (events, stats…): its store and source; no fakes needed. */
 export function sandboxConfig(registry: ConnectorRegistry, cwd = process.cwd()): GatewayConfig {
   const text = JSON.stringify({
-    store: `sqlite:${resolve(cwd, SANDBOX_DIR, "engage-bridge.db")}`,
+    store: sandboxStore(cwd),
     sources: { [SANDBOX_SOURCE]: { signingSecrets: [sandboxSecret(cwd)], payloadKey: SAMPLE_PAYLOAD_KEY } },
   });
   return parseConfig(text, "(sandbox)", { registry });
+}
+
+export interface Sandbox {
+  config: GatewayConfig;
+  /** Where the fakes listen, for the banner. */
+  fakes: Record<"engageApi" | "hubspot" | "sendgrid" | "googleSheets", string>;
+  /** What the fake targets hold now (for a look after send-sample). */
+  state(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * Sandbox mode for `start`: SQLite under ./data, one source `engage` (generated secret, the sample
+ * payload key), and the three connectors pointed at in-process fakes of HubSpot, SendGrid and Google
+ * Sheets, with a fake Engage API that knows the sample contact — the recommended setup, so preference
+ * events apply Engage's current value.
+ */
+export async function startSandbox(registry: ConnectorRegistry, cwd = process.cwd()): Promise<Sandbox> {
+  const engage = await startFakeEngageApi();
+  const hubspot = await startFakeHubSpot({ contacts: [SANDBOX_EMAIL] });
+  const sendgrid = await startFakeSendGrid();
+  const google = await startFakeGoogle();
+  engage.setContact(SAMPLE_CONTACT_ID, {
+    email: SANDBOX_EMAIL,
+    acceptsEmail: false,
+    acceptsSms: true,
+    acceptsPostal: false,
+  });
+  const sheets = google.connectorConfig({ spreadsheetId: "1SandboxLoyaltyLog", sheetName: "Loyalty" });
+  const text = JSON.stringify({
+    store: sandboxStore(cwd),
+    sources: {
+      [SANDBOX_SOURCE]: {
+        signingSecrets: [sandboxSecret(cwd)],
+        payloadKey: SAMPLE_PAYLOAD_KEY,
+        engageApi: { baseUrl: engage.url, apiKey: engage.apiKey },
+      },
+    },
+    connectors: {
+      hubspot: {
+        accessToken: hubspot.accessToken,
+        baseUrl: hubspot.url,
+        subscriptionId: hubspot.subscriptions[0]?.id ?? "123456",
+        smsProperty: "engage_accepts_sms",
+        postalProperty: "engage_accepts_postal",
+      },
+      sendgrid: { apiKey: sendgrid.apiKey, baseUrl: sendgrid.url },
+      googleSheets: sheets,
+    },
+  });
+  const config = parseConfig(text, "(sandbox)", { registry });
+  return {
+    config,
+    fakes: { engageApi: engage.url, hubspot: hubspot.url, sendgrid: sendgrid.url, googleSheets: google.url },
+    state: () => ({
+      hubspot: {
+        email: hubspot.status(SANDBOX_EMAIL)?.statusState ?? null,
+        contact: hubspot.contact(SANDBOX_EMAIL),
+      },
+      sendgrid: { globalSuppressions: [...sendgrid.globalSuppressions] },
+      googleSheets: { rows: google.rows(sheets.spreadsheetId, sheets.sheetName).length },
+    }),
+    close: async () => {
+      await Promise.all([engage.close(), hubspot.close(), sendgrid.close(), google.close()]);
+    },
+  };
 }

@@ -13,6 +13,8 @@ export interface AppOptions extends IngestOptions {
   logger: Logger;
   /** Extra detail for `/readyz` (connector health); never changes its status code. */
   readinessDetail?: () => Record<string, unknown>;
+  /** Sandbox mode only: `GET /sandbox` shows what the fake targets hold. */
+  sandboxState?: (() => Record<string, unknown>) | undefined;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -61,6 +63,9 @@ export function createApp(options: AppOptions): express.Express {
     res.setHeader("content-type", metrics.registry.contentType);
     res.send(await metrics.render());
   });
+
+  const sandboxState = options.sandboxState;
+  if (sandboxState) app.get("/sandbox", (_req, res) => void res.json(sandboxState()));
 
   app.use(ingestRouter(options));
 
