@@ -1,7 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { stringify } from "yaml";
 import { ConfigError, loadConfigWithPlugins, maskConfig, resolveConfigPath } from "./config/load.ts";
-import type { GatewayConfig } from "./config/schema.ts";
 import { BUILTIN_CONNECTORS } from "./connectors/builtin.ts";
 import { makeRegistry } from "./connectors/registry.ts";
 import { type Role, startGateway } from "./gateway.ts";

@@ -1,8 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import { Agent, type ClientRequest, type IncomingMessage, type RequestOptions, request } from "node:http";
-import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -14,7 +12,7 @@ import {
   signedHeaders,
 } from "@engage-bridge/testkit";
 import { afterEach, describe, expect, it } from "vitest";
-import { type ChildGateway, spawnGateway, TEST_SECRET, tempDir } from "./test-support/harness.ts";
+import { type ChildGateway, freePort, spawnGateway, TEST_SECRET, tempDir } from "./test-support/harness.ts";
 
 /**
  * Crash safety of a real `engage-bridge start` child: SIGKILL at random moments under concurrent
@@ -34,15 +32,6 @@ afterEach(async () => {
   await Promise.all(running.map((gw) => gw.exited));
   for (const dir of dirs.splice(0)) dir.remove();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface Setup {
   db: string;

@@ -1,15 +1,19 @@
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { once } from "node:events";
 import { writeFileSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { type FakeTarget, sampleEvent, sendWebhook, startFakeTarget } from "@engage-bridge/testkit";
 import { afterEach, describe, expect, it } from "vitest";
-import { type ChildGateway, CLI_ENTRY, TEST_SECRET, tempDir, waitFor } from "../test-support/harness.ts";
+import {
+  type ChildGateway,
+  freePort,
+  spawnGateway,
+  TEST_SECRET,
+  tempDir,
+  waitFor,
+} from "../test-support/harness.ts";
 
 /**
  * Crash safety of the delivery side: an ingest-only child (`start --role ingest`) and a worker-only
@@ -24,7 +28,6 @@ type Role = "ingest" | "worker";
 
 interface Child extends ChildGateway {
   role: Role;
-  pid: number;
 }
 
 const children = new Set<Child>();
@@ -43,58 +46,16 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) dir.remove();
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 async function fakeTarget(latencyMs: number): Promise<FakeTarget> {
   const target = await startFakeTarget({ latencyMs });
   targets.add(target);
   return target;
 }
 
-/** Like the harness's `spawnGateway`, with `--role`: runs `engage-bridge start` and waits until it is ready. */
 async function spawnRole(configFile: string, port: number, role: Role): Promise<Child> {
-  const child = spawn(process.execPath, [CLI_ENTRY, "start", "--config", configFile, "--role", role], {
-    env: { ...process.env, PORT: String(port), LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout?.on("data", (d) => {
-    output += d;
-  });
-  child.stderr?.on("data", (d) => {
-    output += d;
-  });
-  const exited = new Promise<number | string>((resolve) =>
-    child.on("exit", (code, signal) => resolve(code ?? signal ?? -1)),
-  );
-  const gw: Child = {
-    child,
-    role,
-    pid: child.pid ?? -1,
-    url: `http://127.0.0.1:${port}`,
-    output: () => output,
-    exited,
-  };
+  const gw = { ...(await spawnGateway(configFile, port, {}, ["--role", role])), role };
   children.add(gw);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`${role} exited early:\n${output}`);
-    const ready = await fetch(`${gw.url}/readyz`).then(
-      (res) => res.ok,
-      () => false,
-    );
-    if (ready) return gw;
-    if (Date.now() > deadline) throw new Error(`${role} did not become ready:\n${output}`);
-    await sleep(25);
-  }
+  return gw;
 }
 
 async function kill9(gw: Child): Promise<void> {

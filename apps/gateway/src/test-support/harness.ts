@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -118,8 +120,19 @@ export async function startTestGateway(
   };
 }
 
+/** A TCP port free on 127.0.0.1 right now (for children that must keep their port across restarts). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 export interface ChildGateway {
   child: ChildProcess;
+  pid: number;
   url: string;
   output: () => string;
   /** Resolves with the exit code (or signal name). */
@@ -134,8 +147,9 @@ export async function spawnGateway(
   configFile: string,
   port: number,
   env: NodeJS.ProcessEnv = {},
+  args: readonly string[] = [],
 ): Promise<ChildGateway> {
-  const child = spawn(process.execPath, [CLI_ENTRY, "start", "--config", configFile], {
+  const child = spawn(process.execPath, [CLI_ENTRY, "start", "--config", configFile, ...args], {
     env: { ...process.env, PORT: String(port), LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -166,7 +180,7 @@ export async function spawnGateway(
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { child, url, output: () => output, exited };
+  return { child, pid: child.pid ?? -1, url, output: () => output, exited };
 }
 
 /** Polls `check` until it returns a truthy value (or throws after `timeoutMs`). */
