@@ -1,6 +1,5 @@
-import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { closer, listenLocal } from "./local-server.ts";
 
 /**
  * A local stand-in for the Voyado Engage REST API (v3), for tests of contact lookups. It checks
@@ -69,7 +68,6 @@ export async function startFakeEngageApi(options: { apiKey?: string } = {}): Pro
   const failures: Failure[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let latencyMs = 0;
-  let closing: Promise<void> | undefined;
 
   function answer(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const failure = failures.shift();
@@ -168,12 +166,11 @@ export async function startFakeEngageApi(options: { apiKey?: string } = {}): Pro
       respond();
     }
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
+  const url = await listenLocal(server);
+  const close = closer(server, timers);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     apiKey,
     requests,
     get latencyMs() {
@@ -191,16 +188,6 @@ export async function startFakeEngageApi(options: { apiKey?: string } = {}): Pro
     failNext(n, status = 503, headers = {}) {
       for (let i = 0; i < n; i++) failures.push({ status, headers: { ...headers } });
     },
-    close() {
-      closing ??= (async () => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        const closed = once(server, "close");
-        server.close();
-        server.closeAllConnections();
-        await closed;
-      })();
-      return closing;
-    },
+    close,
   };
 }

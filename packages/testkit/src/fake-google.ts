@@ -1,7 +1,6 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes, verify } from "node:crypto";
-import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { closer, listenLocal } from "./local-server.ts";
 
 /**
  * A local stand-in for Google's OAuth 2.0 token endpoint and the Sheets v4 values API, as far as a
@@ -376,7 +375,6 @@ export async function startFakeGoogle(
   const requests: FakeGoogleRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let dropsAfterApply = 0;
-  let closing: Promise<void> | undefined;
 
   const tokenPath = "/token";
 
@@ -794,10 +792,7 @@ export async function startFakeGoogle(
         send(res, new HttpAnswer(500, googleApiError(500, "Internal error encountered.", "INTERNAL")));
     });
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = await listenLocal(server);
 
   const fake: FakeGoogle = {
     url: baseUrl,
@@ -876,17 +871,7 @@ export async function startFakeGoogle(
         tokenUrl: fake.tokenUrl,
       };
     },
-    close() {
-      closing ??= (async () => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        const closed = once(server, "close");
-        server.close();
-        server.closeAllConnections();
-        await closed;
-      })();
-      return closing;
-    },
+    close: closer(server, timers),
   };
   for (const key of options.serviceAccounts ?? []) fake.addServiceAccount(key);
   for (const [id, opts] of Object.entries(options.spreadsheets ?? {})) fake.createSpreadsheet(id, opts);

@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { closer, listenLocal } from "./local-server.ts";
 
 /**
  * A local stand-in for the parts of HubSpot that engage-bridge uses, for tests and sandbox mode.
@@ -214,7 +213,6 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
   const windowLog: number[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let nextContactId = 1001;
-  let closing: Promise<void> | undefined;
 
   const key = (email: string, subscriptionId: string | number) =>
     `${email.toLowerCase()}\u0000${String(subscriptionId)}`;
@@ -599,20 +597,7 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
       } else respond();
     });
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  (fake as { url: string }).url = `http://127.0.0.1:${port}`;
-  fake.close = () => {
-    closing ??= (async () => {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      const closed = once(server, "close");
-      server.close();
-      server.closeAllConnections();
-      await closed;
-    })();
-    return closing;
-  };
+  (fake as { url: string }).url = await listenLocal(server);
+  fake.close = closer(server, timers);
   return fake;
 }

@@ -1,6 +1,5 @@
-import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { closer, listenLocal } from "./local-server.ts";
 
 /**
  * A local stand-in for the SendGrid v3 suppression API (Advanced Suppression Manager), for tests
@@ -198,7 +197,6 @@ export async function startFakeSendGrid(options: FakeSendGridOptions = {}): Prom
   let always: FakeSendGridFault | undefined;
   const windows = new Map<string, Window>();
   const timers = new Set<NodeJS.Timeout>();
-  let closing: Promise<void> | undefined;
 
   const fake: FakeSendGrid = {
     url: "",
@@ -428,19 +426,7 @@ export async function startFakeSendGrid(options: FakeSendGridOptions = {}): Prom
       if (!res.headersSent) send({ status: 500, body: errorBody("internal server error") });
     });
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  (fake as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  fake.close = () => {
-    closing ??= (async () => {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      const closed = once(server, "close");
-      server.close();
-      server.closeAllConnections();
-      await closed;
-    })();
-    return closing;
-  };
+  (fake as { url: string }).url = await listenLocal(server);
+  fake.close = closer(server, timers);
   return fake;
 }

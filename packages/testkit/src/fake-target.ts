@@ -1,6 +1,5 @@
-import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { closer, listenLocal } from "./local-server.ts";
 
 /**
  * A generic idempotent target for delivery tests: `POST /apply {items:[{key, value}]}` sets
@@ -97,13 +96,7 @@ export async function startFakeTarget(options: { latencyMs?: number } = {}): Pro
       target.requests.push({ at, answeredAt: Date.now(), status, keys });
     }
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  target.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  target.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  target.url = await listenLocal(server);
+  target.close = closer(server);
   return target;
 }
