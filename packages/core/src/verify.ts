@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from "node:crypto";
 
 /**
  * Svix / Standard Webhooks verification over the raw request body.
@@ -129,7 +129,10 @@ export function createVerifier(options: VerifierOptions): WebhookVerifier {
   if (!Array.isArray(options.secrets) || options.secrets.length === 0) {
     throw new InvalidSecretError(0, "is missing: at least one signing secret is required");
   }
-  const keys = options.secrets.map((secret, index) => decodeSecret(secret, index));
+  // Key objects made once: HMAC with a KeyObject skips re-importing the raw key on every request.
+  const keys: KeyObject[] = options.secrets.map((secret, index) =>
+    createSecretKey(decodeSecret(secret, index)),
+  );
   const tolerance = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
   if (!Number.isInteger(tolerance) || tolerance < 0) {
     throw new RangeError("toleranceSeconds must be a non-negative integer");

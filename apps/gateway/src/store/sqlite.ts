@@ -1,6 +1,6 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
+import { GroupCommitter } from "./group-committer.ts";
+import { openConnection, type Synchronous } from "./sqlite-connection.ts";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.ts";
 import type {
   AppliedConsent,
@@ -49,48 +49,30 @@ function toLeasedEvent(r: Record<string, unknown>): LeasedDelivery["event"] {
   };
 }
 
-/** Most events committed in one transaction; more wait for the next one. */
-const MAX_GROUP = 512;
-
-interface Pending {
-  event: NewEvent;
-  resolve: (outcome: InsertOutcome) => void;
-  reject: (error: unknown) => void;
-}
-
 export interface SqliteStoreOptions {
   /** `synchronous=FULL` (default): every commit is fsync'd before it resolves. */
-  synchronous?: "FULL" | "NORMAL";
+  synchronous?: Synchronous;
 }
 
 /**
  * SQLite store on `node:sqlite`, WAL mode. Durability is never traded for speed: each commit is
- * fsync'd, and throughput comes from group commit — every insert that arrives while a transaction is
- * being prepared joins it, so one fsync acknowledges many webhooks.
+ * fsync'd, and throughput comes from group commit (see GroupCommitter).
  */
 export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
   readonly path: string;
   private readonly db: DatabaseSync;
-  /** Transactions committed by group commit, and events in them (observability and tests). */
-  readonly counters = { commits: 0, events: 0 };
-  private queue: Pending[] = [];
-  private scheduled = false;
+  private committer: GroupCommitter | undefined;
   private closed = false;
-  private statements: {
-    insertEvent: StatementSync;
-    insertDelivery: StatementSync;
-  } | null = null;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    this.db = new DatabaseSync(path, { timeout: 5000 });
-    this.db.exec(`
-      PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = ${options.synchronous ?? "FULL"};
-      PRAGMA foreign_keys = ON;
-    `);
+    this.db = openConnection(path, options.synchronous ?? "FULL");
+  }
+
+  /** Group-commit transactions and the events in them (observability and tests). */
+  get counters(): { commits: number; events: number } {
+    return this.committer?.counters ?? { commits: 0, events: 0 };
   }
 
   /** Opens `sqlite:<path>` URLs. */
@@ -121,96 +103,13 @@ export class SqliteStore implements Store {
         throw error;
       }
     }
-    this.statements = {
-      insertEvent: this.db.prepare(`
-        INSERT INTO events (source, svix_id, event_id, type, status, status_reason, contact_id, tenant, received_at, body)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (source, svix_id) DO NOTHING
-        RETURNING id`),
-      insertDelivery: this.db.prepare(`
-        INSERT INTO deliveries (event_ref, connector, status, attempts, next_attempt_at, created_at, updated_at, queued_at)
-        VALUES (?, ?, 'pending', 0, ?, ?, ?, ?)`),
-    };
+    this.committer ??= new GroupCommitter(this.db);
   }
 
   insertEvent(event: NewEvent): Promise<InsertOutcome> {
     if (this.closed) return Promise.reject(new Error("store is closed"));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ event, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // Let every request already read in this turn of the event loop join the transaction.
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const group = this.queue.splice(0, MAX_GROUP);
-    if (this.queue.length > 0) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
-    if (group.length === 0) return;
-    try {
-      const outcomes = this.commit(group.map((p) => p.event));
-      group.forEach((p, i) => {
-        p.resolve(outcomes[i] as InsertOutcome);
-      });
-    } catch (error) {
-      if (group.length === 1) {
-        group[0]?.reject(error);
-        return;
-      }
-      // One bad row must not fail its neighbours: retry each alone.
-      for (const pending of group) {
-        try {
-          pending.resolve(this.commit([pending.event])[0] as InsertOutcome);
-        } catch (single) {
-          pending.reject(single);
-        }
-      }
-    }
-  }
-
-  private commit(events: readonly NewEvent[]): InsertOutcome[] {
-    const statements = this.statements;
-    if (!statements || this.closed) throw new Error("store is not open");
-    const outcomes: InsertOutcome[] = [];
-    this.db.exec("BEGIN IMMEDIATE");
-    try {
-      for (const e of events) {
-        const received = e.receivedAt.getTime();
-        const row = statements.insertEvent.get(
-          e.source,
-          e.svixId,
-          e.eventId,
-          e.type,
-          e.status,
-          e.statusReason ?? null,
-          e.contactId ?? null,
-          e.tenant ?? null,
-          received,
-          e.body,
-        ) as { id: number } | undefined;
-        if (!row) {
-          outcomes.push("duplicate");
-          continue;
-        }
-        for (const connector of e.connectors) {
-          statements.insertDelivery.run(row.id, connector, received, received, received, received);
-        }
-        outcomes.push("stored");
-      }
-      this.db.exec("COMMIT");
-      this.counters.commits += 1;
-      this.counters.events += events.length;
-      return outcomes;
-    } catch (error) {
-      if (this.db.isTransaction) this.db.exec("ROLLBACK");
-      throw error;
-    }
+    if (!this.committer) return Promise.reject(new Error("store is not migrated"));
+    return this.committer.insert(event);
   }
 
   async ping(): Promise<void> {
@@ -505,9 +404,9 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    // Commit what is queued before closing, so an accepted request is never dropped on shutdown.
-    while (this.queue.length > 0) this.flush();
     this.closed = true;
+    // Commit what is queued before closing, so an accepted request is never dropped on shutdown.
+    this.committer?.close();
     this.db.close();
   }
 }

@@ -1,0 +1,73 @@
+import type { DatabaseSync } from "node:sqlite";
+import type { InsertOutcome, NewEvent } from "./store.ts";
+
+/**
+ * The ingest commit of the SQLite store: one transaction for a group of events and their
+ * deliveries.
+ */
+export function createIngestCommitter(db: DatabaseSync): (events: readonly NewEvent[]) => InsertOutcome[] {
+  const insertEvent = db.prepare(`
+    INSERT INTO events (source, svix_id, event_id, type, status, status_reason, contact_id, tenant, received_at, body)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (source, svix_id) DO NOTHING
+    RETURNING id`);
+  const insertDelivery = db.prepare(`
+    INSERT INTO deliveries (event_ref, connector, status, attempts, next_attempt_at, created_at, updated_at, queued_at)
+    VALUES (?, ?, 'pending', 0, ?, ?, ?, ?)`);
+
+  const commit = (events: readonly NewEvent[]): InsertOutcome[] => {
+    const outcomes: InsertOutcome[] = [];
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const e of events) {
+        const received = e.receivedAt.getTime();
+        const row = insertEvent.get(
+          e.source,
+          e.svixId,
+          e.eventId,
+          e.type,
+          e.status,
+          e.statusReason ?? null,
+          e.contactId ?? null,
+          e.tenant ?? null,
+          received,
+          e.body,
+        ) as { id: number } | undefined;
+        if (!row) {
+          outcomes.push("duplicate");
+          continue;
+        }
+        for (const connector of e.connectors)
+          insertDelivery.run(row.id, connector, received, received, received, received);
+        outcomes.push("stored");
+      }
+      db.exec("COMMIT");
+      return outcomes;
+    } catch (error) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      throw error;
+    }
+  };
+  return commit;
+}
+
+/** Per event: its outcome, or the error that kept it out (one bad row must not fail its neighbours). */
+export type GroupResult = { outcome: InsertOutcome } | { error: string };
+
+export function commitGroup(
+  commit: (events: readonly NewEvent[]) => InsertOutcome[],
+  events: readonly NewEvent[],
+): GroupResult[] {
+  try {
+    return commit(events).map((outcome) => ({ outcome }));
+  } catch (error) {
+    if (events.length === 1) return [{ error: (error as Error).message }];
+    return events.map((event) => {
+      try {
+        return { outcome: commit([event])[0] as InsertOutcome };
+      } catch (single) {
+        return { error: (single as Error).message };
+      }
+    });
+  }
+}
