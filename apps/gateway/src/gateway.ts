@@ -85,6 +85,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     onStored: (connectors) => engine?.wake(connectors),
     readinessDetail: () => (engine ? { connectors: engine.health() } : {}),
     sandboxState: options.sandboxState,
+    adminToken: config.admin?.token,
+    connectorHealth: () => engine?.health() ?? {},
   });
 
   const server = app.listen(config.server.port, config.server.host);

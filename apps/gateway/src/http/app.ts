@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Store } from "../store/store.ts";
+import { adminRouter } from "./admin.ts";
 import { sendError } from "./errors.ts";
 import { type IngestOptions, ingestRouter } from "./ingest.ts";
 
@@ -13,6 +14,10 @@ export interface AppOptions extends IngestOptions {
   logger: Logger;
   /** Extra detail for `/readyz` (connector health); never changes its status code. */
   readinessDetail?: () => Record<string, unknown>;
+  /** What each connector last reported about itself (admin API). */
+  connectorHealth?: () => Record<string, unknown>;
+  /** `admin.token`: enables the admin API and dashboard under /admin/. */
+  adminToken?: string | undefined;
   /** Sandbox mode only: `GET /sandbox` shows what the fake targets hold. */
   sandboxState?: (() => Record<string, unknown>) | undefined;
 }
@@ -62,6 +67,11 @@ export function createApp(options: AppOptions): express.Express {
 
   // The webhook route first: it carries almost all traffic.
   app.use(ingestRouter(options));
+  if (options.adminToken) {
+    app.use(
+      adminRouter({ token: options.adminToken, store, health: options.connectorHealth ?? (() => ({})) }),
+    );
+  }
 
   app.get("/healthz", (_req, res) => {
     res.status(200).json({ status: "ok" });
