@@ -12,7 +12,14 @@ import {
   signedHeaders,
 } from "@engage-bridge/testkit";
 import { afterEach, describe, expect, it } from "vitest";
-import { type ChildGateway, freePort, spawnGateway, TEST_SECRET, tempDir } from "./test-support/harness.ts";
+import {
+  type ChildGateway,
+  freePort,
+  killChildren,
+  spawnGateway,
+  TEST_SECRET,
+  tempDir,
+} from "./test-support/harness.ts";
 
 /**
  * Crash safety of a real `engage-bridge start` child: SIGKILL at random moments under concurrent
@@ -24,12 +31,7 @@ const children = new Set<ChildGateway>();
 const dirs: { remove: () => void }[] = [];
 
 afterEach(async () => {
-  const running = [...children];
-  children.clear();
-  for (const gw of running) {
-    if (gw.child.exitCode === null && gw.child.signalCode === null) gw.child.kill("SIGKILL");
-  }
-  await Promise.all(running.map((gw) => gw.exited));
+  await killChildren(children);
   for (const dir of dirs.splice(0)) dir.remove();
 });
 

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   type ChildGateway,
   freePort,
+  killChildren,
   spawnGateway,
   TEST_SECRET,
   tempDir,
@@ -35,12 +36,7 @@ const targets = new Set<FakeTarget>();
 const dirs: { remove: () => void }[] = [];
 
 afterEach(async () => {
-  const running = [...children];
-  children.clear();
-  for (const gw of running) {
-    if (gw.child.exitCode === null && gw.child.signalCode === null) gw.child.kill("SIGKILL");
-  }
-  await Promise.all(running.map((gw) => gw.exited));
+  await killChildren(children);
   await Promise.all([...targets].map((t) => t.close()));
   targets.clear();
   for (const dir of dirs.splice(0)) dir.remove();

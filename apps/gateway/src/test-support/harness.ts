@@ -197,3 +197,13 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** SIGKILLs every child still running and waits for them all to exit (test clean-up). */
+export async function killChildren(children: Set<ChildGateway>): Promise<void> {
+  const running = [...children];
+  children.clear();
+  for (const gw of running) {
+    if (gw.child.exitCode === null && gw.child.signalCode === null) gw.child.kill("SIGKILL");
+  }
+  await Promise.all(running.map((gw) => gw.exited));
+}
