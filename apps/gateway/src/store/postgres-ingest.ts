@@ -1,0 +1,191 @@
+import type { Pool } from "pg";
+import type { InsertOutcome, NewEvent } from "./store.ts";
+
+/** Most events committed in one transaction; more wait for the next one. */
+const MAX_GROUP = 512;
+
+/**
+ * One statement (so one implicit transaction, one round trip) stores a group of events and their
+ * deliveries. Events go in as parallel arrays; `ord` is the position of an event in the group.
+ * Rows are inserted in `ord` order, so ids follow that order.
+ */
+const INSERT_GROUP_SQL = `
+WITH input AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                       $8::text[], $9::bigint[], $10::bytea[])
+    WITH ORDINALITY AS t(source, svix_id, event_id, type, status, status_reason, contact_id, tenant,
+                         received_at, body, ord)
+), inserted AS (
+  INSERT INTO events (source, svix_id, event_id, type, status, status_reason, contact_id, tenant, received_at, body)
+  SELECT source, svix_id, event_id, type, status, status_reason, contact_id, tenant, received_at, body
+  FROM input ORDER BY ord
+  ON CONFLICT (source, svix_id) DO NOTHING
+  RETURNING id, source, svix_id, received_at
+), stored AS (
+  SELECT i.id, i.received_at, input.ord
+  FROM inserted i JOIN input ON input.source = i.source AND input.svix_id = i.svix_id
+), queued AS (
+  INSERT INTO deliveries (event_ref, connector, status, attempts, next_attempt_at, created_at, updated_at, queued_at)
+  SELECT s.id, c.connector, 'pending', 0, s.received_at, s.received_at, s.received_at, s.received_at
+  FROM stored s JOIN unnest($11::bigint[], $12::text[]) WITH ORDINALITY AS c(ord, connector, n) ON c.ord = s.ord
+  ORDER BY s.ord, c.n
+)
+SELECT ord FROM stored`;
+
+/**
+ * Commits `events` in one transaction: the outcome of each, in order. The statement returns only
+ * after COMMIT is acknowledged (the store keeps `synchronous_commit` on: flushed to the WAL).
+ * A `(source, svixId)` repeated inside the group is a duplicate of its first occurrence.
+ */
+export async function insertGroup(pool: Pool, events: readonly NewEvent[]): Promise<InsertOutcome[]> {
+  // The first occurrence of each key goes in; later ones are duplicates of it.
+  const keys = events.map((e) => JSON.stringify([e.source, e.svixId]));
+  const firstOf = new Map<string, number>();
+  keys.forEach((key, i) => {
+    if (!firstOf.has(key)) firstOf.set(key, i);
+  });
+  // Inserted in key order, not arrival order (arrivals in one group are concurrent anyway): two
+  // replicas inserting the same keys then take the unique-index locks in the same order, so one
+  // waits for the other instead of deadlocking.
+  const order = [...firstOf.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, i]) => i);
+  const unique = order.map((i) => events[i] as NewEvent);
+  const positionOf = new Map(order.map((eventIndex, position) => [eventIndex, position]));
+  const slots = events.map((_, i) => positionOf.get(i) ?? -1);
+  const connectorOrd: number[] = [];
+  const connectorName: string[] = [];
+  unique.forEach((e, i) => {
+    for (const connector of e.connectors) {
+      connectorOrd.push(i + 1);
+      connectorName.push(connector);
+    }
+  });
+  const result = await pool.query<{ ord: string }>({
+    name: "engage_bridge_insert_events",
+    text: INSERT_GROUP_SQL,
+    values: [
+      unique.map((e) => e.source),
+      unique.map((e) => e.svixId),
+      unique.map((e) => e.eventId),
+      unique.map((e) => e.type),
+      unique.map((e) => e.status),
+      unique.map((e) => e.statusReason ?? null),
+      unique.map((e) => e.contactId ?? null),
+      unique.map((e) => e.tenant ?? null),
+      unique.map((e) => e.receivedAt.getTime()),
+      unique.map((e) => e.body),
+      connectorOrd,
+      connectorName,
+    ],
+  });
+  const stored = new Set(result.rows.map((r) => Number(r.ord) - 1));
+  return slots.map((slot) => (slot >= 0 && stored.has(slot) ? "stored" : "duplicate"));
+}
+
+/** The store (not one row) is the problem: retrying the group event by event would not help. */
+export function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string") {
+    // Connection exception, insufficient resources, operator intervention, system/internal error.
+    if (/^(08|53|57|58|XX)/.test(code)) return true;
+    // Node system errors (ECONNREFUSED, ECONNRESET, ETIMEDOUT, …).
+    if (/^E[A-Z]+$/.test(code)) return true;
+  }
+  return /connection terminated|timeout exceeded|client was closed|after calling end|not queryable/i.test(
+    String((error as Error | null)?.message ?? error),
+  );
+}
+
+/** Per event: its outcome, or the error that kept it out (one bad row must not fail its neighbours). */
+export type GroupResult = { outcome: InsertOutcome } | { error: unknown };
+
+export async function commitGroup(pool: Pool, events: readonly NewEvent[]): Promise<GroupResult[]> {
+  try {
+    return (await insertGroup(pool, events)).map((outcome) => ({ outcome }));
+  } catch (error) {
+    if (events.length === 1 || isUnavailable(error)) return events.map(() => ({ error }));
+    // Find the bad row(s): each event in its own transaction, in arrival order.
+    const results: GroupResult[] = [];
+    for (const event of events) {
+      try {
+        const [outcome] = await insertGroup(pool, [event]);
+        results.push(outcome ? { outcome } : { error: new Error("no result for this event") });
+      } catch (single) {
+        results.push({ error: single });
+      }
+    }
+    return results;
+  }
+}
+
+interface Pending {
+  event: NewEvent;
+  resolve: (outcome: InsertOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit for the ingest path of the PostgreSQL store: inserts that arrive in the same turn of
+ * the event loop, or while the previous group is committing, share the next transaction. One
+ * group is in flight at a time per process, so under load groups grow instead of connections
+ * piling up; several replicas commit their groups concurrently.
+ */
+export class PostgresGroupCommitter {
+  /** Transactions committed, and events in them (observability and tests). */
+  readonly counters = { commits: 0, events: 0 };
+  private readonly pool: Pool;
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private inFlight: Promise<void> | undefined;
+
+  constructor(pool: Pool) {
+    this.pool = pool;
+  }
+
+  insert(event: NewEvent): Promise<InsertOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ event, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight) return;
+    this.scheduled = true;
+    // Let every request already read in this turn of the event loop join the transaction.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.start();
+    });
+  }
+
+  private start(): void {
+    if (this.inFlight || this.queue.length === 0) return;
+    const group = this.queue.splice(0, MAX_GROUP);
+    this.inFlight = this.commit(group).finally(() => {
+      this.inFlight = undefined;
+      if (this.queue.length > 0) this.schedule();
+    });
+  }
+
+  private async commit(group: readonly Pending[]): Promise<void> {
+    const results = await commitGroup(
+      this.pool,
+      group.map((p) => p.event),
+    );
+    this.counters.commits += 1;
+    this.counters.events += group.length;
+    group.forEach((pending, i) => {
+      const result = results[i];
+      if (result && "outcome" in result) pending.resolve(result.outcome);
+      else pending.reject(result?.error ?? new Error("no result for this event"));
+    });
+  }
+
+  /** Commits everything queued now (shutdown: an accepted request is never dropped). */
+  async drain(): Promise<void> {
+    while (this.inFlight || this.queue.length > 0) {
+      if (this.inFlight) await this.inFlight;
+      else this.start();
+    }
+  }
+}

@@ -1,0 +1,495 @@
+import pg from "pg";
+import { PostgresGroupCommitter } from "./postgres-ingest.ts";
+import { POSTGRES_MIGRATIONS } from "./postgres-migrations.ts";
+import type {
+  AppliedConsent,
+  DeliveryQuery,
+  DeliveryStatus,
+  DeliveryUpdate,
+  EventQuery,
+  EventStatus,
+  InsertOutcome,
+  LeasedDelivery,
+  NewEvent,
+  ReplayQuery,
+  Store,
+  StoredDelivery,
+  StoredEvent,
+  StoreStats,
+} from "./store.ts";
+
+type Row = Record<string, unknown>;
+type Param = string | number | null | Uint8Array;
+
+/** Key of the session advisory lock that serializes migrations across processes. */
+const MIGRATION_LOCK_KEY = "7020843627718259301";
+
+/**
+ * `WHERE` clause from optional filters, with `$n` placeholders numbered from `first`: each
+ * `[sql, ...values]` entry (placeholders written `?`) applies only when its first value is defined
+ * and not empty (an entry with no values always applies).
+ */
+function whereOf(
+  filters: readonly (readonly [string, ...(string | number | undefined)[]])[],
+  first = 1,
+): { sql: string; params: (string | number)[] } {
+  const parts: string[] = [];
+  const params: (string | number)[] = [];
+  for (const [clause, ...values] of filters) {
+    if (values.length > 0 && (values[0] === undefined || values[0] === "")) continue;
+    parts.push(clause);
+    params.push(...(values as (string | number)[]));
+  }
+  let n = first;
+  const sql = parts.join(" AND ").replace(/\?/g, () => `$${n++}`);
+  return { sql: parts.length ? `WHERE ${sql}` : "", params };
+}
+
+function toLeasedEvent(r: Row): LeasedDelivery["event"] {
+  return {
+    source: String(r.source),
+    svixId: String(r.svix_id),
+    eventId: String(r.event_id),
+    type: String(r.type),
+    contactId: (r.contact_id as string | null) ?? null,
+    receivedAt: new Date(Number(r.received_at)),
+    body: r.body as Uint8Array,
+  };
+}
+
+/** Deadlock or serialization failure: the transaction was rolled back and may simply run again. */
+function isRetryable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "40P01" || code === "40001";
+}
+
+export interface PostgresStoreOptions {
+  /** Connections in this process's pool (default 10). */
+  poolSize?: number;
+}
+
+/**
+ * PostgreSQL store on `pg`, for several gateway processes sharing one database. Commits are
+ * acknowledged only once durable (`synchronous_commit` is raised to `on` when the server has it
+ * off); ingest throughput comes from group commit (PostgresGroupCommitter); leasing uses
+ * `FOR UPDATE SKIP LOCKED`, so any number of workers in any number of processes share the queue
+ * without handing one delivery to two of them.
+ */
+export class PostgresStore implements Store {
+  readonly kind = "postgres" as const;
+  private readonly pool: pg.Pool;
+  private committer: PostgresGroupCommitter | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(url: string, options: PostgresStoreOptions = {}) {
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      application_name: "engage-bridge",
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+      // Durability is never traded for speed: a commit resolves once flushed to the WAL. Runs on
+      // each new connection before its first use; a stronger server setting (remote_write,
+      // remote_apply) is kept.
+      onConnect: async (client) => {
+        await client.query(
+          "SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') = 'off'",
+        );
+      },
+    });
+    // An idle connection that breaks (server restart, network) is dropped from the pool; the next
+    // query opens a new one. Without a listener the error would crash the process.
+    this.pool.on("error", () => {});
+  }
+
+  /** Opens `postgres://` and `postgresql://` URLs. */
+  static fromUrl(url: string, options?: PostgresStoreOptions): PostgresStore {
+    return new PostgresStore(url, options);
+  }
+
+  /** Group-commit transactions and the events in them (observability and tests). */
+  get counters(): { commits: number; events: number } {
+    return this.committer?.counters ?? { commits: 0, events: 0 };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error("store is closed");
+  }
+
+  private async query<R extends Row = Row>(text: string, values: readonly Param[] = []): Promise<R[]> {
+    this.assertOpen();
+    return (await this.pool.query<R>(text, values as Param[])).rows;
+  }
+
+  private async execute(text: string, values: readonly Param[] = []): Promise<number> {
+    this.assertOpen();
+    return (await this.pool.query(text, values as Param[])).rowCount ?? 0;
+  }
+
+  /** Runs `fn` in one transaction; a deadlock or serialization failure runs it again (3 tries). */
+  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      this.assertOpen();
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query("BEGIN");
+        const result = await fn(client);
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        try {
+          await client.query("ROLLBACK");
+        } catch (rollback) {
+          broken = rollback as Error;
+        }
+        if (attempt < 3 && isRetryable(error) && !broken) continue;
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  async migrate(): Promise<void> {
+    this.assertOpen();
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      // A session lock: processes starting together apply each migration once, one after the other.
+      await client.query("SELECT pg_advisory_lock($1::bigint)", [MIGRATION_LOCK_KEY]);
+      try {
+        await client.query(
+          "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        );
+        for (const migration of POSTGRES_MIGRATIONS) {
+          await client.query("BEGIN");
+          try {
+            const done = await client.query("SELECT 1 FROM schema_migrations WHERE version = $1", [
+              migration.version,
+            ]);
+            if (done.rowCount === 0) {
+              await client.query(migration.sql);
+              await client.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", [
+                migration.version,
+                Date.now(),
+              ]);
+            }
+            await client.query("COMMIT");
+          } catch (error) {
+            await client.query("ROLLBACK").catch((rollback: Error) => {
+              broken = rollback;
+            });
+            throw error;
+          }
+        }
+      } finally {
+        // Ending the session (a broken connection) releases the lock as well.
+        if (!broken)
+          await client
+            .query("SELECT pg_advisory_unlock($1::bigint)", [MIGRATION_LOCK_KEY])
+            .catch((e: Error) => {
+              broken = e;
+            });
+      }
+    } finally {
+      client.release(broken);
+    }
+    this.committer ??= new PostgresGroupCommitter(this.pool);
+  }
+
+  insertEvent(event: NewEvent): Promise<InsertOutcome> {
+    if (this.closed) return Promise.reject(new Error("store is closed"));
+    if (!this.committer) return Promise.reject(new Error("store is not migrated"));
+    return this.committer.insert(event);
+  }
+
+  async ping(): Promise<void> {
+    await this.query("SELECT 1");
+  }
+
+  async listEvents(query: EventQuery): Promise<StoredEvent[]> {
+    const where = whereOf([
+      ["status = ?", query.status],
+      ["type = ?", query.type],
+    ]);
+    const limit = query.limit > 0 ? `LIMIT $${where.params.length + 1}` : "";
+    const params = query.limit > 0 ? [...where.params, query.limit] : where.params;
+    const rows = await this.query(
+      `SELECT event_id, svix_id, source, type, status, status_reason, contact_id, received_at FROM events
+       ${where.sql} ORDER BY received_at DESC, id DESC ${limit}`,
+      params,
+    );
+    return rows.map((r) => ({
+      id: String(r.event_id),
+      svixId: String(r.svix_id),
+      source: String(r.source),
+      type: String(r.type),
+      status: r.status as EventStatus,
+      statusReason: (r.status_reason as string | null) ?? null,
+      contactId: (r.contact_id as string | null) ?? null,
+      receivedAt: new Date(Number(r.received_at)).toISOString(),
+    }));
+  }
+
+  async stats(now = new Date()): Promise<StoreStats> {
+    const t = now.getTime();
+    const age = (oldest: unknown) => Math.max(0, Math.floor((t - Number(oldest)) / 1000));
+    const [eventRows, deliveryRows, pendingRows, byConnector] = await Promise.all([
+      this.query<{ type: string; n: string }>(
+        "SELECT type, COUNT(*) AS n FROM events GROUP BY type ORDER BY type",
+      ),
+      this.query<{ connector: string; status: DeliveryStatus; n: string }>(
+        "SELECT connector, status, COUNT(*) AS n FROM deliveries GROUP BY connector, status ORDER BY connector",
+      ),
+      this.query<{ n: string; oldest: string | null }>(
+        "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries WHERE status IN ('pending', 'retrying')",
+      ),
+      this.query<{ connector: string; n: string; oldest: string }>(
+        `SELECT connector, COUNT(*) AS n, MIN(queued_at) AS oldest FROM deliveries
+         WHERE status IN ('pending', 'retrying') GROUP BY connector ORDER BY connector`,
+      ),
+    ]);
+    const events: Record<string, number> = {};
+    for (const row of eventRows) events[row.type] = Number(row.n);
+    const deliveries: StoreStats["deliveries"] = {};
+    for (const row of deliveryRows) {
+      deliveries[row.connector] ??= {};
+      (deliveries[row.connector] as Record<string, number>)[row.status] = Number(row.n);
+    }
+    const pendingByConnector: StoreStats["pendingByConnector"] = {};
+    for (const row of byConnector) {
+      pendingByConnector[row.connector] = { depth: Number(row.n), oldestSeconds: age(row.oldest) };
+    }
+    const pending = pendingRows[0];
+    return {
+      events,
+      deliveries,
+      pendingByConnector,
+      queueDepth: Number(pending?.n ?? 0),
+      oldestPendingSeconds: pending?.oldest == null ? null : age(pending.oldest),
+    };
+  }
+
+  async leaseDue(
+    connector: string,
+    limit: number,
+    owner: string,
+    leaseMs: number,
+    now = new Date(),
+  ): Promise<LeasedDelivery[]> {
+    this.assertOpen();
+    const t = now.getTime();
+    // One statement: rows locked by another worker's lease are skipped rather than waited for,
+    // and a row whose lease was renewed meanwhile is re-checked against the WHERE clause.
+    const { rows } = await this.pool.query<Row>({
+      name: "engage_bridge_lease_due",
+      text: `
+        WITH due AS (
+          SELECT id FROM deliveries
+          WHERE connector = $1 AND status IN ('pending', 'retrying') AND next_attempt_at <= $2
+            AND (lease_until IS NULL OR lease_until <= $2)
+          ORDER BY next_attempt_at, id
+          LIMIT $3
+          FOR UPDATE SKIP LOCKED
+        ), leased AS (
+          UPDATE deliveries d SET lease_owner = $4, lease_until = $5, leases = d.leases + 1
+          FROM due WHERE d.id = due.id
+          RETURNING d.id, d.connector, d.attempts, d.leases, d.queued_at, d.event_ref
+        )
+        SELECT l.id, l.connector, l.attempts, l.leases, l.queued_at, e.source, e.svix_id, e.event_id, e.type,
+               e.contact_id, e.received_at, e.body
+        FROM leased l JOIN events e ON e.id = l.event_ref
+        ORDER BY e.received_at, e.id`,
+      values: [connector, t, limit, owner, t + leaseMs],
+    });
+    return rows.map((r) => ({
+      deliveryId: String(r.id),
+      connector: String(r.connector),
+      attempts: Number(r.attempts),
+      maybeSentBefore: Number(r.attempts) > 0 || Number(r.leases) > 1,
+      queuedAt: new Date(Number(r.queued_at)),
+      event: toLeasedEvent(r),
+    }));
+  }
+
+  async complete(owner: string, updates: readonly DeliveryUpdate[], now = new Date()): Promise<number> {
+    const t = now.getTime();
+    return this.transaction(async (client) => {
+      let changed = 0;
+      for (const u of updates) {
+        // Not a delivery id of this store: nothing to update (as for an unknown id).
+        if (!/^\d{1,18}$/.test(u.deliveryId)) continue;
+        const next = u.status === "retrying" ? (u.nextAttemptAt?.getTime() ?? t) : t;
+        // Fenced on the lease: a worker whose lease ran out (and was taken over) changes nothing.
+        const updated = await client.query<{ connector: string; event_ref: string; attempts: number }>({
+          name: "engage_bridge_complete",
+          text: `UPDATE deliveries SET status = $1, last_error = $2, next_attempt_at = $3, attempts = attempts + $4,
+                   lease_owner = NULL, lease_until = NULL, updated_at = $5
+                 WHERE id = $6 AND lease_owner = $7 AND status IN ('pending', 'retrying')
+                 RETURNING connector, event_ref, attempts`,
+          values: [
+            u.status,
+            u.error ?? null,
+            next,
+            u.attempt && u.countsAsAttempt !== false ? 1 : 0,
+            t,
+            u.deliveryId,
+            owner,
+          ],
+        });
+        const row = updated.rows[0];
+        if (!row) continue;
+        changed += 1;
+        if (u.attempt) {
+          await client.query({
+            name: "engage_bridge_attempt",
+            text: `INSERT INTO attempts (delivery_ref, attempt, started_at, duration_ms, outcome, error)
+                   VALUES ($1, $2, $3, $4, $5, $6)`,
+            values: [
+              u.deliveryId,
+              row.attempts,
+              u.attempt.startedAt.getTime(),
+              Math.round(u.attempt.durationMs),
+              u.attempt.outcome,
+              u.attempt.error ?? null,
+            ],
+          });
+        }
+        if (u.consent) {
+          // The greater order key wins; the event that carried it is kept with it.
+          await client.query({
+            name: "engage_bridge_consent",
+            text: `INSERT INTO consent_state (connector, contact_id, channel, order_key, updated_at, event_ref)
+                   VALUES ($1, $2, $3, $4, $5, $6)
+                   ON CONFLICT (connector, contact_id, channel) DO UPDATE SET
+                     event_ref = CASE WHEN excluded.order_key >= consent_state.order_key
+                                      THEN excluded.event_ref ELSE consent_state.event_ref END,
+                     order_key = GREATEST(consent_state.order_key, excluded.order_key),
+                     updated_at = excluded.updated_at`,
+            values: [
+              row.connector,
+              u.consent.contactId,
+              u.consent.channel,
+              Math.round(u.consent.orderKey),
+              t,
+              row.event_ref,
+            ],
+          });
+        }
+      }
+      return changed;
+    });
+  }
+
+  async releaseLeases(owner: string): Promise<number> {
+    return this.execute(
+      "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+      [owner],
+    );
+  }
+
+  async appliedConsent(
+    connector: string,
+    contactId: string,
+    channel: string,
+  ): Promise<AppliedConsent | undefined> {
+    const [row] = await this.query(
+      `SELECT c.order_key, e.source, e.svix_id, e.event_id, e.type, e.contact_id, e.received_at, e.body
+       FROM consent_state c LEFT JOIN events e ON e.id = c.event_ref
+       WHERE c.connector = $1 AND c.contact_id = $2 AND c.channel = $3`,
+      [connector, contactId, channel],
+    );
+    if (!row) return undefined;
+    return {
+      orderKey: Number(row.order_key),
+      event: row.svix_id == null ? undefined : toLeasedEvent(row),
+    };
+  }
+
+  async listDeliveries(query: DeliveryQuery): Promise<StoredDelivery[]> {
+    const where = whereOf([
+      ["d.status = ?", query.status],
+      ["d.connector = ?", query.connector],
+      ["(e.event_id = ? OR e.svix_id = ?)", query.eventId, query.eventId],
+    ]);
+    const limit = query.limit > 0 ? `LIMIT $${where.params.length + 1}` : "";
+    const params = query.limit > 0 ? [...where.params, query.limit] : where.params;
+    const rows = await this.query(
+      `SELECT e.event_id, d.connector, d.status, d.attempts, d.last_error, d.next_attempt_at, d.updated_at
+       FROM deliveries d JOIN events e ON e.id = d.event_ref
+       ${where.sql}
+       ORDER BY d.updated_at DESC, d.id DESC ${limit}`,
+      params,
+    );
+    return rows.map((r) => {
+      const status = r.status as DeliveryStatus;
+      const open = status === "pending" || status === "retrying";
+      return {
+        eventId: String(r.event_id),
+        connector: String(r.connector),
+        status,
+        attempts: Number(r.attempts),
+        lastError: (r.last_error as string | null) ?? null,
+        nextAttemptAt: open ? new Date(Number(r.next_attempt_at)).toISOString() : null,
+        updatedAt: new Date(Number(r.updated_at)).toISOString(),
+      };
+    });
+  }
+
+  async replay(query: ReplayQuery, now = new Date()): Promise<number> {
+    const t = now.getTime();
+    const where = whereOf(
+      [
+        ["d.status IN ('delivered', 'skipped', 'dead')"],
+        ["d.status = ?", query.status],
+        ["d.connector = ?", query.connector],
+        [
+          "d.event_ref IN (SELECT id FROM events WHERE event_id = ? OR svix_id = ?)",
+          query.eventId,
+          query.eventId,
+        ],
+      ],
+      2,
+    );
+    return this.execute(
+      `UPDATE deliveries SET status = 'pending', attempts = 0, leases = 0, next_attempt_at = $1, queued_at = $1,
+         updated_at = $1, lease_owner = NULL, lease_until = NULL
+       WHERE id IN (SELECT d.id FROM deliveries d ${where.sql})`,
+      [t, ...where.params],
+    );
+  }
+
+  async purge(before: Date): Promise<number> {
+    return this.execute(
+      `DELETE FROM events WHERE received_at < $1 AND NOT EXISTS (
+         SELECT 1 FROM deliveries d WHERE d.event_ref = events.id AND d.status IN ('pending', 'retrying'))`,
+      [before.getTime()],
+    );
+  }
+
+  async forgetContact(contactId: string): Promise<number> {
+    return this.transaction(async (client) => {
+      // Also events whose contact could not be read into contact_id but whose body names it (as a
+      // JSON string: a bare substring match could erase other contacts' events).
+      const erased = await client.query(
+        "DELETE FROM events WHERE contact_id = $1 OR position(convert_to($2, 'UTF8') IN body) > 0",
+        [contactId, JSON.stringify(contactId)],
+      );
+      await client.query("DELETE FROM consent_state WHERE contact_id = $1", [contactId]);
+      return erased.rowCount ?? 0;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return this.closing;
+    this.closed = true;
+    this.closing = (async () => {
+      // Commit what is queued before closing, so an accepted request is never dropped on shutdown.
+      await this.committer?.drain();
+      await this.pool.end();
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,300 @@
+import { describe, expect, it } from "vitest";
+import type { NewEvent, Store } from "../store/store.ts";
+
+/**
+ * The behaviour every Store implementation shares, as one suite: `storeContract("SqliteStore", …)`
+ * and `storeContract("PostgresStore", …)` run the same tests against each.
+ */
+
+export interface ContractStore {
+  /** A new, migrated, empty store. */
+  store: Store & { readonly counters: { commits: number; events: number } };
+  /** Opens the same database again (a restart), migrated. */
+  reopen(): Promise<Store>;
+  /** Every row of a table, read directly (also after the store is closed). */
+  rows(table: string): Promise<Record<string, unknown>[]>;
+}
+
+export const event = (svixId: string, extra: Partial<NewEvent> = {}): NewEvent => ({
+  source: "engage",
+  svixId,
+  eventId: `e-${svixId}`,
+  type: "contact.acceptsEmail.changed",
+  status: "accepted",
+  contactId: "c-1",
+  receivedAt: new Date(),
+  body: Buffer.from(`{"id":"${svixId}"}`),
+  connectors: ["hubspot", "sendgrid"],
+  ...extra,
+});
+
+export function storeContract(name: string, open: () => Promise<ContractStore>): void {
+  describe(name, () => {
+    it("group-commits concurrent inserts: fewer transactions than events, every event stored once", async () => {
+      const { store } = await open();
+      const outcomes = await Promise.all(
+        Array.from({ length: 300 }, (_, i) => store.insertEvent(event(`m${i}`))),
+      );
+      expect(outcomes.every((o) => o === "stored")).toBe(true);
+      expect(store.counters.events).toBe(300);
+      expect(store.counters.commits).toBeLessThan(300);
+      const stats = await store.stats();
+      expect(stats.events).toEqual({ "contact.acceptsEmail.changed": 300 });
+      expect(stats.deliveries).toEqual({ hubspot: { pending: 300 }, sendgrid: { pending: 300 } });
+      expect(stats.queueDepth).toBe(600);
+      await store.close();
+    });
+
+    it("deduplicates on (source, svix id), also inside one group, and keeps sources apart", async () => {
+      const { store } = await open();
+      const outcomes = await Promise.all([
+        store.insertEvent(event("dup")),
+        store.insertEvent(event("dup")),
+        store.insertEvent(event("dup", { source: "other" })),
+      ]);
+      expect(outcomes).toEqual(["stored", "duplicate", "stored"]);
+      expect(await store.insertEvent(event("dup"))).toBe("duplicate");
+      expect((await store.stats()).queueDepth).toBe(4);
+      await store.close();
+    });
+
+    it("fails only the bad event of a group: its neighbours are stored", async () => {
+      const { store } = await open();
+      const outcomes = await Promise.allSettled([
+        store.insertEvent(event("good-1")),
+        // One delivery per connector: a connector named twice breaks the (event, connector) key.
+        store.insertEvent(event("bad", { connectors: ["hubspot", "hubspot"] })),
+        store.insertEvent(event("good-2")),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+      expect((await store.listEvents({ limit: 0 })).map((e) => e.svixId).sort()).toEqual([
+        "good-1",
+        "good-2",
+      ]);
+      expect((await store.stats()).queueDepth).toBe(4);
+      await store.close();
+    });
+
+    it("commits what is queued when closed, and refuses afterwards", async () => {
+      const { store, reopen } = await open();
+      const pending = [store.insertEvent(event("a")), store.insertEvent(event("b"))];
+      await store.close();
+      expect(await Promise.all(pending)).toEqual(["stored", "stored"]);
+      await expect(store.insertEvent(event("c"))).rejects.toThrow(/closed/);
+      await expect(store.ping()).rejects.toThrow();
+      const reopened = await reopen();
+      expect(await reopened.listEvents({ limit: 0 })).toHaveLength(2);
+      await reopened.close();
+    });
+
+    it("migrates idempotently and filters listings", async () => {
+      const { store } = await open();
+      await store.migrate();
+      await store.insertEvent(event("x", { status: "ignored", type: "contact.created", connectors: [] }));
+      await store.insertEvent(event("y"));
+      expect((await store.listEvents({ status: "ignored", limit: 0 })).map((e) => e.svixId)).toEqual(["x"]);
+      expect(
+        (await store.listEvents({ type: "contact.acceptsEmail.changed", limit: 0 })).map((e) => e.svixId),
+      ).toEqual(["y"]);
+      expect(await store.listEvents({ limit: 1 })).toHaveLength(1);
+      const stats = await store.stats(new Date(Date.now() + 90_000));
+      expect(stats.oldestPendingSeconds).toBeGreaterThanOrEqual(89);
+      expect(stats.pendingByConnector.hubspot?.depth).toBe(1);
+      expect(stats.pendingByConnector.sendgrid?.oldestSeconds).toBeGreaterThanOrEqual(89);
+      await store.close();
+    });
+  });
+
+  describe(`${name} deliveries`, () => {
+    const lease = (store: Store, owner = "w1", now = new Date()) =>
+      store.leaseDue("hubspot", 10, owner, 60_000, now);
+
+    it("leases due work once, gives it back when the lease expires, and fences late results", async () => {
+      const { store } = await open();
+      await store.insertEvent(event("l1", { connectors: ["hubspot"] }));
+      const first = await lease(store, "w1");
+      expect(first).toHaveLength(1);
+      expect(first[0]?.event).toMatchObject({
+        svixId: "l1",
+        type: "contact.acceptsEmail.changed",
+        contactId: "c-1",
+      });
+      expect(first[0]?.maybeSentBefore).toBe(false);
+      expect(Buffer.from(first[0]?.event.body ?? []).toString()).toBe('{"id":"l1"}');
+      expect(await lease(store, "w2")).toHaveLength(0);
+      // w1 crashed: after the lease runs out, w2 gets the work.
+      const later = new Date(Date.now() + 61_000);
+      const second = await lease(store, "w2", later);
+      expect(second.map((l) => l.deliveryId)).toEqual(first.map((l) => l.deliveryId));
+      // The first lease ran out without an attempt recorded: it may have reached the target.
+      expect(second[0]?.maybeSentBefore).toBe(true);
+      const id = second[0]?.deliveryId ?? "";
+      const done = {
+        deliveryId: id,
+        status: "delivered" as const,
+        attempt: { startedAt: new Date(), durationMs: 5, outcome: "delivered" as const },
+      };
+      expect(await store.complete("w1", [done])).toBe(0);
+      // Unknown ids change nothing and do not fail the other updates.
+      const unknown = ["", "no-such-id", "99999999999999999999"].map((deliveryId) => ({
+        ...done,
+        deliveryId,
+      }));
+      expect(await store.complete("w2", [...unknown, done])).toBe(1);
+      expect(await store.listDeliveries({ limit: 0 })).toMatchObject([
+        { status: "delivered", attempts: 1, lastError: null },
+      ]);
+      await store.close();
+    });
+
+    it("schedules retries, releases leases on shutdown, replays finished work", async () => {
+      const { store } = await open();
+      await store.insertEvent(event("r1", { connectors: ["hubspot"] }));
+      const [leased] = await lease(store);
+      const next = new Date(Date.now() + 30_000);
+      await store.complete("w1", [
+        {
+          deliveryId: leased?.deliveryId ?? "",
+          status: "retrying",
+          error: "503",
+          nextAttemptAt: next,
+          attempt: { startedAt: new Date(), durationMs: 1, outcome: "retry", error: "503" },
+        },
+      ]);
+      expect(await lease(store)).toHaveLength(0);
+      const [again] = await lease(store, "w1", new Date(next.getTime() + 1));
+      expect(again?.attempts).toBe(1);
+      expect(again?.maybeSentBefore).toBe(true);
+      expect(await store.releaseLeases("w1")).toBe(1);
+      expect(await lease(store, "w3", new Date(next.getTime() + 2))).toHaveLength(1);
+      await store.complete("w3", [{ deliveryId: again?.deliveryId ?? "", status: "dead", error: "gave up" }]);
+      expect(await store.listDeliveries({ status: "dead", limit: 0 })).toMatchObject([
+        { eventId: "e-r1", status: "dead", attempts: 1, lastError: "gave up", nextAttemptAt: null },
+      ]);
+      expect(await store.replay({ eventId: "e-r1" })).toBe(1);
+      expect(await store.listDeliveries({ limit: 0 })).toMatchObject([{ status: "pending", attempts: 0 }]);
+      await store.close();
+    });
+
+    it("throttled attempts do not count; the attempt history is kept", async () => {
+      const { store, rows } = await open();
+      await store.insertEvent(event("t1", { connectors: ["hubspot"] }));
+      const [leased] = await lease(store);
+      const startedAt = new Date();
+      await store.complete("w1", [
+        {
+          deliveryId: leased?.deliveryId ?? "",
+          status: "retrying",
+          error: "429",
+          nextAttemptAt: new Date(),
+          attempt: { startedAt, durationMs: 2.4, outcome: "retry", error: "429" },
+          countsAsAttempt: false,
+        },
+      ]);
+      expect(await store.listDeliveries({ connector: "hubspot", limit: 0 })).toMatchObject([
+        { status: "retrying", attempts: 0, lastError: "429" },
+      ]);
+      await store.close();
+      const history = await rows("attempts");
+      expect(history.map((r) => [Number(r.attempt), Number(r.duration_ms), r.outcome, r.error])).toEqual([
+        [0, 2, "retry", "429"],
+      ]);
+    });
+
+    it("keeps the consent with the greatest order key and the event that carried it", async () => {
+      const { store } = await open();
+      await store.insertEvent(event("k1", { connectors: ["hubspot"] }));
+      await store.insertEvent(event("k2", { connectors: ["hubspot"] }));
+      const leased = await lease(store);
+      expect(leased.map((l) => l.event.svixId)).toEqual(["k1", "k2"]);
+      const id = (svixId: string) => leased.find((l) => l.event.svixId === svixId)?.deliveryId ?? "";
+      // k2 carries the newer preference (order key 20) and is completed first; k1 (10) lands late.
+      await store.complete("w1", [
+        {
+          deliveryId: id("k2"),
+          status: "delivered",
+          consent: { contactId: "c-1", channel: "email", orderKey: 20 },
+        },
+      ]);
+      await store.complete("w1", [
+        {
+          deliveryId: id("k1"),
+          status: "delivered",
+          consent: { contactId: "c-1", channel: "email", orderKey: 10 },
+        },
+      ]);
+      const applied = await store.appliedConsent("hubspot", "c-1", "email");
+      expect(applied?.orderKey).toBe(20);
+      expect(applied?.event?.svixId).toBe("k2");
+      expect(Buffer.from(applied?.event?.body ?? []).toString()).toBe('{"id":"k2"}');
+      expect(await store.appliedConsent("hubspot", "c-1", "sms")).toBeUndefined();
+      expect(await store.appliedConsent("sendgrid", "c-1", "email")).toBeUndefined();
+      // The applied event purged: the order key still counts, the event reads as absent.
+      expect(await store.purge(new Date(Date.now() + 1000))).toBe(2);
+      expect(await store.appliedConsent("hubspot", "c-1", "email")).toEqual({
+        orderKey: 20,
+        event: undefined,
+      });
+      await store.close();
+    });
+
+    it("purges only finished events older than the cutoff", async () => {
+      const { store } = await open();
+      const old = new Date(Date.now() - 40 * 86_400_000);
+      await store.insertEvent(event("old-done", { receivedAt: old, connectors: [] }));
+      await store.insertEvent(event("old-open", { receivedAt: old, connectors: ["hubspot"] }));
+      await store.insertEvent(event("new-done", { connectors: [] }));
+      expect(await store.purge(new Date(Date.now() - 30 * 86_400_000))).toBe(1);
+      expect((await store.listEvents({ limit: 0 })).map((e) => e.svixId).sort()).toEqual([
+        "new-done",
+        "old-open",
+      ]);
+      await store.close();
+    });
+
+    it("forgets a contact: no row mentions it afterwards, other contacts stay", async () => {
+      const { store, rows } = await open();
+      const secret = "contact-to-forget";
+      await store.insertEvent(event("f1", { contactId: secret, connectors: ["hubspot"] }));
+      await store.insertEvent(
+        event("f2", {
+          contactId: null as never,
+          status: "ignored",
+          body: Buffer.from(`{"payload":{"contactId":"${secret}"}}`),
+          connectors: [],
+        }),
+      );
+      await store.insertEvent(
+        event("f3", {
+          contactId: `${secret}-other`,
+          body: Buffer.from(`{"contactId":"${secret}-other"}`),
+          connectors: ["hubspot"],
+        }),
+      );
+      const [leased] = await lease(store);
+      await store.complete("w1", [
+        {
+          deliveryId: leased?.deliveryId ?? "",
+          status: "delivered",
+          attempt: { startedAt: new Date(), durationMs: 1, outcome: "delivered" },
+          consent: { contactId: secret, channel: "email", orderKey: 1 },
+        },
+      ]);
+      expect((await store.appliedConsent("hubspot", secret, "email"))?.orderKey).toBe(1);
+      expect(await store.forgetContact(secret)).toBe(2);
+      await store.close();
+      for (const table of ["events", "deliveries", "attempts", "consent_state"]) {
+        // Bodies as text (a Buffer's toJSON would hide them from a JSON.stringify replacer).
+        const mentioning = (await rows(table)).filter((r) =>
+          JSON.stringify(
+            Object.fromEntries(
+              Object.entries(r).map(([k, v]) => [k, v instanceof Uint8Array ? Buffer.from(v).toString() : v]),
+            ),
+          ).includes(`${secret}"`),
+        );
+        expect(mentioning, table).toEqual([]);
+      }
+      expect(await rows("events")).toHaveLength(1);
+    });
+  });
+}
