@@ -45,7 +45,7 @@ export function adminRouter(options: {
   router.get("/admin/", (_req, res) => {
     res.setHeader(
       "content-security-policy",
-      "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+      "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:",
     );
     res.type("html").send(DASHBOARD_HTML);
   });

@@ -9,6 +9,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>engage-bridge</title>
+<link rel="icon" href="data:,">
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #1d1d1f; }
   h1 { font-size: 1.3rem; } h2 { font-size: 1.05rem; margin-top: 2rem; }
