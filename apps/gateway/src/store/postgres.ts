@@ -1,13 +1,13 @@
 import pg from "pg";
 import { PostgresGroupCommitter } from "./postgres-ingest.ts";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.ts";
+import { type Row, toLeasedEvent, toStoredDelivery, toStoredEvent, whereOf } from "./rows.ts";
 import type {
   AppliedConsent,
   DeliveryQuery,
   DeliveryStatus,
   DeliveryUpdate,
   EventQuery,
-  EventStatus,
   InsertOutcome,
   LeasedDelivery,
   NewEvent,
@@ -18,44 +18,10 @@ import type {
   StoreStats,
 } from "./store.ts";
 
-type Row = Record<string, unknown>;
 type Param = string | number | null | Uint8Array;
 
 /** Key of the session advisory lock that serializes migrations across processes. */
 const MIGRATION_LOCK_KEY = "7020843627718259301";
-
-/**
- * `WHERE` clause from optional filters, with `$n` placeholders numbered from `first`: each
- * `[sql, ...values]` entry (placeholders written `?`) applies only when its first value is defined
- * and not empty (an entry with no values always applies).
- */
-function whereOf(
-  filters: readonly (readonly [string, ...(string | number | undefined)[]])[],
-  first = 1,
-): { sql: string; params: (string | number)[] } {
-  const parts: string[] = [];
-  const params: (string | number)[] = [];
-  for (const [clause, ...values] of filters) {
-    if (values.length > 0 && (values[0] === undefined || values[0] === "")) continue;
-    parts.push(clause);
-    params.push(...(values as (string | number)[]));
-  }
-  let n = first;
-  const sql = parts.join(" AND ").replace(/\?/g, () => `$${n++}`);
-  return { sql: parts.length ? `WHERE ${sql}` : "", params };
-}
-
-function toLeasedEvent(r: Row): LeasedDelivery["event"] {
-  return {
-    source: String(r.source),
-    svixId: String(r.svix_id),
-    eventId: String(r.event_id),
-    type: String(r.type),
-    contactId: (r.contact_id as string | null) ?? null,
-    receivedAt: new Date(Number(r.received_at)),
-    body: r.body as Uint8Array,
-  };
-}
 
 /** Deadlock or serialization failure: the transaction was rolled back and may simply run again. */
 function isRetryable(error: unknown): boolean {
@@ -210,10 +176,13 @@ export class PostgresStore implements Store {
   }
 
   async listEvents(query: EventQuery): Promise<StoredEvent[]> {
-    const where = whereOf([
-      ["status = ?", query.status],
-      ["type = ?", query.type],
-    ]);
+    const where = whereOf(
+      [
+        ["status = ?", query.status],
+        ["type = ?", query.type],
+      ],
+      1,
+    );
     const limit = query.limit > 0 ? `LIMIT $${where.params.length + 1}` : "";
     const params = query.limit > 0 ? [...where.params, query.limit] : where.params;
     const rows = await this.query(
@@ -221,16 +190,7 @@ export class PostgresStore implements Store {
        ${where.sql} ORDER BY received_at DESC, id DESC ${limit}`,
       params,
     );
-    return rows.map((r) => ({
-      id: String(r.event_id),
-      svixId: String(r.svix_id),
-      source: String(r.source),
-      type: String(r.type),
-      status: r.status as EventStatus,
-      statusReason: (r.status_reason as string | null) ?? null,
-      contactId: (r.contact_id as string | null) ?? null,
-      receivedAt: new Date(Number(r.received_at)).toISOString(),
-    }));
+    return rows.map(toStoredEvent);
   }
 
   async stats(now = new Date()): Promise<StoreStats> {
@@ -409,11 +369,14 @@ export class PostgresStore implements Store {
   }
 
   async listDeliveries(query: DeliveryQuery): Promise<StoredDelivery[]> {
-    const where = whereOf([
-      ["d.status = ?", query.status],
-      ["d.connector = ?", query.connector],
-      ["(e.event_id = ? OR e.svix_id = ?)", query.eventId, query.eventId],
-    ]);
+    const where = whereOf(
+      [
+        ["d.status = ?", query.status],
+        ["d.connector = ?", query.connector],
+        ["(e.event_id = ? OR e.svix_id = ?)", query.eventId, query.eventId],
+      ],
+      1,
+    );
     const limit = query.limit > 0 ? `LIMIT $${where.params.length + 1}` : "";
     const params = query.limit > 0 ? [...where.params, query.limit] : where.params;
     const rows = await this.query(
@@ -423,19 +386,7 @@ export class PostgresStore implements Store {
        ORDER BY d.updated_at DESC, d.id DESC ${limit}`,
       params,
     );
-    return rows.map((r) => {
-      const status = r.status as DeliveryStatus;
-      const open = status === "pending" || status === "retrying";
-      return {
-        eventId: String(r.event_id),
-        connector: String(r.connector),
-        status,
-        attempts: Number(r.attempts),
-        lastError: (r.last_error as string | null) ?? null,
-        nextAttemptAt: open ? new Date(Number(r.next_attempt_at)).toISOString() : null,
-        updatedAt: new Date(Number(r.updated_at)).toISOString(),
-      };
-    });
+    return rows.map(toStoredDelivery);
   }
 
   async replay(query: ReplayQuery, now = new Date()): Promise<number> {

@@ -1,5 +1,6 @@
 import type { DatabaseSync } from "node:sqlite";
 import { GroupCommitter } from "./group-committer.ts";
+import { toLeasedEvent, toStoredDelivery, toStoredEvent, whereOf } from "./rows.ts";
 import { openConnection, type Synchronous } from "./sqlite-connection.ts";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.ts";
 import type {
@@ -8,7 +9,6 @@ import type {
   DeliveryStatus,
   DeliveryUpdate,
   EventQuery,
-  EventStatus,
   InsertOutcome,
   LeasedDelivery,
   NewEvent,
@@ -18,36 +18,6 @@ import type {
   StoredEvent,
   StoreStats,
 } from "./store.ts";
-
-/**
- * `WHERE` clause and parameters from optional filters: each `[sql, ...values]` entry applies only
- * when its first value is defined (an entry with no values always applies).
- */
-export function whereOf(filters: readonly (readonly [string, ...(string | number | undefined)[]])[]): {
-  sql: string;
-  params: (string | number)[];
-} {
-  const parts: string[] = [];
-  const params: (string | number)[] = [];
-  for (const [clause, ...values] of filters) {
-    if (values.length > 0 && (values[0] === undefined || values[0] === "")) continue;
-    parts.push(clause);
-    params.push(...(values as (string | number)[]));
-  }
-  return { sql: parts.length ? `WHERE ${parts.join(" AND ")}` : "", params };
-}
-
-function toLeasedEvent(r: Record<string, unknown>): LeasedDelivery["event"] {
-  return {
-    source: String(r.source),
-    svixId: String(r.svix_id),
-    eventId: String(r.event_id),
-    type: String(r.type),
-    contactId: (r.contact_id as string | null) ?? null,
-    receivedAt: new Date(Number(r.received_at)),
-    body: r.body as Uint8Array,
-  };
-}
 
 export interface SqliteStoreOptions {
   /** `synchronous=FULL` (default): every commit is fsync'd before it resolves. */
@@ -126,16 +96,7 @@ export class SqliteStore implements Store {
     const sql = `SELECT event_id, svix_id, source, type, status, status_reason, contact_id, received_at FROM events
       ${where.sql} ORDER BY received_at DESC, id DESC ${query.limit > 0 ? "LIMIT ?" : ""}`;
     const rows = this.db.prepare(sql).all(...params) as Record<string, unknown>[];
-    return rows.map((r) => ({
-      id: String(r.event_id),
-      svixId: String(r.svix_id),
-      source: String(r.source),
-      type: String(r.type),
-      status: r.status as EventStatus,
-      statusReason: (r.status_reason as string | null) ?? null,
-      contactId: (r.contact_id as string | null) ?? null,
-      receivedAt: new Date(Number(r.received_at)).toISOString(),
-    }));
+    return rows.map(toStoredEvent);
   }
 
   async stats(now = new Date()): Promise<StoreStats> {
@@ -335,19 +296,7 @@ export class SqliteStore implements Store {
          ORDER BY d.updated_at DESC, d.id DESC ${query.limit > 0 ? "LIMIT ?" : ""}`,
       )
       .all(...params) as Record<string, unknown>[];
-    return rows.map((r) => {
-      const status = r.status as DeliveryStatus;
-      const open = status === "pending" || status === "retrying";
-      return {
-        eventId: String(r.event_id),
-        connector: String(r.connector),
-        status,
-        attempts: Number(r.attempts),
-        lastError: (r.last_error as string | null) ?? null,
-        nextAttemptAt: open ? new Date(Number(r.next_attempt_at)).toISOString() : null,
-        updatedAt: new Date(Number(r.updated_at)).toISOString(),
-      };
-    });
+    return rows.map(toStoredDelivery);
   }
 
   async replay(query: ReplayQuery, now = new Date()): Promise<number> {

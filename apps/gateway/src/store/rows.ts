@@ -1,0 +1,67 @@
+import type { DeliveryStatus, EventStatus, LeasedDelivery, StoredDelivery, StoredEvent } from "./store.ts";
+
+/** A result row, whichever driver read it (times are integer milliseconds in both stores). */
+export type Row = Record<string, unknown>;
+
+/**
+ * `WHERE` clause and parameters from optional filters: each `[sql, ...values]` entry (placeholders
+ * written `?`) applies only when its first value is defined and not empty (an entry with no values
+ * always applies). With `firstParam`, placeholders become `$n` numbered from it (PostgreSQL).
+ */
+export function whereOf(
+  filters: readonly (readonly [string, ...(string | number | undefined)[]])[],
+  firstParam?: number,
+): { sql: string; params: (string | number)[] } {
+  const parts: string[] = [];
+  const params: (string | number)[] = [];
+  for (const [clause, ...values] of filters) {
+    if (values.length > 0 && (values[0] === undefined || values[0] === "")) continue;
+    parts.push(clause);
+    params.push(...(values as (string | number)[]));
+  }
+  let n = firstParam ?? 0;
+  const joined = parts.join(" AND ");
+  const sql = firstParam === undefined ? joined : joined.replace(/\?/g, () => `$${n++}`);
+  return { sql: parts.length ? `WHERE ${sql}` : "", params };
+}
+
+const iso = (ms: unknown) => new Date(Number(ms)).toISOString();
+
+export function toLeasedEvent(r: Row): LeasedDelivery["event"] {
+  return {
+    source: String(r.source),
+    svixId: String(r.svix_id),
+    eventId: String(r.event_id),
+    type: String(r.type),
+    contactId: (r.contact_id as string | null) ?? null,
+    receivedAt: new Date(Number(r.received_at)),
+    body: r.body as Uint8Array,
+  };
+}
+
+export function toStoredEvent(r: Row): StoredEvent {
+  return {
+    id: String(r.event_id),
+    svixId: String(r.svix_id),
+    source: String(r.source),
+    type: String(r.type),
+    status: r.status as EventStatus,
+    statusReason: (r.status_reason as string | null) ?? null,
+    contactId: (r.contact_id as string | null) ?? null,
+    receivedAt: iso(r.received_at),
+  };
+}
+
+export function toStoredDelivery(r: Row): StoredDelivery {
+  const status = r.status as DeliveryStatus;
+  const open = status === "pending" || status === "retrying";
+  return {
+    eventId: String(r.event_id),
+    connector: String(r.connector),
+    status,
+    attempts: Number(r.attempts),
+    lastError: (r.last_error as string | null) ?? null,
+    nextAttemptAt: open ? iso(r.next_attempt_at) : null,
+    updatedAt: iso(r.updated_at),
+  };
+}
