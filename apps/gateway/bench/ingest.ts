@@ -25,15 +25,19 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
 import { signWebhook } from "@engage-bridge/core";
 import { SAMPLE_EVENT_TYPES, sampleEvent } from "@engage-bridge/testkit";
 import autocannon from "autocannon";
-import { spawnGateway, TEST_SECRET, tempDir } from "../src/test-support/harness.ts";
+import {
+  freePort,
+  spawnGateway,
+  TEST_SECRET,
+  tempDir,
+  writeChildConfig,
+} from "../src/test-support/harness.ts";
 
 const DURATION = positiveNumber("BENCH_DURATION", 10);
 const CONNECTIONS = Math.ceil(positiveNumber("BENCH_CONNECTIONS", 64));
@@ -54,14 +58,6 @@ function positiveNumber(name: string, fallback: number): number {
     process.exit(2);
   }
   return n;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,16 +279,8 @@ function counterByLabel(metrics: string, name: string, label: string): Record<st
 
 async function runGateway(): Promise<GatewayRun> {
   const dir = tempDir("engage-bench-");
-  const dbFile = join(dir.path, "bench.db");
-  const configFile = join(dir.path, "engage-bridge.json");
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      server: { host: "127.0.0.1" },
-      store: `sqlite:${dbFile}`,
-      sources: { [SOURCE]: { signingSecrets: [SECRET] } },
-    }),
-  );
+  // The child's config: SOURCE ("engage") signed with SECRET (TEST_SECRET), SQLite in the temp dir.
+  const { configFile, db: dbFile } = writeChildConfig(dir.path);
   const port = await freePort();
   const childEnv: NodeJS.ProcessEnv = { LOG_LEVEL: "warn" };
   if (process.env.BENCH_GATEWAY_NODE_OPTIONS) childEnv.NODE_OPTIONS = process.env.BENCH_GATEWAY_NODE_OPTIONS;

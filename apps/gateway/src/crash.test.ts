@@ -1,7 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { writeFileSync } from "node:fs";
 import { Agent, type ClientRequest, type IncomingMessage, type RequestOptions, request } from "node:http";
-import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -19,6 +17,7 @@ import {
   spawnGateway,
   TEST_SECRET,
   tempDir,
+  writeChildConfig,
 } from "./test-support/harness.ts";
 
 /**
@@ -46,16 +45,7 @@ interface Setup {
 async function setup(): Promise<Setup> {
   const dir = tempDir("engage-crash-");
   dirs.push(dir);
-  const db = join(dir.path, "gw.db");
-  const configFile = join(dir.path, "engage-bridge.json");
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      server: { host: "127.0.0.1" },
-      store: `sqlite:${db}`,
-      sources: { engage: { signingSecrets: [TEST_SECRET] } },
-    }),
-  );
+  const { configFile, db } = writeChildConfig(dir.path);
   const port = await freePort();
   return {
     db,

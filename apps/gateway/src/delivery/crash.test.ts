@@ -1,6 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -14,6 +12,7 @@ import {
   TEST_SECRET,
   tempDir,
   waitFor,
+  writeChildConfig,
 } from "../test-support/harness.ts";
 
 /**
@@ -84,19 +83,11 @@ interface Env {
 async function setup(target: FakeTarget, attemptTimeoutSeconds: number): Promise<Env> {
   const dir = tempDir("engage-delivery-crash-");
   dirs.push(dir);
-  const db = join(dir.path, "gw.db");
-  const configFile = join(dir.path, "engage-bridge.json");
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      server: { host: "127.0.0.1" },
-      store: `sqlite:${db}`,
-      sources: { engage: { signingSecrets: [TEST_SECRET] } },
-      plugins: [TEST_CONNECTORS],
-      connectors: { testTarget: { baseUrl: target.url } },
-      delivery: { pollIntervalMs: 20, retryBaseSeconds: 0.05, retryMaxSeconds: 0.5, attemptTimeoutSeconds },
-    }),
-  );
+  const { configFile, db } = writeChildConfig(dir.path, {
+    plugins: [TEST_CONNECTORS],
+    connectors: { testTarget: { baseUrl: target.url } },
+    delivery: { pollIntervalMs: 20, retryBaseSeconds: 0.05, retryMaxSeconds: 0.5, attemptTimeoutSeconds },
+  });
   const ports: Record<Role, number> = { ingest: await freePort(), worker: await freePort() };
   return {
     db,

@@ -1,6 +1,5 @@
 import { createHash, createHmac } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import net, { type AddressInfo } from "node:net";
+import net from "node:net";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -10,10 +9,12 @@ import { SAMPLE_EVENT_TYPES, sampleEvent, signedHeaders } from "@engage-bridge/t
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type ChildGateway,
+  freePort,
   OTHER_SECRET,
   spawnGateway,
   TEST_SECRET,
   tempDir,
+  writeChildConfig,
 } from "../test-support/harness.ts";
 
 /**
@@ -1402,17 +1403,6 @@ function fingerprint(cases: readonly HostileCase[]): string {
   return hash.digest("hex");
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function countRows(dbPath: string, table: "events" | "deliveries"): number {
   const db = new DatabaseSync(dbPath, { readOnly: true });
   try {
@@ -1439,15 +1429,7 @@ describe("hostile input against the gateway process", () => {
   let warmupHeap = Number.NaN;
 
   beforeAll(async () => {
-    const configFile = join(dir.path, "config.json");
-    writeFileSync(
-      configFile,
-      JSON.stringify({
-        server: { host: "127.0.0.1", bodyLimit: "64kb" },
-        store: `sqlite:${dbPath}`,
-        sources: { engage: { signingSecrets: [TEST_SECRET] } },
-      }),
-    );
+    const { configFile } = writeChildConfig(dir.path, { server: { bodyLimit: "64kb" } });
     port = await freePort();
     // A small young generation keeps short-lived garbage out of "heap used", so the leak check measures
     // what is retained rather than when the scavenger last ran.

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -118,6 +118,29 @@ export async function startTestGateway(
       dir.remove();
     },
   };
+}
+
+/**
+ * Writes the JSON config of a child gateway in `dir`: SQLite store `gw.db` there, source `engage`
+ * signed by TEST_SECRET, on 127.0.0.1 (the port comes from PORT), merged with `extra`.
+ */
+export function writeChildConfig(
+  dir: string,
+  extra: Record<string, unknown> = {},
+): { configFile: string; db: string } {
+  const db = join(dir, "gw.db");
+  const configFile = join(dir, "engage-bridge.json");
+  const { server, ...rest } = extra;
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      server: { host: "127.0.0.1", ...(server as object | undefined) },
+      store: `sqlite:${db}`,
+      sources: { engage: { signingSecrets: [TEST_SECRET] } },
+      ...rest,
+    }),
+  );
+  return { configFile, db };
 }
 
 /** A TCP port free on 127.0.0.1 right now (for children that must keep their port across restarts). */
