@@ -35,6 +35,7 @@ export function createApp(options: AppOptions): express.Express {
   // is logged: at tens of thousands of requests a second, per-request work shows. The access line
   // (debug) carries no headers, query or body.
   const debug = logger.isLevelEnabled("debug");
+  // `<boot>_<counter>`: unique per process, cheap, and never shaped like an id of Engage's.
   const boot = randomUUID().slice(0, 8);
   let counter = 0;
   Object.defineProperty(app.request, "log", {
@@ -45,7 +46,7 @@ export function createApp(options: AppOptions): express.Express {
   });
   app.use((req: Request, res: Response, next: NextFunction) => {
     const given = req.get("x-request-id");
-    const id = given && REQUEST_ID.test(given) ? given : `${boot}-${(++counter).toString(36)}`;
+    const id = given && REQUEST_ID.test(given) ? given : `${boot}_${(++counter).toString(36)}`;
     (req as Request & { reqId: string }).reqId = id;
     res.setHeader("x-request-id", id);
     if (debug) {
