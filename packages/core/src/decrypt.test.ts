@@ -84,3 +84,10 @@ describe("decryptPayload", () => {
     }
   });
 });
+
+describe("plaintext exactly as encrypted", () => {
+  it("keeps a leading U+FEFF", () => {
+    const key = "0123456789abcdef0123456789abcdef";
+    expect(decryptPayload(encryptPayload("\uFEFF{}", key), key)).toBe("\uFEFF{}");
+  });
+});

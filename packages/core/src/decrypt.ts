@@ -60,7 +60,8 @@ export function decryptPayload(data: string, key: string): string {
     throw new PayloadDecryptionError("wrong_key_or_corrupt");
   }
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(plain);
+    // ignoreBOM: the plaintext is returned exactly; a leading U+FEFF is the sender's, not ours to drop.
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(plain);
   } catch {
     throw new PayloadDecryptionError("wrong_key_or_corrupt");
   }

@@ -4,6 +4,7 @@ import {
   CHANGE_TIME_KEYS,
   firstKey,
   lowerKeys,
+  parseJsonText,
   tolerantBoolean,
   tolerantDate,
   tolerantId,
@@ -124,6 +125,16 @@ export const payloadSchemas = {
   "reward.voucher.created": voucherData,
 } as const;
 
+/**
+ * Looked up by the event type a sender chose: a Map, so `constructor`, `__proto__` or `toString`
+ * are unknown types like any other, never a member of Object.prototype.
+ */
+const SCHEMA_OF: ReadonlyMap<string, z.ZodType> = new Map(Object.entries(payloadSchemas));
+
+const PREFERENCE_CHANNEL_OF: ReadonlyMap<string, PreferenceChannel> = new Map(
+  Object.entries(PREFERENCE_CHANNELS),
+);
+
 export type PreferenceData = z.output<ReturnType<typeof preferenceData>>;
 export type AddPointsData = z.output<typeof addPointsData>;
 export type BalanceData = z.output<typeof balanceData>;
@@ -204,7 +215,11 @@ export class EventParseError extends Error {
   override readonly name = "EventParseError";
   readonly reason: EventParseFailure;
   readonly issues: readonly string[];
-  readonly envelope: { id?: string; eventType?: string; tenant?: string };
+  /**
+   * What could be read: `contactId` is the contact the message names (its payload's, else the
+   * envelope's own `contactId`), so that erasure can still find a message that failed to parse.
+   */
+  readonly envelope: { id?: string; eventType?: string; tenant?: string; contactId?: string };
   constructor(
     reason: EventParseFailure,
     message: string,
@@ -243,10 +258,20 @@ function decodeBody(body: Uint8Array | string | object): unknown {
   const text = typeof body === "string" ? body : Buffer.from(body).toString("utf8");
   if (text.trim() === "") throw new EventParseError("empty_body", "body is empty");
   try {
-    return JSON.parse(text);
+    return parseJsonText(text);
   } catch {
     throw new EventParseError("not_json", "body is not JSON");
   }
+}
+
+/** The contact a (lower-cased) payload or envelope names, if it names one in a readable form. */
+function namedContactId(...records: (Record<string, unknown> | undefined)[]): string | undefined {
+  for (const record of records) {
+    const id =
+      record && Object.hasOwn(record, "contactid") ? tolerantId.safeParse(record.contactid) : undefined;
+    if (id?.success) return id.data;
+  }
+  return undefined;
 }
 
 /**
@@ -262,16 +287,22 @@ export function parseEngageEvent(
   if (!lowered) throw new EventParseError("invalid_envelope", "body is not a JSON object");
   const parsed = envelopeSchema.safeParse(lowered);
   if (!parsed.success) {
+    const contactId = namedContactId(lowerKeys(lowered.payload), lowered);
     throw new EventParseError(
       "invalid_envelope",
       "envelope does not match",
-      {},
+      contactId === undefined ? {} : { contactId },
       describeIssues(parsed.error),
     );
   }
   const env = parsed.data;
   const id = env.id ?? env.eventid ?? options.messageId;
-  const envelope = { id, eventType: env.eventtype, tenant: env.tenant };
+  const envelope: EventParseError["envelope"] = {
+    id,
+    eventType: env.eventtype,
+    tenant: env.tenant,
+    contactId: namedContactId(lowerKeys(env.payload), lowered),
+  };
   if (!id) throw new EventParseError("missing_id", "envelope has no id, eventId or message id", envelope);
 
   let payload: unknown = env.payload;
@@ -288,7 +319,7 @@ export function parseEngageEvent(
       throw new EventParseError("undecryptable", "encrypted payload is not a string", envelope);
     }
     try {
-      payload = JSON.parse(decryptPayload(payload, options.payloadKey));
+      payload = parseJsonText(decryptPayload(payload, options.payloadKey));
     } catch (error) {
       const detail =
         error instanceof PayloadDecryptionError ? error.message : "decrypted payload is not JSON";
@@ -297,12 +328,10 @@ export function parseEngageEvent(
   }
 
   const base = { id, eventType: env.eventtype, tenant: env.tenant, encrypted, payload };
-  const schema = (payloadSchemas as Record<string, z.ZodType | undefined>)[env.eventtype];
+  const schema = SCHEMA_OF.get(env.eventtype);
   const payloadKeys = lowerKeys(payload);
-  if (!schema) {
-    const contactId = payloadKeys ? tolerantId.safeParse(payloadKeys.contactid).data : undefined;
-    return { ...base, type: "unknown", contactId, body: json };
-  }
+  envelope.contactId = namedContactId(payloadKeys, lowered);
+  if (!schema) return { ...base, type: "unknown", contactId: envelope.contactId, body: json };
   if (!payloadKeys) throw new EventParseError("invalid_payload", "payload is not a JSON object", envelope);
   const data = schema.safeParse(payloadKeys);
   if (!data.success) {
@@ -315,8 +344,8 @@ export function parseEngageEvent(
   }
   const typed = data.data as { contactId: string };
   const type = env.eventtype as KnownEventType;
-  if (type in PREFERENCE_CHANNELS) {
-    const channel = PREFERENCE_CHANNELS[type as PreferenceEventType];
+  const channel = PREFERENCE_CHANNEL_OF.get(type);
+  if (channel) {
     return { ...base, type, channel, contactId: typed.contactId, data: typed } as EngageEvent;
   }
   return { ...base, type, contactId: typed.contactId, data: typed } as EngageEvent;

@@ -5,13 +5,17 @@ import { z } from "zod";
  * PascalCase and camelCase keys. These schemas accept both; the guesses live here, in one place.
  */
 
-/** Copies an object with every key lower-cased; the first of two keys differing only by case wins. */
+/**
+ * Copies an object with every key lower-cased; the first of two keys differing only by case wins.
+ * The copy has no prototype: keys such as `__proto__` or `constructor` are plain data here, never
+ * inherited members (a payload naming them must neither vanish nor reach Object.prototype).
+ */
 export function lowerKeys(value: unknown): Record<string, unknown> | undefined {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = Object.create(null);
   for (const [key, entry] of Object.entries(value)) {
     const lower = key.toLowerCase();
-    if (!(lower in out)) out[lower] = entry;
+    if (!Object.hasOwn(out, lower)) out[lower] = entry;
   }
   return out;
 }
@@ -80,7 +84,13 @@ export const CHANGE_TIME_KEYS = [
 
 export function firstKey(record: Record<string, unknown>, keys: readonly string[]): unknown {
   for (const key of keys) {
+    if (!Object.hasOwn(record, key)) continue;
     if (record[key] !== undefined && record[key] !== null && record[key] !== "") return record[key];
   }
   return undefined;
+}
+
+/** JSON text as some producers write it: a leading byte-order mark is not part of the value. */
+export function parseJsonText(text: string): unknown {
+  return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
 }
