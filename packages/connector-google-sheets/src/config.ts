@@ -1,7 +1,7 @@
 import { createPrivateKey } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { PermanentError } from "@engage-bridge/core";
+import { PermanentError, secret } from "@engage-bridge/core";
 import { z } from "zod";
 
 export const DEFAULT_ROOT_URL = "https://sheets.googleapis.com/";
@@ -23,7 +23,7 @@ export const googleSheetsConfigSchema = z
       .regex(/^[A-Za-z0-9_-]+$/, "expected the spreadsheet id (the part of its URL after /d/), not a URL"),
     sheetName: z.string().min(1).max(100).default(DEFAULT_SHEET_NAME),
     serviceAccountFile: z.string().min(1).optional(),
-    serviceAccount: z.string().min(1).optional(),
+    serviceAccount: secret(z.string().min(1)).optional(),
     rootUrl: z.url().default(DEFAULT_ROOT_URL),
     tokenUrl: z.url().default(DEFAULT_TOKEN_URL),
   })

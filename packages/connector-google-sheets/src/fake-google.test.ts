@@ -119,7 +119,8 @@ describe("fake Google Sheets values API", () => {
     });
     const rows = await api.spreadsheets.values.get({ spreadsheetId: "1Sheet", range: "Loyalty!A2:C" });
     expect(rows.data).toEqual({
-      range: "Loyalty!A2:C1000",
+      // INSERT_ROWS inserted 3 rows into the 1000-row grid.
+      range: "Loyalty!A2:C1003",
       majorDimension: "ROWS",
       values: [
         ["b", "2", "y"],
@@ -263,5 +264,164 @@ describe("fake Google Sheets values API", () => {
     ]);
     expect(log[0]?.rows).toBe(1);
     expect(log.every((r) => r.answeredAt >= r.at)).toBe(true);
+  });
+
+  // Behaviours the Sheets v4 discovery document states (googleapis/google-api-nodejs-client
+  // src/apis/sheets/v4.ts; the connector's @googleapis/sheets build/v4.d.ts carries the same text).
+  describe("as the Sheets v4 spec says", () => {
+    const failure = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: { response?: { status: number; data: unknown } }) => e.response,
+      );
+
+    it("InsertDataOption: INSERT_ROWS inserts rows (the grid grows), OVERWRITE writes into it", async () => {
+      const { api } = await setup();
+      const append = (insertDataOption: string) =>
+        api.spreadsheets.values.append({
+          spreadsheetId: "1Sheet",
+          range: "Loyalty!A1",
+          valueInputOption: "RAW",
+          insertDataOption,
+          requestBody: { values: [["r"], ["s"]] },
+        });
+      const whole = async () =>
+        (await api.spreadsheets.values.get({ spreadsheetId: "1Sheet", range: "Loyalty!A1:A" })).data.range;
+      await append("OVERWRITE");
+      expect(await whole()).toBe("Loyalty!A1:A1000");
+      await append("INSERT_ROWS");
+      expect(await whole()).toBe("Loyalty!A1:A1002");
+    });
+
+    it("ValueRange: null values are skipped (not counted as updated), COLUMNS input is transposed", async () => {
+      const { fake, api } = await setup();
+      const skipped = await api.spreadsheets.values.append({
+        spreadsheetId: "1Sheet",
+        range: "Loyalty!A1",
+        valueInputOption: "RAW",
+        requestBody: {
+          values: [
+            ["a", null, "c"],
+            [null, null],
+          ],
+        },
+      });
+      // UpdateValuesResponse counts "rows/columns where at least one cell … was updated".
+      expect(skipped.data.updates).toEqual({
+        spreadsheetId: "1Sheet",
+        updatedRange: "Loyalty!A1:C2",
+        updatedRows: 1,
+        updatedColumns: 2,
+        updatedCells: 2,
+      });
+      const columns = await api.spreadsheets.values.append({
+        spreadsheetId: "1Sheet",
+        range: "Loyalty!A1",
+        valueInputOption: "RAW",
+        requestBody: {
+          majorDimension: "COLUMNS",
+          values: [
+            ["x1", "x2"],
+            ["y1", "y2"],
+          ],
+        },
+      });
+      expect(columns.data.updates).toMatchObject({ updatedRange: "Loyalty!A2:B3", updatedRows: 2 });
+      expect(fake.rows("1Sheet")).toEqual([
+        ["a", "", "c"],
+        ["x1", "y1"],
+        ["x2", "y2"],
+      ]);
+    });
+
+    it("append: updatedData only with includeValuesInResponse, rendered per responseValueRenderOption", async () => {
+      const { api } = await setup();
+      const append = (extra: Record<string, unknown>) =>
+        api.spreadsheets.values.append({
+          spreadsheetId: "1Sheet",
+          range: "Loyalty!A1",
+          valueInputOption: "RAW",
+          requestBody: { values: [["a", 2]] },
+          ...extra,
+        });
+      expect((await append({})).data.updates?.updatedData).toBeUndefined();
+      const formatted = await append({ includeValuesInResponse: true });
+      expect(formatted.data.updates?.updatedData).toEqual({
+        range: "Loyalty!A2:B2",
+        majorDimension: "ROWS",
+        values: [["a", "2"]],
+      });
+      const raw = await append({
+        includeValuesInResponse: true,
+        responseValueRenderOption: "UNFORMATTED_VALUE",
+      });
+      expect(raw.data.updates?.updatedData?.values).toEqual([["a", 2]]);
+    });
+
+    it("values.get: enums are checked, and empty trailing rows and columns are left out", async () => {
+      const { api } = await setup();
+      await api.spreadsheets.values.append({
+        spreadsheetId: "1Sheet",
+        range: "Loyalty!A1",
+        valueInputOption: "RAW",
+        requestBody: { values: [["a", "", "c", ""], ["", ""], []] },
+      });
+      const columns = await api.spreadsheets.values.get({
+        spreadsheetId: "1Sheet",
+        range: "Loyalty!A1:D",
+        majorDimension: "COLUMNS",
+      });
+      expect(columns.data.values).toEqual([["a"], [], ["c"]]);
+      const rows = await api.spreadsheets.values.get({ spreadsheetId: "1Sheet", range: "Loyalty!A1:D" });
+      expect(rows.data.values).toEqual([["a", "", "c"]]);
+      const bad = await failure(
+        api.spreadsheets.values.get({
+          spreadsheetId: "1Sheet",
+          range: "Loyalty!A1",
+          majorDimension: "DIAGONAL",
+        }),
+      );
+      expect(bad).toMatchObject({ status: 400, data: { error: { code: 400, status: "INVALID_ARGUMENT" } } });
+      const badRender = await failure(
+        api.spreadsheets.values.get({
+          spreadsheetId: "1Sheet",
+          range: "Loyalty!A1",
+          valueRenderOption: "PRETTY",
+        }),
+      );
+      expect(badRender?.status).toBe(400);
+    });
+
+    it("errors carry the google.rpc.Code name of their status, also injected ones", async () => {
+      const { fake, api } = await setup();
+      const statuses: Record<number, string> = {
+        500: "INTERNAL",
+        503: "UNAVAILABLE",
+        504: "DEADLINE_EXCEEDED",
+        429: "RESOURCE_EXHAUSTED",
+      };
+      for (const [code, status] of Object.entries(statuses)) {
+        fake.failNext(1, { status: Number(code) }, "get");
+        const answer = await failure(
+          api.spreadsheets.values.get({ spreadsheetId: "1Sheet", range: "Loyalty!A1" }, { retry: false }),
+        );
+        expect(answer).toMatchObject({
+          status: Number(code),
+          data: { error: { code: Number(code), status } },
+        });
+      }
+      fake.failNext(1, { status: 503 }, "token");
+      const token = await fetch(fake.tokenUrl, { method: "POST" });
+      expect(token.status).toBe(503);
+      expect(await token.json()).toMatchObject({ error: expect.any(String) });
+    });
+
+    it("401 without a token carries a Bearer challenge (RFC 6750 §3)", async () => {
+      const { fake } = await setup();
+      const res = await fetch(`${fake.url}/v4/spreadsheets/1Sheet/values/Loyalty!A1`);
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toMatch(/^Bearer realm=/);
+      expect(res.headers.get("www-authenticate")).not.toMatch(/error=/);
+    });
   });
 });

@@ -1,3 +1,4 @@
+import { secret } from "@engage-bridge/core";
 import { z } from "zod";
 
 /** HubSpot's legal bases for processing (required with an explanation on GDPR-enabled accounts). */
@@ -14,7 +15,7 @@ export const LEGAL_BASES = [
 /** The block under `connectors.hubspot` (without `enabled` and `rateLimit`, which the gateway handles). */
 export const hubspotConfigSchema = z.strictObject({
   /** A private app token or service key, sent as `Authorization: Bearer`. */
-  accessToken: z.string().min(1),
+  accessToken: secret(z.string().min(1)),
   baseUrl: z.url().default("https://api.hubapi.com"),
   /** The date version of the Communication Preferences API. */
   apiVersion: z

@@ -7,8 +7,11 @@ import {
   RetryableError,
 } from "@engage-bridge/core";
 import {
+  FAKE_HUBSPOT_SCOPES,
   FAKE_HUBSPOT_SUBSCRIPTION_ID,
   FAKE_HUBSPOT_TOKEN,
+  type FakeBatchWriteAnswer,
+  type FakeContactProperty,
   type FakeHubSpot,
   type FakeHubSpotOptions,
   sampleEvent,
@@ -18,7 +21,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { DAILY_RETRY_MS } from "./answers.ts";
 import { apiFor } from "./api.ts";
 import type { HubSpotConfig } from "./config.ts";
-import { hubspot, UNKNOWN_CONTACT_RETRY_MS } from "./connector.ts";
+import { hubspot, PROPERTY_RETRY_MS, UNKNOWN_CONTACT_RETRY_MS } from "./connector.ts";
 
 const fakes: FakeHubSpot[] = [];
 afterEach(async () => {
@@ -259,6 +262,43 @@ describe("hubspot connector: email statuses", () => {
       "dead",
     ]);
   });
+
+  // HubSpot's spec documents a 200 for statuses/batch/write and leaves open how a failed input is
+  // reported: whatever the answer, an input without its own result is never `delivered`.
+  it.each<[FakeBatchWriteAnswer, "dead" | "retry"]>([
+    [{ partialStatus: 207, errors: "context" }, "dead"],
+    [{ partialStatus: 200, errors: "context" }, "dead"],
+    [{ partialStatus: 207, errors: "id" }, "dead"],
+    [{ partialStatus: 200, errors: "message" }, "dead"],
+    [{ partialStatus: 207, errors: "detail" }, "dead"],
+    [{ partialStatus: 200, errors: "detail" }, "dead"],
+    [{ partialStatus: 207, errors: "unattributed" }, "retry"],
+    [{ partialStatus: 200, errors: "unattributed" }, "retry"],
+    [{ partialStatus: 207, errors: "omitted" }, "retry"],
+    [{ partialStatus: 200, errors: "omitted" }, "retry"],
+  ])("batch mode, failed input reported as %j: %s, the others delivered", async (batchWrite, failed) => {
+    const f = await fake({ batchWrite });
+    const { ctx } = context(
+      f,
+      { batch: true },
+      {
+        contacts: {
+          c1: { email: "a@example.com", acceptsEmail: true },
+          c2: { email: "not-an-email", acceptsEmail: true },
+          c3: { email: "b@example.com", acceptsEmail: false },
+        },
+      },
+    );
+    const results = await hubspot.deliver([item("c1"), item("c2"), item("c3")], ctx);
+    expect(results.map((r) => r.status)).toEqual(["delivered", failed, "delivered"]);
+    expect(results[1]).toMatchObject({
+      reason:
+        failed === "dead"
+          ? expect.stringMatching(/VALIDATION_ERROR: Invalid email address/)
+          : expect.stringMatching(/without a result for this email/),
+    });
+    expect(f.requests).toHaveLength(1);
+  });
 });
 
 describe("hubspot connector: SMS and postal", () => {
@@ -266,7 +306,7 @@ describe("hubspot connector: SMS and postal", () => {
     const f = await fake({ contacts: ["a@example.com"] });
     const { ctx, pace } = context(
       f,
-      { batch: true, smsProperty: "engage_sms", postalProperty: "engage_postal" },
+      { batch: true, smsProperty: "engage_accepts_sms", postalProperty: "engage_accepts_postal" },
       {
         contacts: {
           c1: { email: "a@example.com", acceptsEmail: true, acceptsSms: true, acceptsPostal: false },
@@ -278,7 +318,10 @@ describe("hubspot connector: SMS and postal", () => {
       ctx,
     );
     expect(results).toEqual(Array(3).fill({ status: "delivered" }));
-    expect(f.contact("a@example.com")).toMatchObject({ engage_sms: "true", engage_postal: "false" });
+    expect(f.contact("a@example.com")).toMatchObject({
+      engage_accepts_sms: "true",
+      engage_accepts_postal: "false",
+    });
     expect(f.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
       "POST /communication-preferences/2026-03/statuses/batch/write",
       "PATCH /crm/v3/objects/contacts/a%40example.com?idProperty=email",
@@ -308,7 +351,7 @@ describe("hubspot connector: SMS and postal", () => {
     const f = await fake();
     const { ctx } = context(
       f,
-      { smsProperty: "engage_sms" },
+      { smsProperty: "engage_accepts_sms" },
       { contacts: { c1: { email: "new@example.com", acceptsSms: false } } },
     );
     const [result] = await hubspot.deliver([item("c1", "Sms")], ctx);
@@ -319,18 +362,101 @@ describe("hubspot connector: SMS and postal", () => {
     });
     f.addContact("new@example.com");
     expect(await hubspot.deliver([item("c1", "Sms")], ctx)).toEqual([{ status: "delivered" }]);
-    expect(f.contact("new@example.com")?.engage_sms).toBe("false");
+    expect(f.contact("new@example.com")?.engage_accepts_sms).toBe("false");
   });
 
   it("does not count a 200 without the contact as applied", async () => {
     const f = await fake({ contacts: ["a@example.com"] });
     const { ctx } = context(
       f,
-      { smsProperty: "engage_sms" },
+      { smsProperty: "engage_accepts_sms" },
       { contacts: { c1: { email: "a@example.com", acceptsSms: true } } },
     );
     f.failNext(1, { type: "empty-results" });
     expect((await hubspot.deliver([item("c1", "Sms")], ctx))[0]?.status).toBe("retry");
+  });
+});
+
+describe("hubspot connector: a mirrored property HubSpot refuses", () => {
+  const contacts = {
+    c1: { email: "a@example.com", acceptsEmail: true, acceptsSms: true },
+    c2: { email: "b@example.com", acceptsSms: false },
+    c3: { email: "c@example.com", acceptsPostal: true },
+  };
+  const config = { smsProperty: "engage_accepts_sms", postalProperty: "engage_accepts_postal" };
+
+  it("deleted while running: unhealthy, the items wait an hour instead of dying, and recover once it is back", async () => {
+    const f = await fake({ contacts: ["a@example.com", "b@example.com", "c@example.com"] });
+    const { ctx, health } = context(f, config, { contacts });
+    f.deleteContactProperty("engage_accepts_sms");
+    const results = await hubspot.deliver([item("c1", "Sms"), item("c2", "Sms"), item("c3", "Postal")], ctx);
+    expect(results.map((r) => r.status)).toEqual(["retry", "retry", "delivered"]);
+    expect(results[0]).toMatchObject({
+      delayMs: PROPERTY_RETRY_MS,
+      reason: expect.stringMatching(
+        /^HubSpot refused the contact property smsProperty "engage_accepts_sms": HubSpot answered 400 VALIDATION_ERROR: Property values were not valid: .*PROPERTY_DOESNT_EXIST/,
+      ),
+    });
+    // The second SMS change would fail the same way: it is not sent.
+    expect(results[1]).toMatchObject({
+      delayMs: PROPERTY_RETRY_MS,
+      reason: expect.stringMatching(/^not sent: /),
+    });
+    expect(f.requests.map((r) => r.status)).toEqual([400, 200]);
+    expect(health.unhealthy).toHaveBeenLastCalledWith(
+      expect.stringMatching(/smsProperty "engage_accepts_sms"/),
+    );
+    expect(JSON.stringify(results)).not.toMatch(/@/);
+
+    // Email statuses still work, but the connector stays unhealthy while SMS cannot be applied.
+    health.healthy.mockClear();
+    expect(await hubspot.deliver([item("c1", "Email")], ctx)).toEqual([{ status: "delivered" }]);
+    expect(health.healthy).not.toHaveBeenCalled();
+    expect(health.unhealthy).toHaveBeenLastCalledWith(
+      expect.stringMatching(/smsProperty "engage_accepts_sms"/),
+    );
+
+    // The operator creates the property again: the waiting changes go through, and all is well.
+    f.defineContactProperty({ name: "engage_accepts_sms", type: "bool", fieldType: "booleancheckbox" });
+    expect(await hubspot.deliver([item("c1", "Sms"), item("c2", "Sms")], ctx)).toEqual(
+      Array(2).fill({ status: "delivered" }),
+    );
+    expect(health.healthy).toHaveBeenCalled();
+    expect(f.contact("b@example.com")?.engage_accepts_sms).toBe("false");
+  });
+
+  it("a value the property refuses (INVALID_OPTION), or HubSpot's message alone naming the property, is the same problem", async () => {
+    const f = await fake({ contacts: ["a@example.com"] });
+    const { ctx, health } = context(f, config, { contacts });
+    f.defineContactProperty({
+      name: "engage_accepts_sms",
+      type: "enumeration",
+      fieldType: "select",
+      options: [
+        { label: "Yes", value: "yes" },
+        { label: "No", value: "no" },
+      ],
+    });
+    const [option] = await hubspot.deliver([item("c1", "Sms")], ctx);
+    expect(option).toMatchObject({
+      status: "retry",
+      delayMs: PROPERTY_RETRY_MS,
+      reason: expect.stringMatching(/smsProperty "engage_accepts_sms".*INVALID_OPTION/),
+    });
+    f.defineContactProperty({ name: "engage_accepts_sms", type: "bool", fieldType: "booleancheckbox" });
+    f.failNext(1, {
+      type: "validation",
+      message:
+        'Property values were not valid: [{"isValid":false,"message":"Property \\"engage_accepts_sms\\" does not exist","error":"PROPERTY_DOESNT_EXIST","name":"engage_accepts_sms"}]',
+    });
+    expect((await hubspot.deliver([item("c1", "Sms")], ctx))[0]).toMatchObject({
+      status: "retry",
+      delayMs: PROPERTY_RETRY_MS,
+    });
+    expect(health.unhealthy).toHaveBeenCalledTimes(2);
+    // A 400 that is not about property values stays what it was: dead with HubSpot's message.
+    f.failNext(1, { type: "validation", message: "Malformed request" });
+    expect((await hubspot.deliver([item("c1", "Sms")], ctx))[0]).toMatchObject({ status: "dead" });
   });
 });
 
@@ -440,6 +566,35 @@ describe("hubspot connector: answers", () => {
     expect(health.healthy).toHaveBeenCalled();
   });
 
+  it("403 at delivery names the scope the request needs, from HubSpot's spec", async () => {
+    const f = await fake({
+      contacts: ["a@example.com"],
+      scopes: FAKE_HUBSPOT_SCOPES.filter(
+        (s) => s !== "communication_preferences.statuses.batch.write" && s !== "crm.objects.contacts.write",
+      ),
+    });
+    const { ctx, health } = context(
+      f,
+      { batch: true, smsProperty: "engage_accepts_sms" },
+      { contacts: { c1: { email: "a@example.com", acceptsEmail: true, acceptsSms: true } } },
+    );
+    const [email] = await hubspot.deliver([item("c1")], ctx);
+    expect(email).toMatchObject({
+      status: "dead",
+      reason: expect.stringMatching(
+        /^HubSpot answered 403 MISSING_SCOPES: .*; the private app needs the scope communication_preferences\.statuses\.batch\.write \(all it needs: /,
+      ),
+    });
+    expect(health.unhealthy).toHaveBeenLastCalledWith(
+      expect.stringContaining("needs the scope communication_preferences.statuses.batch.write"),
+    );
+    const [sms] = await hubspot.deliver([item("c1", "Sms")], ctx);
+    expect(sms).toMatchObject({
+      status: "dead",
+      reason: expect.stringContaining("needs the scope crm.objects.contacts.write"),
+    });
+  });
+
   it("400 validation: dead with HubSpot's message and correlation id", async () => {
     const f = await fake();
     const { ctx } = context(f, {}, { contacts: oneContact });
@@ -466,10 +621,23 @@ describe("hubspot connector: answers", () => {
 });
 
 describe("hubspot connector: start-up check and client", () => {
+  const messageOf = async (running: Promise<void> | undefined) => {
+    try {
+      await running;
+      return "(no error)";
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+
   const init = (f: FakeHubSpot, config: Record<string, unknown> = {}) => {
-    const { ctx, health } = context(f, config);
+    const { ctx, health, pace } = context(f, config);
     const { config: parsed, ...rest } = ctx;
-    return { run: () => hubspot.init?.(parsed, { ...rest, signal: AbortSignal.timeout(10_000) }), health };
+    return {
+      run: () => hubspot.init?.(parsed, { ...rest, signal: AbortSignal.timeout(10_000) }),
+      health,
+      pace,
+    };
   };
 
   it("passes when the subscription type exists", async () => {
@@ -490,6 +658,100 @@ describe("hubspot connector: start-up check and client", () => {
     const { run, health } = init(f, { accessToken: "wrong" });
     await expect(run()).rejects.toThrow(/refused the access token \(401\): check accessToken/);
     expect(health.unhealthy).toHaveBeenCalled();
+  });
+
+  it("names the Communication Preferences scopes HubSpot's spec requires when the token lacks them", async () => {
+    const single = await messageOf(init(await fake({ scopes: [] })).run());
+    expect(single).toMatch(
+      /refused the access token \(403\): check accessToken and the private app's scopes: communication_preferences\.read and communication_preferences\.write \(or communication_preferences\.read_write for both\); HubSpot names communication_preferences\.read_write, communication_preferences\.read\./,
+    );
+    expect(single).not.toMatch(/subscriptions?-|statuses\.batch|crm\./);
+    const batch = await messageOf(
+      init(await fake({ scopes: [] }), { batch: true, smsProperty: "engage_accepts_sms" }).run(),
+    );
+    expect(batch).toContain(
+      "scopes: communication_preferences.read (or communication_preferences.read_write), communication_preferences.statuses.batch.write, crm.objects.contacts.write, crm.schemas.contacts.read",
+    );
+  });
+
+  it("names crm.schemas.contacts.read when the token cannot read the mirrored property", async () => {
+    const f = await fake({
+      scopes: FAKE_HUBSPOT_SCOPES.filter((s) => s.startsWith("communication_preferences")),
+    });
+    const { run, health } = init(f, { postalProperty: "engage_accepts_postal" });
+    await expect(run()).rejects.toThrow(
+      /refused the access token \(403\): .*crm\.objects\.contacts\.write, crm\.schemas\.contacts\.read .*; HubSpot names crm\.schemas\.contacts\.read, crm\.objects\.contacts\.read, crm\.objects\.contacts\.write\./,
+    );
+    expect(health.unhealthy).toHaveBeenCalled();
+  });
+
+  it("checks that smsProperty and postalProperty exist on contacts, each request after the first paced", async () => {
+    const f = await fake();
+    const { run, pace, health } = init(f, {
+      smsProperty: "engage_accepts_sms",
+      postalProperty: "engage_accepts_postal",
+    });
+    await expect(run()).resolves.toBeUndefined();
+    expect(f.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      "GET /communication-preferences/2026-03/definitions 200",
+      "GET /crm/v3/properties/contacts/engage_accepts_sms 200",
+      "GET /crm/v3/properties/contacts/engage_accepts_postal 200",
+    ]);
+    expect(pace).toHaveBeenCalledTimes(2);
+    expect(health.healthy).toHaveBeenCalled();
+  });
+
+  it("refuses to start when a mirrored property does not exist, naming it", async () => {
+    const f = await fake({ contactProperties: [] });
+    await expect(init(f, { postalProperty: "engage_accepts_postal" }).run()).rejects.toThrow(
+      /^postalProperty "engage_accepts_postal" does not exist on HubSpot contacts \(HubSpot answered 404 OBJECT_NOT_FOUND: .*\): create it as a property of type bool/,
+    );
+    await expect(init(f, { smsProperty: "engage_sms" }).run()).rejects.toThrow(
+      /^smsProperty "engage_sms" does not exist on HubSpot contacts/,
+    );
+  });
+
+  it.each<[string, Omit<FakeContactProperty, "name">, RegExp | undefined]>([
+    ["a bool checkbox", { type: "bool", fieldType: "booleancheckbox" }, undefined],
+    [
+      "an enumeration with options true and false",
+      {
+        type: "enumeration",
+        fieldType: "radio",
+        options: [
+          { label: "Yes", value: "true" },
+          { label: "No", value: "false" },
+          { label: "Unknown", value: "unknown" },
+        ],
+      },
+      undefined,
+    ],
+    ["a text property", { type: "string", fieldType: "text" }, undefined],
+    ["a number", { type: "number", fieldType: "number" }, /it is of type number \(field type number\)/],
+    ["a date", { type: "date", fieldType: "date" }, /it is of type date/],
+    [
+      "an enumeration without true/false",
+      {
+        type: "enumeration",
+        fieldType: "select",
+        options: [
+          { label: "Yes", value: "yes" },
+          { label: "No", value: "no" },
+        ],
+      },
+      /without the options "true" and "false" \(its options: yes, no\)/,
+    ],
+    [
+      "a read-only property",
+      { type: "string", fieldType: "text", readOnlyValue: true },
+      /its value is read-only/,
+    ],
+  ])("a mirrored property that is %s", async (_, definition, refused) => {
+    const f = await fake({ contactProperties: [{ name: "engage_sms", ...definition }] });
+    const run = init(f, { smsProperty: "engage_sms" }).run();
+    if (!refused) return expect(run).resolves.toBeUndefined();
+    await expect(run).rejects.toThrow(/^smsProperty "engage_sms" cannot hold "true"\/"false" in HubSpot: /);
+    await expect(init(f, { smsProperty: "engage_sms" }).run()).rejects.toThrow(refused);
   });
 
   it("fails for an API version HubSpot does not have", async () => {

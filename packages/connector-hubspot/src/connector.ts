@@ -15,6 +15,8 @@ import {
 import { describeAnswer, type Failure, failureOf, maskEmails, networkFailure } from "./answers.ts";
 import { apiFor, emailSegment, type HubSpotAnswer, type HubSpotApi, NetworkError } from "./api.ts";
 import { type HubSpotConfig, hubspotConfigSchema } from "./config.ts";
+import { blamedProperties, FITTING_PROPERTY, unfitProperty } from "./properties.ts";
+import { REQUEST_SCOPE, requiredScopes, scopesNamed } from "./scopes.ts";
 
 /** HubSpot's limit for Free/Starter apps; higher tiers raise it with `connectors.hubspot.rateLimit`. */
 export const HUBSPOT_RATE_LIMIT = Object.freeze({ requests: 100, perSeconds: 10 });
@@ -22,6 +24,12 @@ export const HUBSPOT_RATE_LIMIT = Object.freeze({ requests: 100, perSeconds: 10 
 export const BATCH_SIZE = 100;
 /** Wait before patching a contact again that HubSpot's CRM does not have (it may be created later). */
 export const UNKNOWN_CONTACT_RETRY_MS = 60_000;
+/**
+ * Wait before patching again after HubSpot refused a mirrored property (missing, wrong type,
+ * read-only): only an operator can fix that, so the items wait for it instead of dying, and an hour
+ * keeps the gateway's attempts (`delivery.maxAttempts`) for the hours an operator may need.
+ */
+export const PROPERTY_RETRY_MS = 3_600_000;
 
 type StatusState = "SUBSCRIBED" | "UNSUBSCRIBED";
 type Ctx = DeliveryContext<HubSpotConfig>;
@@ -111,6 +119,8 @@ interface ErrorEntry {
   message?: unknown;
   id?: unknown;
   context?: unknown;
+  /** The spec's `StandardError.errors`: `ErrorDetail`s, which have a `context` and `message` too. */
+  errors?: unknown;
 }
 
 const listOf = (body: unknown, name: string): unknown[] => {
@@ -118,8 +128,11 @@ const listOf = (body: unknown, name: string): unknown[] => {
   return Array.isArray(value) ? value : [];
 };
 
-/** Whether an entry of `errors` is about `email` (its context lists it, or its message or id names it). */
-function mentions(error: ErrorEntry, email: string): boolean {
+/**
+ * Whether an entry of `errors` is about `email`: its context lists it, its message or id names it, or
+ * one of its own `errors` (details) does. HubSpot does not specify where a batch error names its input.
+ */
+function mentions(error: ErrorEntry, email: string, depth = 0): boolean {
   if (sameEmail(error.id, email)) return true;
   // Whole words only: "a@example.com" is not named by a message about "ba@example.com".
   if (typeof error.message === "string") {
@@ -132,6 +145,11 @@ function mentions(error: ErrorEntry, email: string): boolean {
       const values = Array.isArray(value) ? value : [value];
       if (values.some((v) => sameEmail(v, email))) return true;
     }
+  }
+  if (Array.isArray(error.errors) && depth < 2) {
+    return error.errors.some(
+      (d) => d && typeof d === "object" && mentions(d as ErrorEntry, email, depth + 1),
+    );
   }
   return false;
 }
@@ -183,6 +201,25 @@ function judgeStatus(
 }
 
 /**
+ * Mirrored properties HubSpot refused, with the reason, per connector config: kept across calls so
+ * that a working email write does not report the connector healthy while SMS/postal still cannot be
+ * applied. A patch that HubSpot accepts clears its properties.
+ */
+const propertyTrouble = new WeakMap<HubSpotConfig, Map<string, string>>();
+
+function troubleOf(config: HubSpotConfig): Map<string, string> {
+  let trouble = propertyTrouble.get(config);
+  if (!trouble) {
+    trouble = new Map();
+    propertyTrouble.set(config, trouble);
+  }
+  return trouble;
+}
+
+const configKeyOf = (config: HubSpotConfig, property: string) =>
+  property === config.smsProperty ? "smsProperty" : "postalProperty";
+
+/**
  * One `deliver` call: sends the writes one request at a time, paced, and fills in each item's
  * result. After a failure that concerns every request (credentials, HubSpot down) it sends nothing
  * more; a rate limit ends the call (the whole batch is retried and the gateway slows down).
@@ -190,6 +227,8 @@ function judgeStatus(
 class Run {
   private paid = true;
   private stopped: string | undefined;
+  /** Mirrored properties refused in this call: later patches with them are not sent. */
+  private readonly refused = new Map<string, string>();
   private readonly ctx: Ctx;
   private readonly api: HubSpotApi;
   readonly results: (DeliveryResult | undefined)[];
@@ -211,11 +250,22 @@ class Run {
     return false;
   }
 
+  /** A request worked: healthy again, unless a mirrored property is still known to be refused. */
+  private working(accepted: readonly string[] = []): void {
+    const trouble = troubleOf(this.ctx.config);
+    for (const property of accepted) trouble.delete(property);
+    const [still] = trouble.values();
+    if (still === undefined) this.ctx.health.healthy();
+    // Re-stated so that the reason shown is this problem, not an earlier one that is gone.
+    else this.ctx.health.unhealthy(still);
+  }
+
   private async send(
     method: "POST" | "PATCH",
     path: string,
     body: unknown,
     query?: Record<string, string>,
+    accepted?: readonly string[],
   ): Promise<{ answer: HubSpotAnswer } | { failure: Failure }> {
     // The gateway reserved the call's first request; every further one waits for the rate limit.
     if (this.paid) this.paid = false;
@@ -224,7 +274,7 @@ class Run {
       const answer = await this.api.request(method, path, { body, query, signal: this.ctx.signal });
       const failure = failureOf(answer);
       if (failure) return { failure };
-      this.ctx.health.healthy();
+      this.working(accepted);
       return { answer };
     } catch (error) {
       if (error instanceof NetworkError) return { failure: networkFailure(error) };
@@ -232,8 +282,13 @@ class Run {
     }
   }
 
-  /** Records a failed request for its items. */
-  private fail(failure: Failure, indexes: readonly number[], onNotFound: DeliveryResult): void {
+  /** Records a failed request for its items; `scope` is the one the request needs. */
+  private fail(
+    failure: Failure,
+    indexes: readonly number[],
+    onNotFound: DeliveryResult,
+    scope: string,
+  ): void {
     const log = { status: failure.kind, items: indexes.length };
     switch (failure.kind) {
       case "rate-limited":
@@ -245,12 +300,14 @@ class Run {
           failure.daily ? `HubSpot's daily limit is used up: ${failure.reason}` : failure.reason,
           { delayMs: failure.delayMs, rateLimited: true },
         );
-      case "auth":
-        this.ctx.health.unhealthy(`HubSpot refused the access token: ${failure.reason}`);
+      case "auth": {
+        const reason = authReason(failure.reason, scope, this.ctx.config);
+        this.ctx.health.unhealthy(`HubSpot refused the access token: ${reason}`);
         this.ctx.logger.error(log, "HubSpot refused the access token");
-        this.set(indexes, dead(failure.reason));
+        this.set(indexes, dead(reason));
         this.stopped = failure.reason;
         return;
+      }
       case "transient":
         this.ctx.logger.warn(log, "HubSpot request failed; will retry");
         this.set(indexes, retry(failure.reason));
@@ -283,7 +340,12 @@ class Run {
     const path = `${this.api.preferencesPath}/statuses/${emailSegment(write.email)}`;
     const sent = await this.send("POST", path, this.statusBody(write));
     if ("failure" in sent) {
-      this.fail(sent.failure, write.indexes, dead(`HubSpot does not know this path: ${sent.failure.reason}`));
+      this.fail(
+        sent.failure,
+        write.indexes,
+        dead(`HubSpot does not know this path: ${sent.failure.reason}`),
+        REQUEST_SCOPE.statusWrite,
+      );
       return;
     }
     this.set(
@@ -315,7 +377,12 @@ class Run {
           return;
         }
       }
-      this.fail(failure, all, dead(`HubSpot does not know this path: ${failure.reason}`));
+      this.fail(
+        failure,
+        all,
+        dead(`HubSpot does not know this path: ${failure.reason}`),
+        REQUEST_SCOPE.batchWrite,
+      );
       return;
     }
     for (const w of writes) {
@@ -329,16 +396,32 @@ class Run {
   /** `PATCH /crm/v3/objects/contacts/{email}?idProperty=email`: mirrored SMS/postal preferences. */
   async patchContact(write: PropertyWrite): Promise<void> {
     if (!this.mayGoOn(write.indexes)) return;
+    const names = Object.keys(write.properties);
+    const refused = names.map((n) => this.refused.get(n)).find((r) => r !== undefined);
+    if (refused !== undefined) {
+      this.set(write.indexes, retry(`not sent: ${refused}`, PROPERTY_RETRY_MS));
+      return;
+    }
     const path = `/crm/v3/objects/contacts/${emailSegment(write.email)}`;
-    const sent = await this.send("PATCH", path, { properties: write.properties }, { idProperty: "email" });
+    const sent = await this.send(
+      "PATCH",
+      path,
+      { properties: write.properties },
+      { idProperty: "email" },
+      names,
+    );
     if ("failure" in sent) {
+      const { failure } = sent;
+      const blamed = failure.kind === "invalid" ? blamedProperties(failure.body, names) : undefined;
+      if (blamed) {
+        this.propertyRefused(blamed, failure.reason, write.indexes);
+        return;
+      }
       this.fail(
-        sent.failure,
+        failure,
         write.indexes,
-        retry(
-          `HubSpot has no contact with this email (yet): ${sent.failure.reason}`,
-          UNKNOWN_CONTACT_RETRY_MS,
-        ),
+        retry(`HubSpot has no contact with this email (yet): ${failure.reason}`, UNKNOWN_CONTACT_RETRY_MS),
+        REQUEST_SCOPE.contactPatch,
       );
       return;
     }
@@ -357,6 +440,36 @@ class Run {
           ),
     );
   }
+
+  /**
+   * HubSpot refused a mirrored property: every SMS/postal change would fail the same way until an
+   * operator fixes the property, so the connector says so (unhealthy) and the items wait for the fix
+   * (retry in an hour) instead of dying one after the other.
+   */
+  private propertyRefused(blamed: readonly string[], answer: string, indexes: readonly number[]): void {
+    const { config } = this.ctx;
+    const named = blamed.map((p) => `${configKeyOf(config, p)} "${p}"`).join(" and ");
+    const reason =
+      `HubSpot refused the contact property ${named}: ${answer}. ` +
+      `It must exist on contacts and accept "true"/"false" (${FITTING_PROPERTY})`;
+    const trouble = troubleOf(config);
+    for (const property of blamed) {
+      this.refused.set(property, reason);
+      trouble.set(property, reason);
+    }
+    this.ctx.health.unhealthy(reason);
+    this.ctx.logger.error(
+      { status: "property-refused", properties: blamed, items: indexes.length },
+      "HubSpot refused a mirrored contact property; SMS/postal changes wait until it is fixed",
+    );
+    this.set(indexes, retry(reason, PROPERTY_RETRY_MS));
+  }
+}
+
+/** The reason for a 401 (the token itself) or a 403 (a scope: the one this request needs, and the rest). */
+function authReason(reason: string, scope: string, config: HubSpotConfig): string {
+  if (!/^HubSpot answered 403/.test(reason)) return `${reason}; check accessToken (revoked or expired?)`;
+  return `${reason}; the private app needs the scope ${scope} (all it needs: ${requiredScopes(config)})`;
 }
 
 /** The inputs of a batch that a 400 answer names (in `errors`, `context` or its message). */
@@ -424,47 +537,99 @@ async function deliver(items: readonly Item[], ctx: Ctx): Promise<readonly Deliv
   return run.results.map((r) => r ?? retry("no result was recorded for this item"));
 }
 
-/** Start-up check: the token works and `subscriptionId` is one of the account's subscription types. */
-async function init(config: HubSpotConfig, ctx: Omit<Ctx, "config">): Promise<void> {
+type InitContext = Omit<Ctx, "config">;
+
+/**
+ * A start-up GET: 5xx, 429 and network errors are tried up to three times; a refused token stops the
+ * gateway with the scopes to grant; a 2xx or 404 is the caller's to read.
+ */
+async function startupGet(
+  config: HubSpotConfig,
+  ctx: InitContext,
+  pacing: { paid: boolean },
+  path: string,
+): Promise<HubSpotAnswer> {
   const api = apiFor(config);
   const where = `HubSpot at ${config.baseUrl}`;
-  let answer: HubSpotAnswer | undefined;
   let last = "";
   for (let attempt = 1; attempt <= 3; attempt++) {
-    if (attempt > 1) await ctx.pace?.();
+    // The gateway reserved init's first request; every further one waits for the rate limit.
+    if (pacing.paid) pacing.paid = false;
+    else await ctx.pace?.();
+    let answer: HubSpotAnswer;
     try {
-      answer = await api.request("GET", `${api.preferencesPath}/definitions`, { signal: ctx.signal });
+      answer = await api.request("GET", path, { signal: ctx.signal });
     } catch (error) {
       if (!(error instanceof NetworkError)) throw error;
       last = error.message;
-      answer = undefined;
       continue;
     }
     const failure = failureOf(answer);
-    if (!failure) break;
+    if (!failure || failure.kind === "not-found") return answer;
     if (failure.kind === "auth") {
       ctx.health.unhealthy(`HubSpot refused the access token: ${failure.reason}`);
+      const named = scopesNamed(answer.body);
       throw new Error(
-        `${where} refused the access token (${answer.status}): check accessToken and the private app's scopes ` +
-          `(subscriptions-definition-read, subscriptions-status-write${config.batch ? ", subscription-status-batch-write" : ""}` +
-          `${config.smsProperty || config.postalProperty ? ", crm.objects.contacts.write" : ""}). ${failure.reason}`,
+        `${where} refused the access token (${answer.status}): check accessToken and the private app's scopes: ` +
+          `${requiredScopes(config)}` +
+          `${named.length > 0 ? `; HubSpot names ${named.join(", ")}` : ""}. ${failure.reason}`,
       );
     }
-    if (failure.kind === "not-found") {
-      throw new Error(
-        `${where} has no Communication Preferences API version "${config.apiVersion}": ${failure.reason}`,
-      );
-    }
-    if (failure.kind === "invalid")
-      throw new Error(`${where} refused the definitions request: ${failure.reason}`);
+    if (failure.kind === "invalid") throw new Error(`${where} refused GET ${path}: ${failure.reason}`);
     last = failure.reason;
-    answer = undefined;
+    if (attempt === 3) break;
     // Rate limit or 5xx: worth another try after a short wait (never longer than the start-up budget).
     const wait =
       failure.kind === "rate-limited" && !failure.daily ? Math.min(failure.delayMs, 10_000) : 1_000;
     await sleep(wait, undefined, { signal: ctx.signal });
   }
-  if (!answer) throw new Error(`${where} could not be checked: ${last}`);
+  throw new Error(`${where} could not be checked: ${last}`);
+}
+
+/**
+ * `smsProperty`/`postalProperty` exist on contacts and can hold "true"/"false" (see properties.ts),
+ * so that a typo or a wrong property type stops the gateway at start-up, not every SMS/postal change.
+ */
+async function checkProperty(
+  config: HubSpotConfig,
+  ctx: InitContext,
+  pacing: { paid: boolean },
+  key: "smsProperty" | "postalProperty",
+  name: string,
+): Promise<void> {
+  const answer = await startupGet(
+    config,
+    ctx,
+    pacing,
+    `/crm/v3/properties/contacts/${encodeURIComponent(name)}`,
+  );
+  if (answer.status === 404) {
+    throw new Error(
+      `${key} "${name}" does not exist on HubSpot contacts (${describeAnswer(answer)}): ` +
+        `create it as ${FITTING_PROPERTY}, or fix the name (HubSpot's internal name, not the label)`,
+    );
+  }
+  const unfit = unfitProperty(answer.body);
+  if (unfit) {
+    throw new Error(
+      `${key} "${name}" cannot hold "true"/"false" in HubSpot: ${unfit}; use ${FITTING_PROPERTY}`,
+    );
+  }
+}
+
+/**
+ * Start-up check: the token works, `subscriptionId` is one of the account's subscription types, and
+ * the mirrored contact properties exist and fit.
+ */
+async function init(config: HubSpotConfig, ctx: InitContext): Promise<void> {
+  const api = apiFor(config);
+  const pacing = { paid: true };
+  const answer = await startupGet(config, ctx, pacing, `${api.preferencesPath}/definitions`);
+  if (answer.status === 404) {
+    throw new Error(
+      `HubSpot at ${config.baseUrl} has no Communication Preferences API version "${config.apiVersion}": ${describeAnswer(answer)}`,
+    );
+  }
 
   const definitions = listOf(answer.body, "results") as {
     id?: unknown;
@@ -481,6 +646,15 @@ async function init(config: HubSpotConfig, ctx: Omit<Ctx, "config">): Promise<vo
   if (found.isActive === false) {
     ctx.logger.warn({ subscriptionId: config.subscriptionId }, "the HubSpot subscription type is not active");
   }
+
+  const checked = new Set<string>();
+  for (const key of ["smsProperty", "postalProperty"] as const) {
+    const name = config[key];
+    if (name === undefined || checked.has(name)) continue;
+    checked.add(name);
+    await checkProperty(config, ctx, pacing, key, name);
+  }
+  troubleOf(config).clear();
   ctx.health.healthy();
 }
 

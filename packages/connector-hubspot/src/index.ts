@@ -5,5 +5,6 @@ export {
   HUBSPOT_RATE_LIMIT,
   hubspot,
   hubspot as default,
+  PROPERTY_RETRY_MS,
   UNKNOWN_CONTACT_RETRY_MS,
 } from "./connector.ts";

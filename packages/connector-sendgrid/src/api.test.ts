@@ -1,4 +1,4 @@
-import { type FakeSendGrid, startFakeSendGrid } from "@engage-bridge/testkit";
+import { type FakeSendGrid, type FakeSendGridUnknownGroup, startFakeSendGrid } from "@engage-bridge/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { maskEmails, SendGridApi, SendGridError, sendgridMessage } from "./api.ts";
 
@@ -34,7 +34,11 @@ describe("SendGridApi against the fake", () => {
     const sg = await fake();
     const api = new SendGridApi({ apiKey: sg.apiKey, baseUrl: sg.url, groupId: undefined });
     const answer = await api.addSuppressions(["a@example.com", "b@example.com", "c@example.com"], signal());
-    expect(answer).toEqual({ status: 201, waitMs: 0 });
+    expect(answer).toEqual({
+      status: 201,
+      waitMs: 0,
+      echoed: new Set(["a@example.com", "b@example.com", "c@example.com"]),
+    });
     expect([...sg.globalSuppressions].sort()).toEqual(["a@example.com", "b@example.com", "c@example.com"]);
 
     expect(await api.removeSuppression("b@example.com", signal())).toEqual({ status: 204, waitMs: 0 });
@@ -59,11 +63,107 @@ describe("SendGridApi against the fake", () => {
     expect(sg.groupList(4242).size).toBe(0);
 
     const unknown = new SendGridApi({ apiKey: sg.apiKey, baseUrl: sg.url, groupId: 7 });
-    expect((await unknown.groupExists(signal())).exists).toBe(false);
+    expect(await unknown.groupExists(signal())).toEqual({
+      exists: false,
+      waitMs: 0,
+      status: 404,
+      answer: "404: Group not found",
+    });
     await unknown.addSuppressions(["b@example.com"], signal());
     expect(sg.requests.at(-1)?.status).toBe(201);
     expect([...sg.globalSuppressions]).toEqual(["b@example.com"]);
     expect(sg.groupSuppressions.get(7)).toBeUndefined();
+  });
+
+  it("groupExists: only a 200 naming the group's id confirms it, under every answer an unknown group may get", async () => {
+    const expected: Record<FakeSendGridUnknownGroup, { status: number; answer: string }> = {
+      "not-found": { status: 404, answer: "404: Group not found" },
+      "bad-request": { status: 400, answer: "400: group 7 is not a valid group id (group_id)" },
+      empty: { status: 200, answer: "200 without the group's id" },
+      "other-group": { status: 200, answer: "200 naming another group (id 0)" },
+      list: { status: 200, answer: "200 without the group's id" },
+    };
+    const sg = await fake({ groups: [4242] });
+    for (const [unknownGroup, answer] of Object.entries(expected)) {
+      sg.unknownGroup = unknownGroup as FakeSendGridUnknownGroup;
+      const unknown = new SendGridApi({ apiKey: sg.apiKey, baseUrl: sg.url, groupId: 7 });
+      expect(await unknown.groupExists(signal())).toEqual({ exists: false, waitMs: 0, ...answer });
+      const known = new SendGridApi({ apiKey: sg.apiKey, baseUrl: sg.url, groupId: 4242 });
+      expect(await known.groupExists(signal())).toEqual({ exists: true, waitMs: 0 });
+    }
+    // Whatever the status, a body without the group's id never confirms it; a refused key still throws.
+    const group = new SendGridApi({ apiKey: sg.apiKey, baseUrl: sg.url, groupId: 4242 });
+    sg.failNext(1, { status: 200, body: { id: "4243", name: "x" } });
+    expect(await group.groupExists(signal())).toMatchObject({
+      exists: false,
+      answer: "200 naming another group (id 4243)",
+    });
+    sg.failNext(1, { status: 200, body: "" });
+    expect(await group.groupExists(signal())).toMatchObject({
+      exists: false,
+      answer: "200 without the group's id",
+    });
+    sg.failNext(1, { status: 200, body: { id: "4242" } });
+    expect(await group.groupExists(signal())).toEqual({ exists: true, waitMs: 0 });
+    sg.failNext(1, { status: 403 });
+    expect(await failure(group.groupExists(signal()))).toMatchObject({ kind: "unauthorized", status: 403 });
+  });
+
+  it("addSuppressions names what the 201 echoed (lower-cased), under every answer to a malformed address", async () => {
+    const sent = ["a@example.com", "user@localhost", "B@Example.com"];
+    const sg = await fake({ invalidAddress: "omit" });
+    const api = new SendGridApi({ apiKey: sg.apiKey, baseUrl: sg.url, groupId: undefined });
+    expect((await api.addSuppressions(sent, signal())).echoed).toEqual(
+      new Set(["a@example.com", "b@example.com"]),
+    );
+    sg.invalidAddress = "omit-all";
+    expect((await api.addSuppressions(sent, signal())).echoed).toEqual(new Set());
+    sg.invalidAddress = "reject";
+    expect(await failure(api.addSuppressions(sent, signal()))).toMatchObject({
+      kind: "rejected",
+      status: 400,
+    });
+    // A 201 without the list says nothing about any address.
+    sg.failNext(1, { status: 201, body: "" });
+    expect((await api.addSuppressions(["a@example.com"], signal())).echoed).toBeUndefined();
+    sg.failNext(1, { status: 201, body: { recipient_emails: ["A@EXAMPLE.COM", 7] } });
+    expect((await api.addSuppressions(["a@example.com"], signal())).echoed).toEqual(
+      new Set(["a@example.com"]),
+    );
+  });
+
+  it("lookUp: the global list one address per GET, a group many per search; an answer saying neither is transient", async () => {
+    const sg = await fake({ groups: [4242] });
+    sg.globalSuppressions.add("a@example.com");
+    sg.groupList(4242).add("g@example.com");
+    const global = new SendGridApi({ apiKey: sg.apiKey, baseUrl: sg.url, groupId: undefined });
+    expect(global.lookUpMany).toBe(false);
+    expect((await global.lookUp(["A@example.com"], signal())).listed).toEqual(new Set(["a@example.com"]));
+    expect((await global.lookUp(["b@example.com"], signal())).listed).toEqual(new Set());
+    await expect(global.lookUp(["a@example.com", "b@example.com"], signal())).rejects.toBeInstanceOf(
+      RangeError,
+    );
+    sg.failNext(1, { status: 200, body: { recipient_email: "other@example.com" } });
+    expect(await failure(global.lookUp(["a@example.com"], signal()))).toMatchObject({
+      kind: "transient",
+      status: 200,
+      message: "SendGrid answered 200 without saying whether the address is suppressed",
+    });
+
+    const group = new SendGridApi({ apiKey: sg.apiKey, baseUrl: sg.url, groupId: 4242 });
+    expect(group.lookUpMany).toBe(true);
+    expect((await group.lookUp(["a@example.com", "G@example.com"], signal())).listed).toEqual(
+      new Set(["g@example.com"]),
+    );
+    sg.failNext(1, { status: 200, body: {} });
+    expect((await failure(group.lookUp(["g@example.com"], signal()))).kind).toBe("transient");
+    expect(sg.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      "GET /v3/asm/suppressions/global/A%40example.com 200",
+      "GET /v3/asm/suppressions/global/b%40example.com 200",
+      "GET /v3/asm/suppressions/global/a%40example.com 200",
+      "POST /v3/asm/groups/4242/suppressions/search 200",
+      "POST /v3/asm/groups/4242/suppressions/search 200",
+    ]);
   });
 
   it("encodes the address in DELETE paths (characters that would otherwise cut or break the path)", async () => {

@@ -48,6 +48,34 @@ export interface SendGridAnswer {
   waitMs: number;
 }
 
+/** The answer to a POST of suppressions. */
+export interface AddAnswer extends SendGridAnswer {
+  /**
+   * The addresses the 201 names in `recipient_emails` (the ones SendGrid says it suppressed),
+   * lower-cased; `undefined` when the answer carries no such list. An address sent but not named
+   * here was not confirmed and must be checked.
+   */
+  echoed: Set<string> | undefined;
+}
+
+/** Whether the configured unsubscribe group exists, and if not, what SendGrid answered. */
+export type GroupCheck =
+  | { exists: true; waitMs: number }
+  | {
+      exists: false;
+      waitMs: number;
+      /** HTTP status SendGrid answered. */
+      status: number;
+      /** What SendGrid answered, for an operator (e.g. `404: Group not found`); no address in it. */
+      answer: string;
+    };
+
+/** The addresses looked up that are on the list (global, or the group's). */
+export interface ListedAnswer extends SendGridAnswer {
+  /** Lower-cased. */
+  listed: Set<string>;
+}
+
 const EMAIL_LIKE = /[^\s@"'<>()[\]{},;:]+@[^\s@"'<>()[\]{},;:]+/g;
 const MAX_DETAIL = 300;
 
@@ -139,6 +167,18 @@ export function toSendGridError(error: unknown, signal: AbortSignal): Error {
 
 type Method = "GET" | "POST" | "DELETE";
 
+const lower = (email: string) => email.trim().toLowerCase();
+
+/** A 2xx whose body does not say what the call needs: nothing can be concluded, so try again later. */
+const unreadable = (status: number, what: string, waitMs: number) =>
+  new SendGridError("transient", status, `SendGrid answered ${status} ${what}`, "", waitMs);
+
+/** The strings of `list`, lower-cased; `undefined` when `list` is not an array. */
+function addressList(list: unknown): Set<string> | undefined {
+  if (!Array.isArray(list)) return undefined;
+  return new Set(list.filter((e): e is string => typeof e === "string").map(lower));
+}
+
 /** The SDK client's type (its typings only give it as the type of the shared default client). */
 type Client = typeof sendgridDefaultClient;
 const Client = SdkClient as new () => Client;
@@ -173,7 +213,7 @@ export class SendGridApi {
     url: string,
     body: unknown,
     signal: AbortSignal,
-  ): Promise<SendGridAnswer> {
+  ): Promise<SendGridAnswer & { body: unknown }> {
     signal.throwIfAborted();
     // The SDK copies its default request synchronously inside request(): setting the signal right
     // before the call gives this call (and only this one) the signal, even with calls in parallel.
@@ -185,8 +225,12 @@ export class SendGridApi {
       this.setDefault("signal", undefined);
     }
     try {
-      const [response] = await pending;
-      return { status: response.statusCode, waitMs: waitAfter(response.statusCode, response.headers) };
+      const [response, responseBody] = await pending;
+      return {
+        status: response.statusCode,
+        waitMs: waitAfter(response.statusCode, response.headers),
+        body: responseBody as unknown,
+      };
     } catch (error) {
       throw toSendGridError(error, signal);
     }
@@ -198,26 +242,107 @@ export class SendGridApi {
       : `/v3/asm/groups/${this.groupId}/suppressions`;
   }
 
-  /** Adds addresses to the global unsubscribes, or to the group's (201). */
-  addSuppressions(emails: readonly string[], signal: AbortSignal): Promise<SendGridAnswer> {
-    return this.send("POST", this.base, { recipient_emails: emails }, signal);
+  /**
+   * Adds addresses to the global unsubscribes, or to the group's (201). The 201 can leave addresses
+   * out (SendGrid does not document how it treats a malformed one): see {@link AddAnswer.echoed}.
+   */
+  async addSuppressions(emails: readonly string[], signal: AbortSignal): Promise<AddAnswer> {
+    const { status, waitMs, body } = await this.send("POST", this.base, { recipient_emails: emails }, signal);
+    const echoed = addressList((body as { recipient_emails?: unknown } | null | undefined)?.recipient_emails);
+    return { status, waitMs, echoed };
   }
 
   /** Removes one address (204, also when it was not listed). */
-  removeSuppression(email: string, signal: AbortSignal): Promise<SendGridAnswer> {
-    return this.send("DELETE", `${this.base}/${encodeURIComponent(email)}`, undefined, signal);
+  async removeSuppression(email: string, signal: AbortSignal): Promise<SendGridAnswer> {
+    const { status, waitMs } = await this.send(
+      "DELETE",
+      `${this.base}/${encodeURIComponent(email)}`,
+      undefined,
+      signal,
+    );
+    return { status, waitMs };
   }
 
-  /** Whether the configured unsubscribe group exists (200) or not (404). */
-  async groupExists(signal: AbortSignal): Promise<{ exists: boolean; waitMs: number }> {
-    if (this.groupId === undefined) throw new TypeError("no unsubscribe group configured");
+  /** Whether {@link lookUp} takes many addresses in one request (group mode) or exactly one. */
+  get lookUpMany(): boolean {
+    return this.groupId !== undefined;
+  }
+
+  /**
+   * Which of `emails` are on the list the connector writes to, lower-cased. Group mode: one search
+   * of the group (`POST …/suppressions/search`, any number of addresses). Global mode: one
+   * `GET /v3/asm/suppressions/global/{email}` (`{recipient_email}` or `{}`), so exactly one address.
+   * An answer that says neither "listed" nor "not listed" is a transient failure, never a "no".
+   */
+  async lookUp(emails: readonly string[], signal: AbortSignal): Promise<ListedAnswer> {
+    if (this.groupId !== undefined) {
+      const answer = await this.send(
+        "POST",
+        `/v3/asm/groups/${this.groupId}/suppressions/search`,
+        { recipient_emails: emails },
+        signal,
+      );
+      const found = addressList(answer.body);
+      if (!found)
+        throw unreadable(answer.status, "to a group search without a list of addresses", answer.waitMs);
+      return { status: answer.status, waitMs: answer.waitMs, listed: found };
+    }
+    const [email, ...more] = emails;
+    if (email === undefined || more.length > 0)
+      throw new RangeError("the global list is looked up one address at a time");
+    const answer = await this.send(
+      "GET",
+      `/v3/asm/suppressions/global/${encodeURIComponent(email)}`,
+      undefined,
+      signal,
+    );
+    const body = answer.body;
+    if (body !== null && typeof body === "object" && !Array.isArray(body)) {
+      const listed = (body as { recipient_email?: unknown }).recipient_email;
+      if (listed === undefined) return { status: answer.status, waitMs: answer.waitMs, listed: new Set() };
+      if (typeof listed === "string" && lower(listed) === lower(email)) {
+        return { status: answer.status, waitMs: answer.waitMs, listed: new Set([lower(email)]) };
+      }
+    }
+    throw unreadable(answer.status, "without saying whether the address is suppressed", answer.waitMs);
+  }
+
+  /**
+   * Whether the configured unsubscribe group exists. Only a 200 that names the group's id says it
+   * does: the spec documents nothing else, and SendGrid silently moves addresses sent to an unknown
+   * group to the global list, so a 404, a 400 (any refusal but of the key), or a 200 with another
+   * body all mean "not confirmed". A refused key, 429, 5xx or network error throws.
+   */
+  async groupExists(signal: AbortSignal): Promise<GroupCheck> {
+    const groupId = this.groupId;
+    if (groupId === undefined) throw new TypeError("no unsubscribe group configured");
+    let answer: Awaited<ReturnType<SendGridApi["send"]>>;
     try {
-      const answer = await this.send("GET", `/v3/asm/groups/${this.groupId}`, undefined, signal);
-      return { exists: true, waitMs: answer.waitMs };
+      answer = await this.send("GET", `/v3/asm/groups/${groupId}`, undefined, signal);
     } catch (error) {
-      if (error instanceof SendGridError && error.status === 404)
-        return { exists: false, waitMs: error.waitMs };
+      if (error instanceof SendGridError && error.kind === "rejected") {
+        const said = error.detail ? `: ${error.detail}` : "";
+        return {
+          exists: false,
+          waitMs: error.waitMs,
+          status: error.status,
+          answer: `${error.status}${said}`,
+        };
+      }
       throw error;
     }
+    const id = (answer.body as { id?: unknown } | null | undefined)?.id;
+    if ((typeof id === "number" || typeof id === "string") && String(id) === String(groupId)) {
+      return { exists: true, waitMs: answer.waitMs };
+    }
+    const shown = typeof id === "number" || (typeof id === "string" && /^\d{1,20}$/.test(id)) ? ` ${id}` : "";
+    return {
+      exists: false,
+      waitMs: answer.waitMs,
+      status: answer.status,
+      answer: shown
+        ? `${answer.status} naming another group (id${shown})`
+        : `${answer.status} without the group's id`,
+    };
   }
 }

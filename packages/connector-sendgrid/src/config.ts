@@ -1,3 +1,4 @@
+import { secret } from "@engage-bridge/core";
 import { z } from "zod";
 
 /** Visible ASCII without spaces: anything else cannot travel in an `Authorization` header. */
@@ -9,13 +10,15 @@ const HEADER_TOKEN = /^[\x21-\x7e]+$/;
  * `groupId` (optional; absent = global unsubscribes).
  */
 export const sendgridConfigSchema = z.strictObject({
-  apiKey: z
-    .string()
-    .min(1, "must be set")
-    .refine(
-      (value) => value === "" || HEADER_TOKEN.test(value),
-      "must be printable ASCII without spaces (a SendGrid API key starts with SG.)",
-    ),
+  apiKey: secret(
+    z
+      .string()
+      .min(1, "must be set")
+      .refine(
+        (value) => value === "" || HEADER_TOKEN.test(value),
+        "must be printable ASCII without spaces (a SendGrid API key starts with SG.)",
+      ),
+  ),
   baseUrl: z
     .url()
     .default("https://api.sendgrid.com")

@@ -9,7 +9,13 @@ import {
   RetryableError,
   settleBatch,
 } from "@engage-bridge/core";
-import { type FakeSendGrid, sampleEvent, startFakeSendGrid } from "@engage-bridge/testkit";
+import {
+  type FakeSendGrid,
+  type FakeSendGridInvalidAddress,
+  type FakeSendGridUnknownGroup,
+  sampleEvent,
+  startFakeSendGrid,
+} from "@engage-bridge/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { type SendGridConfig, sendgridConfigSchema } from "./config.ts";
 import { createSendGridConnector, sendgridConnector } from "./connector.ts";
@@ -514,4 +520,171 @@ describe("sendgrid connector: unsubscribe group", () => {
     expect(sg.requests.filter((r) => r.method === "POST")).toHaveLength(0);
     expect(ctx.reports).toContain(`unhealthy: ${(results[0] as { reason: string }).reason}`);
   });
+});
+
+const INVALID_ADDRESS_ANSWERS: FakeSendGridInvalidAddress[] = ["reject", "omit", "omit-all"];
+const UNKNOWN_GROUP_ANSWERS: FakeSendGridUnknownGroup[] = [
+  "not-found",
+  "bad-request",
+  "empty",
+  "other-group",
+  "list",
+];
+const reasonOf = (r: DeliveryResult | undefined) => (r as { reason?: string } | undefined)?.reason ?? "";
+
+describe("sendgrid connector: a malformed address, whichever way SendGrid answers it (undocumented)", () => {
+  for (const invalidAddress of INVALID_ADDRESS_ANSWERS) {
+    for (const groupId of [undefined, 4242]) {
+      const mode = groupId === undefined ? "global list" : "group";
+      it(`${invalidAddress}, ${mode}: the other addresses delivered, the bad one dead with a masked reason`, async () => {
+        const sg = await fake({ invalidAddress, groups: [4242] });
+        const contacts = optedOut(8);
+        // Passes the connector's loose check; the (fake) SendGrid wants a dotted domain.
+        contacts.set("c-5", { email: "user@localhost", acceptsEmail: false });
+        const ctx = context(sg, contacts, groupId === undefined ? {} : { groupId });
+        const connector = createSendGridConnector();
+        await connector.init?.(ctx.config, ctx);
+        const results = await deliver(
+          connector,
+          [...contacts.keys()].map((id) => item(id)),
+          ctx,
+        );
+        const good = [...contacts.values()].map((c) => c.email).filter((e) => e !== "user@localhost");
+        expect(results.map((r, i) => (i === 5 ? "bad" : r.status))).toEqual([
+          ...Array(5).fill("delivered"),
+          "bad",
+          ...Array(2).fill("delivered"),
+        ]);
+        expect(results[5]?.status).toBe("dead");
+        const reason = reasonOf(results[5]);
+        if (invalidAddress === "reject") {
+          expect(reason).toBe(
+            "SendGrid rejected the request (400): <email> is not a valid email address (recipient_emails)",
+          );
+        } else if (groupId === undefined) {
+          expect(reason).toBe(
+            "SendGrid answered 201 but did not add the address: its answer leaves it out and " +
+              "GET /v3/asm/suppressions/global/<email> shows it is not suppressed (SendGrid probably finds it malformed)",
+          );
+        } else {
+          expect(reason).toBe(
+            "SendGrid answered 201 but did not add the address: its answer leaves it out and a search of " +
+              "unsubscribe group 4242 does not find it (SendGrid probably finds it malformed)",
+          );
+        }
+        expect(reason).not.toMatch(/user|localhost/);
+        const list = groupId === undefined ? sg.globalSuppressions : sg.groupList(groupId);
+        expect([...list].sort()).toEqual(good.sort());
+        if (groupId !== undefined) expect(sg.globalSuppressions.size).toBe(0);
+        // Halving isolates it: a handful of calls, never one per address and lookup.
+        expect(sg.requests.length).toBeLessThanOrEqual(groupId === undefined ? 8 : 12);
+        expect(JSON.stringify(logs)).not.toMatch(/localhost/);
+      });
+    }
+  }
+
+  it("a 201 that leaves out an address already listed: looked up, and delivered; the echo compared case-insensitively", async () => {
+    const sg = await fake();
+    sg.globalSuppressions.add("c0@example.com");
+    const contacts = optedOut(3);
+    // SendGrid's echo names c1 (in capitals) but not c0, and (being an injected answer) stores nothing.
+    sg.failNext(1, { status: 201, method: "POST", body: { recipient_emails: ["C1@EXAMPLE.COM"] } });
+    const results = await deliver(sendgridConnector, [item("c-0"), item("c-1")], context(sg, contacts));
+    expect(results).toEqual([{ status: "delivered" }, { status: "delivered" }]);
+    expect(sg.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      "POST /v3/asm/suppressions/global 201",
+      "GET /v3/asm/suppressions/global/c0%40example.com 200",
+    ]);
+  });
+
+  it("a 201 that names nothing is never taken for delivered: the request is halved and each part checked", async () => {
+    const sg = await fake();
+    const contacts = optedOut(2);
+    sg.failNext(1, { status: 201, method: "POST", body: "" });
+    const results = await deliver(sendgridConnector, [item("c-0"), item("c-1")], context(sg, contacts));
+    expect(results).toEqual([{ status: "delivered" }, { status: "delivered" }]);
+    expect([...sg.globalSuppressions].sort()).toEqual(["c0@example.com", "c1@example.com"]);
+    expect(sg.requests.map((r) => `${r.method} ${r.emails.length} ${r.status}`)).toEqual([
+      "POST 2 201",
+      "POST 1 201",
+      "POST 1 201",
+    ]);
+  });
+
+  it("group mode: a 201 without its list is checked with one search of the group", async () => {
+    const sg = await fake({ groups: [4242] });
+    const contacts = optedOut(3);
+    for (const c of contacts.values()) if (c.email) sg.groupList(4242).add(c.email);
+    const ctx = context(sg, contacts, { groupId: 4242 });
+    const connector = createSendGridConnector();
+    await connector.init?.(ctx.config, ctx);
+    sg.failNext(1, { status: 201, method: "POST", body: "" });
+    const results = await deliver(
+      connector,
+      [...contacts.keys()].map((id) => item(id)),
+      ctx,
+    );
+    expect(results.every((r) => r.status === "delivered")).toBe(true);
+    expect(sg.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      "GET /v3/asm/groups/4242 200",
+      "POST /v3/asm/groups/4242/suppressions 201",
+      "POST /v3/asm/groups/4242/suppressions/search 200",
+    ]);
+  });
+
+  it("a lookup that fails: that address retried, never reported delivered", async () => {
+    const sg = await fake();
+    const contacts = optedOut(1);
+    sg.failNext(1, { status: 201, method: "POST", body: { recipient_emails: [] } });
+    sg.failNext(1, { status: 503, method: "GET" });
+    const results = await deliver(sendgridConnector, [item("c-0")], context(sg, contacts));
+    expect(results).toEqual([{ status: "retry", reason: "SendGrid answered 503: service unavailable" }]);
+
+    // An answer that says neither "listed" nor "not listed": retried too.
+    sg.failNext(1, { status: 201, method: "POST", body: { recipient_emails: [] } });
+    sg.failNext(1, { status: 200, method: "GET", body: [] });
+    const again = await deliver(sendgridConnector, [item("c-0")], context(sg, contacts));
+    expect(again).toEqual([
+      { status: "retry", reason: "SendGrid answered 200 without saying whether the address is suppressed" },
+    ]);
+  });
+});
+
+describe("sendgrid connector: an unknown group, whichever way SendGrid answers it (undocumented)", () => {
+  for (const unknownGroup of UNKNOWN_GROUP_ANSWERS) {
+    it(`${unknownGroup}: init refuses to start, naming the group`, async () => {
+      const sg = await fake({ groups: [1], unknownGroup });
+      const ctx = context(sg, undefined, { groupId: 4242 });
+      const error = await Promise.resolve(sendgridConnector.init?.(ctx.config, ctx)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toMatch(
+        /^unsubscribe group 4242 (does not exist|could not be confirmed) in SendGrid \(GET \/v3\/asm\/groups\/4242 answered (404|400|200)[^)]*\)+; refusing to start, because SendGrid silently puts addresses sent to an unknown group on the GLOBAL unsubscribe list/,
+      );
+      expect(sg.requests).toHaveLength(1);
+    });
+
+    it(`${unknownGroup}: a group gone while running is never written to; opt-outs dead, connector unhealthy`, async () => {
+      const sg = await fake({ groups: [4242], unknownGroup });
+      const connector = createSendGridConnector({ groupRecheckMs: 0 });
+      const contacts = optedOut(2);
+      const ctx = context(sg, contacts, { groupId: 4242 });
+      await connector.init?.(ctx.config, ctx);
+      sg.groups.delete(4242);
+      const results = await deliver(
+        connector,
+        [...contacts.keys()].map((id) => item(id)),
+        ctx,
+      );
+      expect(results.map((r) => r.status)).toEqual(["dead", "dead"]);
+      expect(reasonOf(results[0])).toMatch(
+        /^unsubscribe group 4242 (does not exist|could not be confirmed) in SendGrid \(GET \/v3\/asm\/groups\/4242 answered .*\); opt-outs are not sent/,
+      );
+      expect(sg.requests.filter((r) => r.method === "POST")).toHaveLength(0);
+      expect(sg.globalSuppressions.size).toBe(0);
+      expect(ctx.reports.at(-1)).toBe(`unhealthy: ${reasonOf(results[0])}`);
+    });
+  }
 });

@@ -11,7 +11,7 @@ import {
   retry,
   skipped,
 } from "@engage-bridge/core";
-import { SendGridApi, SendGridError } from "./api.ts";
+import { type AddAnswer, type GroupCheck, SendGridApi, SendGridError } from "./api.ts";
 import { type SendGridConfig, sendgridConfigSchema } from "./config.ts";
 
 /**
@@ -23,6 +23,11 @@ import { type SendGridConfig, sendgridConfigSchema } from "./config.ts";
  *
  * Per batch: all additions in one POST (up to {@link MAX_ADDRESSES_PER_REQUEST} addresses each);
  * removals one DELETE each, one after the other. Rate limits come from SendGrid's own headers.
+ *
+ * SendGrid does not document what it does with a malformed address in a POST: it may refuse the
+ * whole request (400), or answer 201 and leave the address (or every address) out of its echo. So an
+ * address counts as added only when the 201 names it; a refused or unconfirmed request is halved
+ * until the culprit is alone, and an address still unconfirmed is looked up before it is reported.
  */
 
 /** Largest batch handed to `deliver` (each item may need an Engage lookup, 40/s by default: ~12 s). */
@@ -71,15 +76,39 @@ interface Change {
   items: number[];
 }
 
+/** An address looked up after a 201 left it out; `refused`: the lookup's refusal (masked). */
+interface Looked {
+  change: Change;
+  listed: boolean;
+  refused?: string;
+}
+
 interface Halt {
   result: DeliveryResult;
   rateLimited: boolean;
   waitMs: number;
 }
 
-const GROUP_GONE = (groupId: number) =>
-  `unsubscribe group ${groupId} does not exist in SendGrid; opt-outs are not sent, because SendGrid ` +
-  "would put them on the global unsubscribe list (create the group or fix connectors.sendgrid.groupId)";
+/** "does not exist" (404) or "could not be confirmed" (any other answer), with what SendGrid said. */
+const groupProblem = (groupId: number, check: { status: number; answer: string }) =>
+  `unsubscribe group ${groupId} ${check.status === 404 ? "does not exist" : "could not be confirmed"} in ` +
+  `SendGrid (GET /v3/asm/groups/${groupId} answered ${check.answer})`;
+
+const GROUP_GONE = (groupId: number, check: { status: number; answer: string }) =>
+  `${groupProblem(groupId, check)}; opt-outs are not sent, because SendGrid would put them on the ` +
+  "global unsubscribe list (create the group or fix connectors.sendgrid.groupId)";
+
+/** An address a 201 left out, looked up and not on the list: SendGrid did not take it. */
+const NOT_ADDED = (groupId: number | undefined) =>
+  "SendGrid answered 201 but did not add the address: its answer leaves it out and " +
+  (groupId === undefined
+    ? "GET /v3/asm/suppressions/global/<email> shows it is not suppressed"
+    : `a search of unsubscribe group ${groupId} does not find it`) +
+  " (SendGrid probably finds it malformed)";
+
+/** An address a 201 left out whose lookup SendGrid refused too (`refusal` is already masked). */
+const NOT_ADDED_REFUSED = (refusal: string) =>
+  `SendGrid answered 201 but did not add the address: its answer leaves it out, and looking it up was refused (${refusal})`;
 
 function lookupFailure(error: unknown): DeliveryResult {
   const message = error instanceof Error ? error.message : String(error);
@@ -166,15 +195,14 @@ export function createSendGridConnector(options: SendGridConnectorOptions = {}) 
     async init(config, ctx) {
       if (config.groupId === undefined) return;
       const state = stateFor(config);
-      let exists: boolean;
+      let check: Awaited<ReturnType<SendGridApi["groupExists"]>>;
       try {
-        ({ exists } = await state.api.groupExists(ctx.signal));
+        check = await state.api.groupExists(ctx.signal);
       } catch (error) {
         if (error instanceof SendGridError && error.kind === "unauthorized") {
           ctx.health.unhealthy(error.message);
           throw new Error(`${error.message}; cannot check unsubscribe group ${config.groupId}`);
         }
-        if (error instanceof SendGridError && error.kind === "rejected") throw error;
         // Cannot tell now (SendGrid down, rate limited): start, and check before the first POST.
         ctx.logger.warn(
           { status: error instanceof SendGridError ? error.status : undefined },
@@ -182,11 +210,11 @@ export function createSendGridConnector(options: SendGridConnectorOptions = {}) 
         );
         return;
       }
-      if (!exists) {
+      if (!check.exists) {
         throw new Error(
-          `unsubscribe group ${config.groupId} does not exist in SendGrid (GET /v3/asm/groups/${config.groupId} ` +
-            "answered 404); refusing to start, because SendGrid silently puts addresses sent to an unknown " +
-            "group on the GLOBAL unsubscribe list. Create the group or fix connectors.sendgrid.groupId.",
+          `${groupProblem(config.groupId, check)}; refusing to start, because SendGrid silently puts ` +
+            "addresses sent to an unknown group on the GLOBAL unsubscribe list. Create the group or fix " +
+            "connectors.sendgrid.groupId.",
         );
       }
       state.groupCheckedAt = Date.now();
@@ -238,6 +266,8 @@ export function createSendGridConnector(options: SendGridConnectorOptions = {}) 
       };
       let halt: Halt | undefined;
       let written = 0;
+      /** Addresses a 201 did not name (looked up or split again); a count for the log. */
+      let unconfirmedCount = 0;
       let requests = 0;
       /**
        * Before each request: the gateway reserved one for this call; every further one waits for the
@@ -302,19 +332,73 @@ export function createSendGridConnector(options: SendGridConnectorOptions = {}) 
         }
       };
 
-      /** POSTs `list`; when SendGrid refuses it as a whole, halves it to isolate the bad address. */
-      const add = async (list: readonly Change[]): Promise<void> => {
-        if (halt) return settle(list, halt.result);
+      /**
+       * Looks `list` up on the list written to (one request in group mode, one per address in global
+       * mode). Addresses whose lookup failed are settled (retry, dead) and left out; a lookup refused
+       * as a whole is halved like a POST, and a single refused one comes back with the refusal.
+       */
+      const lookUp = async (list: readonly Change[]): Promise<Looked[]> => {
+        if (list.length === 0) return [];
+        if (halt) {
+          settle(list, halt.result);
+          return [];
+        }
+        if (!api.lookUpMany && list.length > 1) {
+          const looked: Looked[] = [];
+          for (const change of list) looked.push(...(await lookUp([change])));
+          return looked;
+        }
         await beforeRequest();
         try {
-          const answer = await api.addSuppressions(
+          const answer = await api.lookUp(
             list.map((c) => c.email),
             signal,
           );
           healthy();
-          written += list.length;
-          settle(list, delivered());
           noteWait(answer.waitMs);
+          return list.map((change) => ({ change, listed: answer.listed.has(change.email) }));
+        } catch (error) {
+          if (!(error instanceof SendGridError)) throw error;
+          if (error.kind === "rejected") {
+            healthy();
+            noteWait(error.waitMs);
+            if (list.length === 1)
+              return list.map((change) => ({ change, listed: false, refused: error.message }));
+            const middle = Math.ceil(list.length / 2);
+            return [...(await lookUp(list.slice(0, middle))), ...(await lookUp(list.slice(middle)))];
+          }
+          if (error.status >= 200 && error.status < 300) {
+            // An answer that says nothing either way: SendGrid is up, so only these wait for another try.
+            settle(list, retry(error.message, error.waitMs > 0 ? error.waitMs : undefined));
+            noteWait(error.waitMs);
+            return [];
+          }
+          fail(error, list);
+          return [];
+        }
+      };
+
+      const split = async (list: readonly Change[]) => {
+        const middle = Math.ceil(list.length / 2);
+        await add(list.slice(0, middle));
+        await add(list.slice(middle));
+      };
+
+      /**
+       * POSTs `list`. An address counts as added when the 201 names it, or when a lookup finds it on
+       * the list; SendGrid documents no answer for a malformed address. A request refused as a whole
+       * (400, 413), or of which nothing was confirmed, is halved until the culprit is alone; an address
+       * left out while others of its request were taken, or sent alone, is dead.
+       */
+      const add = async (list: readonly Change[]): Promise<void> => {
+        if (halt) return settle(list, halt.result);
+        await beforeRequest();
+        let answer: AddAnswer;
+        try {
+          answer = await api.addSuppressions(
+            list.map((c) => c.email),
+            signal,
+          );
         } catch (error) {
           if (!(error instanceof SendGridError)) throw error;
           if (error.kind === "rejected") healthy();
@@ -324,12 +408,37 @@ export function createSendGridConnector(options: SendGridConnectorOptions = {}) 
             list.length > 1
           ) {
             noteWait(error.waitMs);
-            const middle = Math.ceil(list.length / 2);
-            await add(list.slice(0, middle));
-            await add(list.slice(middle));
-            return;
+            return split(list);
           }
-          fail(error, list);
+          return fail(error, list);
+        }
+        healthy();
+        noteWait(answer.waitMs);
+        let taken = false;
+        const take = (change: Change) => {
+          taken = true;
+          written += 1;
+          settle([change], delivered());
+        };
+        const unconfirmed: Change[] = [];
+        for (const change of list) {
+          if (answer.echoed?.has(change.email)) take(change);
+          else unconfirmed.push(change);
+        }
+        if (unconfirmed.length === 0) return;
+        unconfirmedCount += unconfirmed.length;
+        // Nothing named: SendGrid may have dropped the whole request because of one address. Halving
+        // finds it; only a lookup of the whole lot in one request is cheaper (group mode).
+        if (!taken && list.length > 1 && !api.lookUpMany) return split(list);
+        const absent: Looked[] = [];
+        for (const looked of await lookUp(unconfirmed)) {
+          if (looked.listed) take(looked.change);
+          else absent.push(looked);
+        }
+        if (absent.length === 0) return;
+        if (!taken && list.length > 1) return split(absent.map((a) => a.change));
+        for (const { change, refused } of absent) {
+          settle([change], dead(refused ? NOT_ADDED_REFUSED(refused) : NOT_ADDED(api.groupId)));
         }
       };
 
@@ -341,19 +450,21 @@ export function createSendGridConnector(options: SendGridConnectorOptions = {}) 
         api.groupId !== undefined &&
         Date.now() - state.groupCheckedAt >= groupRecheckMs
       ) {
-        let exists = false;
+        const seen: { check?: GroupCheck } = {};
         const checked = await call(additions, async () => {
-          const answer = await api.groupExists(signal);
-          exists = answer.exists;
-          state.groupMissing = !exists;
-          return answer;
+          const check = await api.groupExists(signal);
+          seen.check = check;
+          state.groupMissing = !check.exists;
+          return check;
         });
-        if (checked && exists) state.groupCheckedAt = Date.now();
+        const check = seen.check;
+        if (checked && check?.exists) state.groupCheckedAt = Date.now();
         else {
-          // Not there (dead, and the operator must act), or the check failed (settled by `call`).
-          if (checked) {
-            health.unhealthy(GROUP_GONE(api.groupId));
-            settle(additions, dead(GROUP_GONE(api.groupId)));
+          // Not confirmed (dead, and the operator must act), or the check failed (settled by `call`).
+          if (checked && check && !check.exists) {
+            const reason = GROUP_GONE(api.groupId, check);
+            health.unhealthy(reason);
+            settle(additions, dead(reason));
           }
           additions.length = 0;
         }
@@ -368,7 +479,14 @@ export function createSendGridConnector(options: SendGridConnectorOptions = {}) 
       }
 
       logger.info(
-        { added: additions.length, removed: removals.length, written, requests, halted: halt !== undefined },
+        {
+          added: additions.length,
+          removed: removals.length,
+          written,
+          unconfirmed: unconfirmedCount,
+          requests,
+          halted: halt !== undefined,
+        },
         "sendgrid suppressions updated",
       );
       // Nothing went through and SendGrid said "too many requests": tell the gateway to slow down too.

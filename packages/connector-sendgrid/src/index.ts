@@ -1,5 +1,8 @@
 export {
+  type AddAnswer,
   type FailureKind,
+  type GroupCheck,
+  type ListedAnswer,
   maskEmails,
   type SendGridAnswer,
   SendGridApi,

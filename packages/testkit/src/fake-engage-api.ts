@@ -6,6 +6,27 @@ import { closer, listenLocal } from "./local-server.ts";
  * the headers the way Engage does (wrong or missing `apikey` → 401, missing `User-Agent` → 400,
  * missing `Content-Type: application/json` → 500), logs every request with its arrival time, and
  * can inject failures (`failNext`) and latency.
+ *
+ * Sources (issue #10: every route and behaviour names the page it follows, or says it is a guess);
+ * the project's reference notes list them under "Engage REST API". The comments cite:
+ * - [engage-auth] https://developer.voyado.com/en/api/api-authentication.html: the `apikey` header;
+ *   `User-Agent: <System>/<version>` "must be used in all calls"; `Content-Type: application/json`
+ *   mandatory, else "a 500-error with the message 'An error has occurred'".
+ * - [engage-find] https://developer.voyado.com/en/contacts/identify-contact/find-contact.html:
+ *   `GET /api/v3/contacts/id?email=…` (also mobilePhone, socialSecurityNumber, customKey, any) → 200
+ *   with the contact id as a JSON string; 400 InvalidEmailAddress/…/InvalidSearchQuery, 404
+ *   ContactNotFound, 409 MultipleMatches, 500 InvalidSystemConfiguration ("Response codes could
+ *   change, so always check your Swagger page").
+ * - [engage-contact] GET /api/v3/contacts/{contactId} as in Voyado's v3 Swagger (linked from
+ *   https://developer.voyado.com, "The Engage API"); the response has `id` and `attributes` (as the
+ *   contact-overview page's example shows); where the preferences are in it is not published: the
+ *   fake's `preferences: {acceptsEmail, acceptsSms, acceptsPostal}` is [guess] (read defensively).
+ * - [engage-rate] https://developer.voyado.com/en/api/api-rate-limit.html: below 50 requests/s
+ *   recommended, 429 Too Many Requests above 200/s, per API key. The fake has no rate limit of its
+ *   own; `failNext(n, 429, …)` injects one.
+ * - [guess] Not published: the error bodies' shape (`{errorCode, message}`), the status for a
+ *   missing or wrong `apikey` (401) and for a missing User-Agent (400), and the fake's own
+ *   simplifications (GET only, lookup by email only).
  */
 
 export const FAKE_ENGAGE_API_KEY = "fake-engage-api-key";
@@ -70,6 +91,7 @@ export async function startFakeEngageApi(options: { apiKey?: string } = {}): Pro
   let latencyMs = 0;
 
   function answer(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    // Injected failures come first, whatever the request ([guess] body shape).
     const failure = failures.shift();
     if (failure) {
       sendJson(
@@ -80,24 +102,32 @@ export async function startFakeEngageApi(options: { apiKey?: string } = {}): Pro
       );
       return;
     }
+    // [engage-auth] the `apikey` header; 401 and the body are [guess].
     if (req.headers.apikey !== apiKey) {
       sendJson(res, 401, { errorCode: "Unauthorized", message: "Missing or invalid API key." });
       return;
     }
+    // [engage-auth] User-Agent is required; what Engage answers without one (400 here) is [guess].
     if (!req.headers["user-agent"]) {
       sendJson(res, 400, { errorCode: "MissingUserAgent", message: "The User-Agent header is required." });
       return;
     }
+    // [engage-auth] Content-Type: application/json is mandatory, else 500 "An error has occurred"
+    // (documented; the JSON `{message}` wrapping is [guess]).
     const contentType = req.headers["content-type"] ?? "";
     if (!/^application\/json\s*(;|$)/i.test(contentType)) {
       sendJson(res, 500, { message: "An error has occurred." });
       return;
     }
+    // [guess] The fake implements GET only; Engage has many other methods on these paths.
     if (req.method !== "GET") {
       sendJson(res, 405, { errorCode: "MethodNotAllowed", message: "Only GET is supported by this fake." });
       return;
     }
 
+    // GET /api/v3/contacts/id?email=… — [engage-find]: 200 with the bare contact id (a JSON string),
+    // 404 ContactNotFound, 409 MultipleMatches. [guess] Only `email` is supported (mobilePhone,
+    // socialSecurityNumber, customKey, any and the 400 validation codes are not), matched exactly.
     if (url.pathname === "/api/v3/contacts/id") {
       const email = url.searchParams.get("email");
       const matches = [...contacts].filter(([, c]) => email !== null && c.email === email);
@@ -111,6 +141,7 @@ export async function startFakeEngageApi(options: { apiKey?: string } = {}): Pro
       return;
     }
 
+    // GET /api/v3/contacts/{contactId} — [engage-contact]. Any other path: 404, body [guess].
     const match = CONTACT_PATH.exec(url.pathname);
     if (!match?.[1]) {
       sendJson(res, 404, { errorCode: "NotFound", message: "No such resource." });
@@ -120,14 +151,19 @@ export async function startFakeEngageApi(options: { apiKey?: string } = {}): Pro
     try {
       id = decodeURIComponent(match[1]);
     } catch {
+      // [guess] A malformed percent-encoding in the id.
       sendJson(res, 400, { errorCode: "InvalidContactId", message: "Malformed contact id." });
       return;
     }
+    // Unknown or deleted contact: 404 ContactNotFound (the code the contacts endpoints use,
+    // [engage-find]; for this route it is [guess] until checked against the Swagger page).
     const contact = contacts.get(id);
     if (!contact) {
       sendJson(res, 404, { errorCode: "ContactNotFound", message: "Contact not found." });
       return;
     }
+    // [engage-contact] `id` and `attributes` (email, mobilePhone); `contactType` "Member" and the
+    // `preferences` object are [guess].
     sendJson(res, 200, {
       id,
       contactType: "Member",
@@ -153,6 +189,7 @@ export async function startFakeEngageApi(options: { apiKey?: string } = {}): Pro
       try {
         answer(req, res, url);
       } catch {
+        // A bug in the fake [guess body].
         if (!res.headersSent) sendJson(res, 500, { message: "Fake Engage API error." });
       }
     };

@@ -12,6 +12,7 @@ import { closer, listenLocal } from "./local-server.ts";
  *   `{error, error_description}` bodies (400 `invalid_grant`, …).
  * - `POST /v4/spreadsheets/{id}/values/{range}:append?valueInputOption=RAW|USER_ENTERED&insertDataOption=…`
  * - `GET /v4/spreadsheets/{id}/values/{range}?majorDimension=ROWS|COLUMNS&valueRenderOption=…`
+ * - anything else: 404 NOT_FOUND (see the route comments in `handle`).
  *
  * API errors have Google's shape `{error:{code, message, status}}`: 401 UNAUTHENTICATED (missing,
  * unknown, revoked or expired token), 404 NOT_FOUND (unknown spreadsheet), 403 PERMISSION_DENIED
@@ -24,13 +25,60 @@ import { closer, listenLocal } from "./local-server.ts";
  * the connection before applying; `dropAfterApply` applies the next appends and then destroys the
  * socket without any answer — the ambiguous failure that makes a blind retry duplicate rows.
  * State is inspectable: rows per spreadsheet and sheet (`rows`), and a request log with timestamps.
+ *
+ * Sources (issue #10: every route and behaviour names the spec it follows, or says it is a guess).
+ * The comments below cite them by these tags:
+ * - [sheets-spec] The Sheets v4 discovery document, https://sheets.googleapis.com/$discovery/rest?version=v4,
+ *   as generated into `googleapis/google-api-nodejs-client` `src/apis/sheets/v4.ts` (and the
+ *   `@googleapis/sheets` package the connector uses, `build/v4.d.ts`/`v4.js`): method paths, parameters,
+ *   `Schema$ValueRange`, `Schema$AppendValuesResponse`, `Schema$UpdateValuesResponse`. The same text is
+ *   rendered at https://developers.google.com/workspace/sheets/api/reference/rest/v4/spreadsheets.values
+ *   (which also lists the enums InsertDataOption, ValueInputOption, ValueRenderOption, Dimension).
+ * - [sheets-limits] https://developers.google.com/workspace/sheets/api/limits: read and write requests,
+ *   60 per minute per user per project and 300 per minute per project, refilled every minute; over
+ *   them "429: Too many requests"; ~2 MB recommended per request; requests applied atomically.
+ * - [google-errors] Google's JSON error model, https://cloud.google.com/apis/design/errors (AIP-193):
+ *   `{error:{code, message, status, details?}}`, `status` being the `google.rpc.Code` name whose HTTP
+ *   mapping is in `google/rpc/code.proto` (400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403
+ *   PERMISSION_DENIED, 404 NOT_FOUND, 429 RESOURCE_EXHAUSTED, 500 INTERNAL, 503 UNAVAILABLE, …);
+ *   `details[]` may hold a `google.rpc.ErrorInfo`. The legacy `errors:[{message, domain, reason}]`
+ *   list is not sent by Sheets v4 [guess], so the fake leaves it out.
+ * - [proto3-json] https://protobuf.dev/programming-guides/json/: fields with default values (0, "",
+ *   empty lists) are omitted from the JSON — hence no `values` for an empty range, no `tableRange`
+ *   ("Empty if no table was found").
+ * - [oauth-sa] Google's "Using OAuth 2.0 for Server to Server Applications",
+ *   https://developers.google.com/identity/protocols/oauth2/service-account: `POST
+ *   https://oauth2.googleapis.com/token`, form `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`
+ *   and `assertion`; RS256 JWT with `iss`, `scope`, `aud` (always that token URL), `iat`, `exp` (at most
+ *   an hour after `iat`); answer `{access_token, expires_in, token_type:"Bearer"}`. The grant itself is
+ *   RFC 7523 §2.1/§3; error bodies `{error, error_description}` with 400 are RFC 6749 §5.2.
+ * - [rfc6750] RFC 6750 §3: `WWW-Authenticate: Bearer …` on a 401, `error="invalid_token"` when a
+ *   token was presented.
+ * - [guess] Not published by Google: exact message texts (they are the ones developers commonly quote
+ *   from Google's answers, but Google may change them), and the fake's own simplifications.
  */
 
+/** [oauth-sa] The token endpoint, and the only `aud` Google's doc allows in the assertion. */
 export const GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token";
+/** [sheets-spec] One of the scopes values.append/values.get accept ("Authorization scopes"). */
 export const SHEETS_SCOPE = "https://www.googleapis.com/auth/spreadsheets";
+/**
+ * [sheets-spec] lists drive, drive.file and spreadsheets for writes (plus the readonly ones for
+ * get). [guess] Refusing other scopes at the token endpoint is the fake's simplification: Google
+ * issues a token for any valid scope and refuses it at the API (403) instead.
+ */
 const ACCEPTED_SCOPES = new Set([SHEETS_SCOPE, "https://www.googleapis.com/auth/drive"]);
+/** [oauth-sa] / RFC 7523 §2.1. */
 const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/**
+ * Not in [sheets-spec]: the 50,000-characters-per-cell limit is the one commonly cited for Google
+ * Sheets (Docs Editors Help); that the API refuses the whole request with 400 INVALID_ARGUMENT (it
+ * applies requests atomically, [sheets-limits]) and the message text are [guess].
+ */
 const MAX_CELL_CHARS = 50_000;
+/** [guess] A new sheet's grid (1000 rows × 26 columns) is what the Sheets UI and API create by default. */
+const DEFAULT_GRID_ROWS = 1000;
+const DEFAULT_GRID_COLUMNS = 26;
 
 /** The JSON key file Google issues for a service account. */
 export interface ServiceAccountKey {
@@ -161,7 +209,11 @@ export interface FakeGoogle {
   rows(spreadsheetId: string, sheet?: string): FakeCell[][];
   /** Every issued access token stops working (401). */
   revokeTokens(): void;
-  /** The next `count` requests of `operation` (default append) get `fault` before any other check. */
+  /**
+   * The next `count` requests of `operation` (default append) get `fault` before any other check.
+   * Without a `body`, the API answers `{error:{code, message, status}}` with the `google.rpc.Code`
+   * name of the status (see {@link googleRpcStatus}) and the token endpoint `{error, error_description}`.
+   */
   failNext(count: number, fault: FakeGoogleFault, operation?: FakeGoogleOperation | "any"): void;
   /** The next `count` appends that would succeed are applied, then the socket is destroyed unanswered. */
   dropAfterApply(count?: number): void;
@@ -176,17 +228,47 @@ export interface FakeGoogle {
   close(): Promise<void>;
 }
 
-/** Google's API error body. */
+/** Google's API error body [google-errors]. */
 export function googleApiError(code: number, message: string, status: string): { error: object } {
   return { error: { code, message, status } };
 }
+
+/**
+ * [google-errors] The `google.rpc.Code` name Google puts in `error.status` for an HTTP status
+ * (`google/rpc/code.proto`); 409 and 400 have several codes, the commonest is taken. Unmapped
+ * statuses get UNKNOWN [guess].
+ */
+export function googleRpcStatus(code: number): string {
+  const names: Record<number, string> = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+  };
+  return names[code] ?? "UNKNOWN";
+}
+
+// [guess] Message texts of Google's 401s, as commonly quoted from its answers.
 
 const UNAUTHENTICATED_MISSING =
   "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.";
 const UNAUTHENTICATED_INVALID =
   "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.";
 
-/** Google's 429 body when a per-user Sheets quota is used up (what `failNext` can replay). */
+/**
+ * Google's 429 body when a per-user Sheets quota is used up (what `failNext` can replay).
+ * [sheets-limits] gives the 429 and the quota names ("Read/Write requests", per minute per user);
+ * [google-errors] the RESOURCE_EXHAUSTED status and the `google.rpc.ErrorInfo` detail. The message
+ * text and the ErrorInfo `reason`/`metadata` values are [guess] (as commonly quoted from Google's
+ * answers).
+ */
 export function sheetsQuotaError(
   kind: "Read" | "Write",
   quota: Quota = { requests: 60, perSeconds: 60 },
@@ -218,7 +300,10 @@ export function sheetsQuotaError(
 }
 
 // ---------------------------------------------------------------------------------------------
-// A1 notation
+// A1 notation, as Google's Sheets guide defines it
+// (https://developers.google.com/workspace/sheets/api/guides/concepts#cell): `Sheet1!A1:B2`,
+// `Sheet1!A:A`, `Sheet1!1:2`, `Sheet1!A5:A`, `A1:B2` (first sheet), `Sheet1`
+// (all of it), `'My Custom Sheet'!A:A` (quotes when the name needs them, `''` for a quote).
 
 interface ParsedRange {
   sheet: string | undefined;
@@ -312,6 +397,7 @@ function parseRange(range: string): ParsedRange | undefined {
   return parsed ? { sheet, ...parsed } : undefined;
 }
 
+/** A sheet name in A1 notation; when Google quotes it in its answers is [guess]. */
 function sheetRef(title: string): string {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(title) && !/^[A-Za-z]{1,3}\d+$/.test(title)
     ? title
@@ -319,6 +405,16 @@ function sheetRef(title: string): string {
 }
 
 const isEmpty = (cell: FakeCell | undefined) => cell === undefined || cell === "";
+
+/** [sheets-spec] ValueRenderOption. */
+const RENDER_OPTIONS = new Set(["FORMATTED_VALUE", "UNFORMATTED_VALUE", "FORMULA"]);
+
+/** Drops trailing empty cells ([sheets-spec]: "empty trailing rows and columns will not be included"). */
+function trimLine(line: (string | number | boolean)[]): (string | number | boolean)[] {
+  let n = line.length;
+  while (n > 0 && line[n - 1] === "") n -= 1;
+  return line.slice(0, n);
+}
 
 function lastDataRow(rows: FakeCell[][]): number {
   for (let i = rows.length - 1; i >= 0; i--) if (rows[i]?.some((c) => !isEmpty(c))) return i + 1;
@@ -329,6 +425,8 @@ function lastDataRow(rows: FakeCell[][]): number {
 
 interface Spreadsheet {
   sheets: Map<string, FakeCell[][]>;
+  /** Rows in each sheet's grid (what an open-ended range ends at); grows with appends. */
+  grid: Map<string, number>;
   editors: Set<string> | undefined;
   forbidden: Set<string>;
 }
@@ -378,6 +476,11 @@ export async function startFakeGoogle(
 
   const tokenPath = "/token";
 
+  /**
+   * [sheets-limits] per-user quotas ("Per minute per user per project", default 60). [guess] A
+   * sliding window stands in for Google's "refilled every minute"; the per-project quota (300) is not
+   * modelled, and a request is counted before it is validated.
+   */
   function allowedBy(quota: Quota, key: string): boolean {
     const now = Date.now();
     const windowMs = quota.perSeconds * 1000;
@@ -388,8 +491,13 @@ export async function startFakeGoogle(
     return true;
   }
 
+  /**
+   * `POST /token` — [oauth-sa] (the access token request) / RFC 7523 §2.1 (JWT bearer grant),
+   * errors as RFC 6749 §5.2 (400, `{error, error_description}`). Each check below names its source.
+   */
   function issueToken(form: URLSearchParams, record: FakeGoogleRequest): HttpAnswer {
     const grantType = form.get("grant_type");
+    // RFC 6749 §5.2 `unsupported_grant_type`; the description text is [guess].
     if (grantType !== JWT_BEARER) {
       return new HttpAnswer(400, {
         error: "unsupported_grant_type",
@@ -398,6 +506,8 @@ export async function startFakeGoogle(
     }
     const assertion = form.get("assertion") ?? "";
     const parts = assertion.split(".");
+    // RFC 7523 §3.1: an invalid assertion is `invalid_grant`. The descriptions are [guess] (the texts
+    // developers quote from Google's answers; [oauth-sa]'s error table carries similar ones).
     const invalid = (description: string) =>
       new HttpAnswer(400, { error: "invalid_grant", error_description: description });
     if (parts.length !== 3)
@@ -411,10 +521,12 @@ export async function startFakeGoogle(
     } catch {
       return invalid("Invalid JWT: malformed assertion");
     }
+    // [oauth-sa]: "Service accounts rely on the RSA SHA-256 algorithm" (`alg: RS256`).
     if (header.alg !== "RS256") return invalid("Invalid JWT: algorithm must be RS256");
     const iss = typeof claims.iss === "string" ? claims.iss : "";
     record.account = iss;
     const account = accounts.get(iss);
+    // [oauth-sa]: `iss` is the service account's email. A deleted or unknown account: [guess] text.
     if (!account) return invalid("Invalid grant: account not found");
     const valid = verify(
       "sha256",
@@ -423,10 +535,14 @@ export async function startFakeGoogle(
       Buffer.from(signature, "base64url"),
     );
     if (!valid) return invalid("Invalid JWT Signature.");
+    // [oauth-sa]: `aud` "is always https://oauth2.googleapis.com/token". Accepting the fake's own
+    // token URL as well is the fake's concession to clients whose tokenUrl points here [guess].
     const ownUrl = `${fake.url}${tokenPath}`;
     if (claims.aud !== GOOGLE_TOKEN_URL && claims.aud !== ownUrl) {
       return invalid("Invalid JWT: Failed audience check.");
     }
+    // [oauth-sa]: `exp` at most one hour after `iat`. The 5-minute tolerance for an `iat` in the
+    // future (clock skew) is [guess].
     const now = Math.floor(Date.now() / 1000);
     const iat = Number(claims.iat);
     const exp = Number(claims.exp);
@@ -435,6 +551,8 @@ export async function startFakeGoogle(
         "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.",
       );
     }
+    // [oauth-sa]: `scope` is a space-delimited list. Refusing a token without a Sheets scope here
+    // (`invalid_scope`, RFC 6749 §5.2) is [guess]: see ACCEPTED_SCOPES.
     const scopes = typeof claims.scope === "string" ? claims.scope.split(" ") : [];
     if (!scopes.some((s) => ACCEPTED_SCOPES.has(s))) {
       return new HttpAnswer(400, {
@@ -442,6 +560,9 @@ export async function startFakeGoogle(
         error_description: "Invalid OAuth scope or ID token audience provided.",
       });
     }
+    // [oauth-sa] (the token response): `{access_token, expires_in, token_type: "Bearer"}`.
+    // [guess] `expires_in` 3599 (an hour less a second, what Google is commonly seen to answer) and
+    // the `ya29.` prefix of Google's access tokens.
     const token = `ya29.fake-${randomBytes(24).toString("base64url")}`;
     tokens.set(token, { email: iss, expiresAt: Date.now() + fake.tokenLifetimeSeconds * 1000 });
     return new HttpAnswer(200, {
@@ -451,12 +572,23 @@ export async function startFakeGoogle(
     });
   }
 
+  /**
+   * `Authorization: Bearer <access_token>` on every API call ([oauth-sa], calling Google APIs with the token).
+   * Missing or unusable → 401 UNAUTHENTICATED [google-errors] with `WWW-Authenticate` [rfc6750]; the
+   * message texts are [guess].
+   */
   function authenticate(req: IncomingMessage, record: FakeGoogleRequest): string | HttpAnswer {
     const header = req.headers.authorization ?? "";
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match?.[1])
-      return new HttpAnswer(401, googleApiError(401, UNAUTHENTICATED_MISSING, "UNAUTHENTICATED"));
+    if (!match?.[1]) {
+      // [rfc6750] §3.1: no credentials → a challenge without an error code.
+      return new HttpAnswer(401, googleApiError(401, UNAUTHENTICATED_MISSING, "UNAUTHENTICATED"), {
+        "www-authenticate": 'Bearer realm="https://accounts.google.com/"',
+      });
+    }
     const token = tokens.get(match[1]);
+    // [rfc6750] §3.1 `invalid_token`: unknown, revoked or expired ([oauth-sa]: tokens last
+    // `expires_in` seconds).
     if (!token || token.expiresAt <= Date.now()) {
       return new HttpAnswer(401, googleApiError(401, UNAUTHENTICATED_INVALID, "UNAUTHENTICATED"), {
         "www-authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"',
@@ -466,6 +598,13 @@ export async function startFakeGoogle(
     return token.email;
   }
 
+  /**
+   * The `{range}` path parameter: A1 notation ([sheets-spec] "The A1 notation … of a range"; R1C1,
+   * which values.get also accepts, and named ranges are not supported by the fake). A sheet name
+   * that does not exist → 400 INVALID_ARGUMENT "Unable to parse range: <range>": not in
+   * [sheets-spec]; status and text are [guess] (what Google is commonly quoted to answer, and what
+   * the connector recognises).
+   */
   function resolveSheet(
     book: Spreadsheet,
     range: string,
@@ -486,8 +625,15 @@ export async function startFakeGoogle(
     return unable;
   }
 
-  function toCell(value: unknown, inputOption: string, where: string): FakeCell | HttpAnswer {
-    if (value === null || value === undefined) return "";
+  /**
+   * One input cell. [sheets-spec] `Schema$ValueRange.values`: "supported value types are: bool,
+   * string, and double. Null values will be skipped" (→ `null` here: nothing written, not counted).
+   * ValueInputOption: RAW "stored as-is"; USER_ENTERED "parsed as if the user typed them into the
+   * UI" — of that parsing the fake models formulas (`=…`), numbers and TRUE/FALSE only (no dates,
+   * percentages or currencies) [guess]. The struct_value message is [guess].
+   */
+  function toCell(value: unknown, inputOption: string, where: string): FakeCell | null | HttpAnswer {
+    if (value === null || value === undefined) return null;
     if (typeof value === "number" || typeof value === "boolean") return value;
     if (typeof value !== "string") {
       return new HttpAnswer(
@@ -513,6 +659,12 @@ export async function startFakeGoogle(
     return value;
   }
 
+  /**
+   * [sheets-spec] ValueRenderOption: FORMATTED_VALUE (default) "calculated & formatted according to
+   * the cell's formatting" — without formats, `String(value)` and TRUE/FALSE [guess];
+   * UNFORMATTED_VALUE keeps numbers and booleans; FORMULA returns formulas. The fake does not
+   * evaluate formulas: their value renders as "" [guess].
+   */
   function render(cell: FakeCell | undefined, option: string): string | number | boolean {
     if (cell === undefined) return "";
     if (typeof cell === "object") return option === "FORMULA" ? cell.formula : "";
@@ -523,6 +675,11 @@ export async function startFakeGoogle(
     return cell;
   }
 
+  /**
+   * [google-errors] codes; the texts are [guess] (commonly quoted from Google's answers): an unknown
+   * spreadsheet id → 404 NOT_FOUND "Requested entity was not found."; a spreadsheet not shared with
+   * the service account → 403 PERMISSION_DENIED "The caller does not have permission".
+   */
   function book(id: string, email: string): Spreadsheet | HttpAnswer {
     const found = spreadsheets.get(id);
     if (!found) {
@@ -537,7 +694,33 @@ export async function startFakeGoogle(
     return found;
   }
 
-  /** Runs an append; returns the answer and whether rows were applied. */
+  /**
+   * `POST /v4/spreadsheets/{spreadsheetId}/values/{range}:append` — [sheets-spec]
+   * `spreadsheets.values.append` (v4.ts `Resource$Spreadsheets$Values.append`,
+   * `Params$Resource$Spreadsheets$Values$Append`): body `Schema$ValueRange`, answer
+   * `Schema$AppendValuesResponse` `{spreadsheetId, tableRange?, updates: Schema$UpdateValuesResponse}`.
+   * Checks and answers, in order (each with its source):
+   * - quota → 429 RESOURCE_EXHAUSTED [sheets-limits];
+   * - spreadsheet and sharing → 404 / 403 (see `book`);
+   * - `valueInputOption` required ([sheets-spec]: "The caller must specify the spreadsheet ID, range,
+   *   and a valueInputOption"), RAW | USER_ENTERED; `insertDataOption` OVERWRITE | INSERT_ROWS
+   *   ([sheets-spec] enums). Missing or unknown → 400 INVALID_ARGUMENT; texts [guess]. OVERWRITE as
+   *   the default when absent: the discovery document names none [guess];
+   * - the body: `values` a list of lists, `majorDimension` ROWS (default, [sheets-spec]) or COLUMNS
+   *   (each inner list is a column); anything else → 400 [guess texts];
+   * - nothing is applied unless every cell is valid ([sheets-limits]: requests are applied atomically).
+   * Where rows land: [sheets-spec] appends "after the last row of the table" found in `range`,
+   * "starting with the first column of the table". [guess] The fake's table is every row of the sheet
+   * up to its last non-empty row, and rows start at the first column of `range` (Google's table
+   * detection, e.g. around blank rows, is described only loosely in its guide).
+   * INSERT_ROWS inserts rows ("Rows are inserted for the new data"), so the sheet's grid grows by
+   * the number of rows; OVERWRITE only grows it when writing past its end ("adding data to the end of
+   * the sheet will still insert new rows") — [sheets-spec] InsertDataOption.
+   * The answer: `tableRange` is the table before the append, omitted when there was none ("Empty if
+   * no table was found", [proto3-json]); `updates.updatedRange/Rows/Columns/Cells` count cells written
+   * (skipped nulls are not; zero counts are omitted, [proto3-json]); `updates.updatedData` only with
+   * `includeValuesInResponse=true`, rendered with `responseValueRenderOption` ([sheets-spec]).
+   */
   function append(
     id: string,
     range: string,
@@ -573,6 +756,13 @@ export async function startFakeGoogle(
     if (insert !== "OVERWRITE" && insert !== "INSERT_ROWS") {
       return new HttpAnswer(400, googleApiError(400, "Invalid insertDataOption", "INVALID_ARGUMENT"));
     }
+    const responseOption = query.responseValueRenderOption ?? "FORMATTED_VALUE";
+    if (!RENDER_OPTIONS.has(responseOption)) {
+      return new HttpAnswer(
+        400,
+        googleApiError(400, "Invalid responseValueRenderOption", "INVALID_ARGUMENT"),
+      );
+    }
     const target = resolveSheet(found, range);
     if (target instanceof HttpAnswer) return target;
     let parsedBody: { values?: unknown; majorDimension?: unknown };
@@ -592,19 +782,31 @@ export async function startFakeGoogle(
         ),
       );
     }
-    if (parsedBody.majorDimension !== undefined && parsedBody.majorDimension !== "ROWS") {
-      return new HttpAnswer(400, googleApiError(400, "This fake appends ROWS only.", "INVALID_ARGUMENT"));
+    const major = parsedBody.majorDimension ?? "ROWS";
+    if (major !== "ROWS" && major !== "COLUMNS") {
+      return new HttpAnswer(
+        400,
+        googleApiError(400, `Invalid majorDimension: ${String(major)}`, "INVALID_ARGUMENT"),
+      );
     }
-    const newRows: FakeCell[][] = [];
-    for (const [r, row] of (values as unknown[][]).entries()) {
-      const cells: FakeCell[] = [];
-      for (const [c, value] of row.entries()) {
+    // Validate every cell before applying anything (atomic, [sheets-limits]).
+    const lines: (FakeCell | null)[][] = [];
+    for (const [r, line] of (values as unknown[][]).entries()) {
+      const cells: (FakeCell | null)[] = [];
+      for (const [c, value] of line.entries()) {
         const cell = toCell(value, inputOption, `[${r}][${c}]`);
         if (cell instanceof HttpAnswer) return cell;
         cells.push(cell);
       }
-      newRows.push(cells);
+      lines.push(cells);
     }
+    // COLUMNS: each inner list is one column ([sheets-spec] `Schema$ValueRange.majorDimension`).
+    const newRows: (FakeCell | null)[][] =
+      major === "COLUMNS"
+        ? Array.from({ length: Math.max(0, ...lines.map((l) => l.length)) }, (_, r) =>
+            lines.map((l) => (r < l.length ? (l[r] ?? null) : null)),
+          )
+        : lines;
     record.rows = newRows.length;
     const sheet = found.sheets.get(target.title) ?? [];
     const end = lastDataRow(sheet);
@@ -613,19 +815,49 @@ export async function startFakeGoogle(
     const c0 = target.parsed.c0;
     for (const cells of newRows) {
       const row: FakeCell[] = Array.from({ length: c0 }, () => "");
-      row.push(...cells);
+      row.push(...cells.map((c) => c ?? ""));
       sheet.push(row);
     }
     found.sheets.set(target.title, sheet);
+    const grid = gridRows(found, target.title);
+    found.grid.set(
+      target.title,
+      insert === "INSERT_ROWS" ? grid + newRows.length : Math.max(grid, end + newRows.length),
+    );
     record.applied = true;
     const ref = sheetRef(target.title);
-    const newWidth = Math.max(1, ...newRows.map((r) => r.length));
+    const written = newRows.filter((r) => r.some((c) => c !== null));
+    const newWidth = Math.max(0, ...newRows.map((r) => r.length));
+    const updatedColumns = Array.from({ length: newWidth }, (_, c) => c).filter((c) =>
+      newRows.some((r) => (r[c] ?? null) !== null),
+    ).length;
+    const updatedCells = newRows.reduce((n, r) => n + r.filter((c) => c !== null).length, 0);
+    const updatedRange =
+      newRows.length > 0 && newWidth > 0
+        ? `${ref}!${columnLetters(c0)}${end + 1}:${columnLetters(c0 + newWidth - 1)}${end + newRows.length}`
+        : undefined;
+    const includeValues = query.includeValuesInResponse === "true";
     const updates = {
       spreadsheetId: id,
-      updatedRange: `${ref}!${columnLetters(c0)}${end + 1}:${columnLetters(c0 + newWidth - 1)}${end + newRows.length}`,
-      updatedRows: newRows.length,
-      updatedColumns: newRows.length > 0 ? newWidth : 0,
-      updatedCells: newRows.reduce((n, r) => n + r.length, 0),
+      ...(updatedRange ? { updatedRange } : {}),
+      ...(written.length > 0 ? { updatedRows: written.length } : {}),
+      ...(updatedColumns > 0 ? { updatedColumns } : {}),
+      ...(updatedCells > 0 ? { updatedCells } : {}),
+      ...(includeValues
+        ? {
+            updatedData: {
+              ...(updatedRange ? { range: updatedRange } : {}),
+              majorDimension: "ROWS",
+              ...(newRows.length > 0
+                ? {
+                    values: newRows.map((r) =>
+                      trimLine(r.map((c) => (c === null ? "" : render(c, responseOption)))),
+                    ),
+                  }
+                : {}),
+            },
+          }
+        : {}),
     };
     return new HttpAnswer(200, {
       spreadsheetId: id,
@@ -634,6 +866,22 @@ export async function startFakeGoogle(
     });
   }
 
+  /**
+   * `GET /v4/spreadsheets/{spreadsheetId}/values/{range}` — [sheets-spec] `spreadsheets.values.get`
+   * (v4.ts `Resource$Spreadsheets$Values.get`, `Params$Resource$Spreadsheets$Values$Get`), answer
+   * `Schema$ValueRange` `{range, majorDimension, values?}`:
+   * - quota → 429 [sheets-limits]; spreadsheet and sharing → 404 / 403 (see `book`); unknown sheet → 400
+   *   (see `resolveSheet`);
+   * - `majorDimension` ROWS (default) | COLUMNS: with COLUMNS each inner list is one column
+   *   ([sheets-spec] `Params$…$Get.majorDimension`); `valueRenderOption` FORMATTED_VALUE (default) |
+   *   UNFORMATTED_VALUE | FORMULA. Other values → 400 INVALID_ARGUMENT, texts [guess];
+   * - `values`: "empty trailing rows and columns will not be included", so no `values` at all for an
+   *   empty range ([sheets-spec], [proto3-json]); leading and inner empty cells are "" ;
+   * - `range`: "the entire requested range, even though the values will exclude trailing rows and
+   *   columns" ([sheets-spec]). [guess] An open-ended range (`C1:C`) is closed at the grid's last row
+   *   and column, and the sheet name is quoted only when A1 notation needs it; a range beyond the
+   *   grid is not refused (Google answers 400 "exceeds grid limits" [guess]).
+   */
   function get(id: string, range: string, query: Record<string, string>, email: string): HttpAnswer {
     const account = accounts.get(email);
     if (!allowedBy(fake.readQuota, `read:${email}`)) {
@@ -641,33 +889,48 @@ export async function startFakeGoogle(
     }
     const found = book(id, email);
     if (found instanceof HttpAnswer) return found;
+    const major = query.majorDimension ?? "ROWS";
+    if (major !== "ROWS" && major !== "COLUMNS") {
+      return new HttpAnswer(
+        400,
+        googleApiError(
+          400,
+          `Invalid value at 'major_dimension' (type.googleapis.com/google.apps.sheets.v4.Dimension), "${major}"`,
+          "INVALID_ARGUMENT",
+        ),
+      );
+    }
+    const option = query.valueRenderOption ?? "FORMATTED_VALUE";
+    if (!RENDER_OPTIONS.has(option)) {
+      return new HttpAnswer(
+        400,
+        googleApiError(
+          400,
+          `Invalid value at 'value_render_option' (type.googleapis.com/google.apps.sheets.v4.ValueRenderOption), "${option}"`,
+          "INVALID_ARGUMENT",
+        ),
+      );
+    }
     const target = resolveSheet(found, range);
     if (target instanceof HttpAnswer) return target;
     const sheet = found.sheets.get(target.title) ?? [];
     const { c0, r0 } = target.parsed;
-    const gridRows = Math.max(1000, sheet.length);
-    const gridCols = Math.max(26, ...sheet.map((r) => r.length));
+    const rowsInGrid = gridRows(found, target.title);
+    const gridCols = Math.max(DEFAULT_GRID_COLUMNS, ...sheet.map((r) => r.length));
     const c1 = Math.min(target.parsed.c1 ?? gridCols - 1, gridCols - 1);
-    const r1 = Math.min(target.parsed.r1 ?? gridRows, gridRows);
-    const major = query.majorDimension ?? "ROWS";
-    const option = query.valueRenderOption ?? "FORMATTED_VALUE";
-    const trim = (line: (string | number | boolean)[]) => {
-      let n = line.length;
-      while (n > 0 && line[n - 1] === "") n -= 1;
-      return line.slice(0, n);
-    };
+    const r1 = Math.min(target.parsed.r1 ?? rowsInGrid, rowsInGrid);
     const lines: (string | number | boolean)[][] = [];
     if (major === "COLUMNS") {
       for (let c = c0; c <= c1; c++) {
         const line: (string | number | boolean)[] = [];
         for (let r = r0; r <= Math.min(r1, sheet.length); r++) line.push(render(sheet[r - 1]?.[c], option));
-        lines.push(trim(line));
+        lines.push(trimLine(line));
       }
     } else {
       for (let r = r0; r <= Math.min(r1, sheet.length); r++) {
         const line: (string | number | boolean)[] = [];
         for (let c = c0; c <= c1; c++) line.push(render(sheet[r - 1]?.[c], option));
-        lines.push(trim(line));
+        lines.push(trimLine(line));
       }
     }
     while (lines.length > 0 && lines[lines.length - 1]?.length === 0) lines.pop();
@@ -676,6 +939,10 @@ export async function startFakeGoogle(
       majorDimension: major,
       ...(lines.length > 0 ? { values: lines } : {}),
     });
+  }
+
+  function gridRows(book: Spreadsheet, title: string): number {
+    return Math.max(book.grid.get(title) ?? DEFAULT_GRID_ROWS, book.sheets.get(title)?.length ?? 0);
   }
 
   function takeFault(operation: FakeGoogleOperation): FakeGoogleFault | undefined {
@@ -696,22 +963,32 @@ export async function startFakeGoogle(
       // keep it raw
     }
     record.path = path;
+    // Routes. Paths as the discovery-generated client builds them ([sheets-spec] v4.js/v4.ts:
+    // `rootUrl + '/v4/spreadsheets/{spreadsheetId}/values/{range}…'`, path parameters URL-encoded).
     const api = /^\/v4\/spreadsheets\/([^/]+)\/values\/(.+)$/.exec(rawPath);
     let operation: FakeGoogleOperation = "other";
     let spreadsheetId = "";
     let range = "";
+    // POST /token — [oauth-sa] token request (Google's is https://oauth2.googleapis.com/token;
+    // the path `/token` is the same), RFC 7523 §2.1. See `issueToken`.
     if (rawPath === tokenPath && req.method === "POST") operation = "token";
     else if (api?.[1] && api[2]) {
       spreadsheetId = decodeURIComponent(api[1]);
       const rest = api[2];
       if (req.method === "POST" && rest.endsWith(":append")) {
+        // POST /v4/spreadsheets/{spreadsheetId}/values/{range}:append — [sheets-spec]
+        // spreadsheets.values.append. See `append`.
         operation = "append";
         range = decodeURIComponent(rest.slice(0, -":append".length));
       } else if (req.method === "GET") {
+        // GET /v4/spreadsheets/{spreadsheetId}/values/{range} — [sheets-spec] spreadsheets.values.get.
+        // See `get`.
         operation = "get";
         range = decodeURIComponent(rest);
       }
     }
+    // Everything else (values.update/clear/batch*, spreadsheets.get/batchUpdate, other methods on
+    // these paths) is "other": not implemented, answered 404 below.
     record.operation = operation;
     if (spreadsheetId) record.spreadsheetId = spreadsheetId;
     if (range) record.range = range;
@@ -735,20 +1012,24 @@ export async function startFakeGoogle(
         req.socket.destroy();
         return;
       }
-      return send(
-        res,
-        new HttpAnswer(
-          fault.status,
-          fault.body ?? googleApiError(fault.status, "Injected fault", "UNAVAILABLE"),
-          fault.headers,
-        ),
-      );
+      // An injected answer. Default bodies: the token endpoint's RFC 6749 §5.2 shape (which error
+      // code Google's token endpoint sends with a 5xx or 429 is not published: [guess]); the API's
+      // [google-errors] shape with the `google.rpc.Code` name matching the status.
+      const body =
+        fault.body ??
+        (operation === "token"
+          ? { error: "temporarily_unavailable", error_description: "Injected fault" }
+          : googleApiError(fault.status, "Injected fault", googleRpcStatus(fault.status)));
+      return send(res, new HttpAnswer(fault.status, body, fault.headers));
     }
 
     let answer: HttpAnswer;
     if (operation === "token") {
       answer = issueToken(new URLSearchParams(body.toString("utf8")), record);
     } else if (operation === "other") {
+      // [guess] Google answers an unknown path with its HTML 404 page, and a method this fake does not
+      // implement normally; the fake answers a JSON 404 NOT_FOUND for both, so a client calling
+      // something unimplemented fails visibly.
       answer = new HttpAnswer(404, googleApiError(404, "Requested entity was not found.", "NOT_FOUND"));
     } else {
       const who = authenticate(req, record);
@@ -767,6 +1048,7 @@ export async function startFakeGoogle(
     send(res, answer);
   }
 
+  /** [guess] Google's JSON answers carry `application/json; charset=UTF-8`. */
   function send(res: ServerResponse, answer: HttpAnswer): void {
     res.writeHead(answer.status, { ...answer.headers, "content-type": "application/json; charset=UTF-8" });
     res.end(JSON.stringify(answer.body));
@@ -788,6 +1070,7 @@ export async function startFakeGoogle(
       record.answeredAt = Date.now();
     });
     handle(req, res, record).catch(() => {
+      // A bug in the fake: 500 INTERNAL [google-errors]; the text is [guess].
       if (!res.headersSent)
         send(res, new HttpAnswer(500, googleApiError(500, "Internal error encountered.", "INTERNAL")));
     });
@@ -821,6 +1104,7 @@ export async function startFakeGoogle(
       const titles = opts.sheets ?? ["Sheet1"];
       spreadsheets.set(id, {
         sheets: new Map(titles.map((t) => [t, []])),
+        grid: new Map(titles.map((t) => [t, DEFAULT_GRID_ROWS])),
         editors: opts.editors ? new Set(opts.editors) : undefined,
         forbidden: new Set(),
       });

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   FAKE_HUBSPOT_SUBSCRIPTION_ID,
   FAKE_HUBSPOT_TOKEN,
+  type FakeBatchWriteAnswer,
   type FakeHubSpot,
   type FakeHubSpotOptions,
   maxInWindow,
@@ -165,6 +166,154 @@ describe("fake HubSpot", () => {
     expect(missing.status).toBe(404);
     expect(missing.body).toMatchObject({ status: "error", category: "OBJECT_NOT_FOUND" });
     expect(f.contact("who@example.com")).toBeUndefined();
+  });
+
+  it("refuses a property the account does not have, or a value its type refuses, with HubSpot's 400, applying nothing", async () => {
+    const f = await fake({
+      contacts: ["known@example.com"],
+      contactProperties: [
+        { name: "engage_sms", type: "bool", fieldType: "booleancheckbox" },
+        {
+          name: "engage_postal",
+          type: "enumeration",
+          fieldType: "select",
+          options: [
+            { label: "Yes", value: "yes" },
+            { label: "No", value: "no" },
+          ],
+        },
+        { name: "engage_count", type: "number", fieldType: "number" },
+      ],
+    });
+    const path = "/crm/v3/objects/contacts/known%40example.com?idProperty=email";
+    const unknown = await call(f, "PATCH", path, { properties: { engage_sms: "true", nope: "true" } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body).toMatchObject({
+      status: "error",
+      category: "VALIDATION_ERROR",
+      correlationId: expect.any(String),
+      message: expect.stringMatching(/^Property values were not valid: \[/),
+      errors: [{ code: "PROPERTY_DOESNT_EXIST", context: { propertyName: ["nope"] } }],
+    });
+    // The message carries the failed validations as JSON, as HubSpot's does.
+    const listed = JSON.parse(unknown.body.message.slice("Property values were not valid: ".length));
+    expect(listed).toEqual([
+      expect.objectContaining({ isValid: false, error: "PROPERTY_DOESNT_EXIST", name: "nope" }),
+    ]);
+    expect(f.contact("known@example.com")?.engage_sms).toBeUndefined();
+
+    const refused = await call(f, "PATCH", path, {
+      properties: { engage_sms: "maybe", engage_postal: "true", engage_count: "false", hs_object_id: "1" },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors.map((e: { code: string }) => e.code)).toEqual([
+      "INVALID_OPTION",
+      "INVALID_OPTION",
+      "INVALID_LONG",
+      "READ_ONLY_VALUE",
+    ]);
+
+    const ok = await call(f, "PATCH", path, { properties: { engage_sms: "false", engage_postal: "no" } });
+    expect(ok.status).toBe(200);
+    expect(f.contact("known@example.com")).toMatchObject({ engage_sms: "false", engage_postal: "no" });
+    f.deleteContactProperty("engage_sms");
+    expect((await call(f, "PATCH", path, { properties: { engage_sms: "true" } })).status).toBe(400);
+    f.defineContactProperty({ name: "engage_sms", type: "string", fieldType: "text" });
+    expect((await call(f, "PATCH", path, { properties: { engage_sms: "true" } })).status).toBe(200);
+  });
+
+  it("reads contact property definitions in the spec's shape, 404 for a property the account lacks", async () => {
+    const f = await fake();
+    const sms = await call(f, "GET", "/crm/v3/properties/contacts/engage_accepts_sms");
+    expect(sms.status).toBe(200);
+    expect(sms.body).toMatchObject({
+      name: "engage_accepts_sms",
+      type: "bool",
+      fieldType: "booleancheckbox",
+      groupName: expect.any(String),
+      label: expect.any(String),
+      description: expect.any(String),
+      options: [
+        { label: "Yes", value: "true", hidden: false },
+        { label: "No", value: "false", hidden: false },
+      ],
+      modificationMetadata: { readOnlyValue: false },
+    });
+    const missing = await call(f, "GET", "/crm/v3/properties/contacts/engage_nope");
+    expect(missing.status).toBe(404);
+    expect(missing.body).toMatchObject({
+      status: "error",
+      category: "OBJECT_NOT_FOUND",
+      correlationId: expect.any(String),
+      message: expect.stringContaining("engage_nope"),
+    });
+    expect((await call(f, "GET", "/crm/v3/properties/contacts/hs_object_id")).body).toMatchObject({
+      type: "number",
+      hubspotDefined: true,
+      modificationMetadata: { readOnlyValue: true },
+    });
+  });
+
+  it("refuses a token without the scopes the spec names for the route, with 403 MISSING_SCOPES", async () => {
+    const f = await fake({ scopes: ["communication_preferences.read"] });
+    expect((await call(f, "GET", `${PREFS}/definitions`)).status).toBe(200);
+    const batch = await call(f, "POST", `${PREFS}/statuses/batch/write`, {
+      inputs: [input("a@example.com")],
+    });
+    expect(batch.status).toBe(403);
+    expect(batch.body).toMatchObject({
+      category: "MISSING_SCOPES",
+      errors: [{ context: { missingScopes: ["communication_preferences.statuses.batch.write"] } }],
+    });
+    const props = await call(f, "GET", "/crm/v3/properties/contacts/engage_accepts_sms");
+    expect(props.status).toBe(403);
+    expect(props.body.errors[0].context.missingScopes).toContain("crm.schemas.contacts.read");
+    expect(f.status("a@example.com")).toBeUndefined();
+    expect(f.requests.filter((r) => r.counted)).toHaveLength(1);
+    f.scopes.add("crm.objects.contacts.write");
+    expect((await call(f, "GET", "/crm/v3/properties/contacts/engage_accepts_sms")).status).toBe(200);
+  });
+
+  it.each<[FakeBatchWriteAnswer, number, object]>([
+    [{}, 207, { context: { subscriberIdString: ["not-an-email"] } }],
+    [{ partialStatus: 200 }, 200, { context: { subscriberIdString: ["not-an-email"] } }],
+    [{ errors: "id" }, 207, { id: "not-an-email" }],
+    [{ errors: "message" }, 207, { message: expect.stringContaining("(subscriber not-an-email)") }],
+    [
+      { errors: "detail" },
+      207,
+      {
+        context: {},
+        errors: [expect.objectContaining({ context: { subscriberIdString: ["not-an-email"] } })],
+      },
+    ],
+    [{ errors: "unattributed" }, 207, { context: {}, errors: [] }],
+  ])("batch write reports a failed input as chosen: %j", async (batchWrite, status, named) => {
+    const f = await fake({ batchWrite });
+    const answer = await call(f, "POST", `${PREFS}/statuses/batch/write`, {
+      inputs: [input("c@example.com"), input("not-an-email")],
+    });
+    expect(answer.status).toBe(status);
+    expect(answer.body.results).toHaveLength(1);
+    expect(answer.body.numErrors).toBe(1);
+    expect(answer.body.errors).toEqual([
+      expect.objectContaining({ status: "error", category: "VALIDATION_ERROR", links: {}, ...named }),
+    ]);
+    if (batchWrite.errors !== "message" && batchWrite.errors !== "id")
+      expect(answer.body.errors[0].message).not.toContain("not-an-email");
+    expect(f.status("c@example.com")?.statusState).toBe("SUBSCRIBED");
+  });
+
+  it("batch write can leave a failed input out without any error", async () => {
+    const f = await fake({ batchWrite: { errors: "omitted", partialStatus: 200 } });
+    const answer = await call(f, "POST", `${PREFS}/statuses/batch/write`, {
+      inputs: [input("c@example.com"), input("not-an-email")],
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body.errors).toBeUndefined();
+    expect(answer.body.results.map((r: { subscriberIdString: string }) => r.subscriberIdString)).toEqual([
+      "c@example.com",
+    ]);
   });
 
   it("enforces a rolling window with HubSpot's 429 body and headers", async () => {

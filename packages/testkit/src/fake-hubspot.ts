@@ -4,32 +4,39 @@ import { closer, listenLocal } from "./local-server.ts";
 
 /**
  * A local stand-in for the parts of HubSpot that engage-bridge uses, for tests and sandbox mode.
- * Same paths, status codes, bodies and rate-limit headers as the real service ([doc] = HubSpot
- * documentation, [guess] = not published, chosen to be plausible):
+ * Same paths, status codes, bodies and rate-limit headers as the real service. Sources, cited again
+ * beside each route:
  *
+ * - [spec] = HubSpot's OpenAPI specs in the repository `HubSpot/HubSpot-public-api-spec-collection`:
+ *   - SUBSCRIPTIONS_SPEC: `PublicApiSpecs/Communication Preferences/Subscriptions/Rollouts/176901/2026-03/subscriptions.json`
+ *   - CONTACTS_SPEC: `PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json`
+ *   - PROPERTIES_SPEC: `PublicApiSpecs/CRM/Properties/Rollouts/145899/v3/properties.json`
+ *   Every operation's `security` there names the OAuth scopes it accepts (see `ROUTE_SCOPES`); every
+ *   error answer is the `Error` schema `{category, correlationId, message, context?, errors?, links?}`.
+ * - [doc] = HubSpot's documentation pages: errors `{status:"error", message, correlationId, category}`
+ *   (https://developers.hubspot.com/docs/faq/api-error-responses), rate limits and their 429 body and
+ *   `X-HubSpot-RateLimit-*` headers (https://developers.hubspot.com/docs/api/usage-details).
+ * - [reports] = bodies other integrators have posted (issues, forums), not in a spec.
+ * - [guess] = not published anywhere; chosen to be plausible, and said so beside the code.
+ *
+ * What it serves (details beside each route):
  * - Communication Preferences, date-versioned (`/communication-preferences/<version>/…`, default
- *   version `2026-03`; another version → 404) [doc]:
- *   - `GET …/definitions` → `{status, results:[{id, name, isActive, …}], startedAt, completedAt}`
- *   - `GET …/statuses/{email}?channel=EMAIL` → the email's status for every subscription type
- *   - `POST …/statuses/{email}` `{channel, statusState, subscriptionId, legalBasis?, legalBasisExplanation?}`
- *     → `{status:"COMPLETE", results:[status]}` with `setStatusSuccessReason`
- *   - `POST …/statuses/batch/write` `{inputs:[{subscriberIdString, …}]}` → valid inputs applied, one
- *     result each; invalid ones in `errors` (`category: VALIDATION_ERROR`, `context.subscriberIdString`),
- *     answered 207 when there are errors [doc; the error's `context` key is a guess]; more than 100
- *     inputs → 400 [guess]
- *   - `POST …/statuses/batch/read?channel=EMAIL` `{inputs:[email, …]}`
- * - CRM: `PATCH /crm/v3/objects/contacts/{email}?idProperty=email` `{properties:{…}}` → the contact, or
- *   404 when no contact has that email (the fake never creates contacts on PATCH) [doc]
- * - Bearer auth: a wrong or missing token → 401 `INVALID_AUTHENTICATION` [doc]
+ *   version `2026-03`; another version → 404): definitions, one status read/write, batch write, batch read.
+ * - CRM: `PATCH /crm/v3/objects/contacts/{email}?idProperty=email` (unknown or read-only properties and
+ *   values a property refuses → 400 "Property values were not valid"), and
+ *   `GET /crm/v3/properties/contacts/{propertyName}` over the account's contact properties (HubSpot's
+ *   usual default ones, plus `engage_accepts_sms` / `engage_accepts_postal` as `bool` unless
+ *   `contactProperties` says otherwise).
+ * - Bearer auth: a wrong or missing token → 401 `INVALID_AUTHENTICATION`; a token without a scope the
+ *   route's spec requires (`scopes` option) → 403 `MISSING_SCOPES`.
  * - Rate limit: a rolling window (default 100 requests per 10 s, Free/Starter) counted over
- *   authenticated requests; over it → 429 with the real body (`errorType:"RATE_LIMIT"`,
- *   `policyName:"TEN_SECONDLY_ROLLING"`) and `X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds`
- *   on every authenticated answer [doc]. A refused request does not use up the window [guess].
- * - Errors are `{status:"error", message, correlationId, category, …}` [doc].
+ *   authenticated requests; over it → 429 with the real body and headers [doc]. A refused request
+ *   does not use up the window [guess].
  *
- * State: the status per (email, subscription id) and the contact properties per email, both with
- * emails lower-cased (HubSpot matches emails case-insensitively). Every request is logged with its
- * arrival and answer times; the next answers can be replaced by faults (`failNext`).
+ * State: the status per (email, subscription id), the contact properties per email (emails
+ * lower-cased: HubSpot matches them case-insensitively) and the contact property definitions. Every
+ * request is logged with its arrival and answer times; the next answers can be replaced by faults
+ * (`failNext`).
  */
 
 export const FAKE_HUBSPOT_TOKEN = "pat-eu1-fake-hubspot-token";
@@ -46,6 +53,31 @@ export const HUBSPOT_LEGAL_BASES = [
   "PROCESS_AND_STORE",
 ] as const;
 
+/**
+ * The OAuth scopes each route accepts, copied from its operation's `security` in the spec (any one
+ * inner list suffices). The properties read lists ~100 alternatives in PROPERTIES_SPEC, one per
+ * object type's read/write scope, because `{objectType}` is a path parameter; only the contact ones
+ * apply to `contacts`, and only those are accepted here [guess about how HubSpot matches them].
+ */
+export const HUBSPOT_ROUTE_SCOPES = {
+  definitions: [["communication_preferences.read_write"], ["communication_preferences.read"]],
+  statusRead: [["communication_preferences.read_write"], ["communication_preferences.read"]],
+  statusWrite: [["communication_preferences.read_write"], ["communication_preferences.write"]],
+  batchWrite: [["communication_preferences.statuses.batch.write"]],
+  batchRead: [["communication_preferences.statuses.batch.read"]],
+  contactPatch: [["crm.objects.contacts.write"]],
+  propertyRead: [
+    ["crm.schemas.contacts.read"],
+    ["crm.objects.contacts.read"],
+    ["crm.objects.contacts.write"],
+  ],
+} as const satisfies Record<string, readonly (readonly string[])[]>;
+
+/** Every scope some route accepts: the default grant, with which every route works. */
+export const FAKE_HUBSPOT_SCOPES: readonly string[] = [
+  ...new Set(Object.values(HUBSPOT_ROUTE_SCOPES).flatMap((alternatives) => alternatives.flat())),
+];
+
 export type StatusState = "SUBSCRIBED" | "UNSUBSCRIBED" | "NOT_SPECIFIED";
 
 export interface FakeSubscriptionDefinition {
@@ -61,6 +93,74 @@ export interface FakeSubscriptionStatus {
   /** `Date.now()` of the write that set it. */
   updatedAt: number;
 }
+
+/** `type` of a property: the enum of `PropertyCreate.type` in PROPERTIES_SPEC. */
+export type FakePropertyType =
+  | "bool"
+  | "date"
+  | "datetime"
+  | "enumeration"
+  | "number"
+  | "phone_number"
+  | "string";
+
+/** A contact property definition of the fake account (the fields of PROPERTIES_SPEC's `Property` that matter). */
+export interface FakeContactProperty {
+  name: string;
+  type: FakePropertyType;
+  /**
+   * How HubSpot shows it; `PropertyCreate.fieldType`'s enum: booleancheckbox, calculation_equation,
+   * checkbox (several options, `;`-separated), date, file, html, number, phonenumber, radio, select,
+   * text, textarea.
+   */
+  fieldType: string;
+  /** The allowed values of an `enumeration` (default for `bool`: "true" and "false"). */
+  options?: readonly { label: string; value: string; hidden?: boolean }[];
+  label?: string;
+  /** `modificationMetadata.readOnlyValue`: the value cannot be written through the API. */
+  readOnlyValue?: boolean;
+  calculated?: boolean;
+}
+
+/** A `bool` property's options as HubSpot lists them [reports: label Yes/No, value true/false]. */
+const BOOL_OPTIONS = [
+  { label: "Yes", value: "true" },
+  { label: "No", value: "false" },
+] as const;
+
+/**
+ * Custom contact properties of the default fake account: the two the README's example config mirrors
+ * into, as `bool` checkboxes, so that a config written from the README works against the fake.
+ */
+export const FAKE_HUBSPOT_CUSTOM_PROPERTIES: readonly FakeContactProperty[] = [
+  { name: "engage_accepts_sms", label: "Accepts SMS (Engage)", type: "bool", fieldType: "booleancheckbox" },
+  {
+    name: "engage_accepts_postal",
+    label: "Accepts postal (Engage)",
+    type: "bool",
+    fieldType: "booleancheckbox",
+  },
+];
+
+/** A few of HubSpot's built-in contact properties (present in every account; not removable). */
+const BUILT_IN_PROPERTIES: readonly FakeContactProperty[] = [
+  { name: "email", label: "Email", type: "string", fieldType: "text" },
+  { name: "firstname", label: "First Name", type: "string", fieldType: "text" },
+  { name: "lastname", label: "Last Name", type: "string", fieldType: "text" },
+  { name: "phone", label: "Phone Number", type: "string", fieldType: "phonenumber" },
+  { name: "mobilephone", label: "Mobile Phone Number", type: "string", fieldType: "phonenumber" },
+  { name: "city", label: "City", type: "string", fieldType: "text" },
+  { name: "zip", label: "Postal Code", type: "string", fieldType: "text" },
+  { name: "country", label: "Country/Region", type: "string", fieldType: "text" },
+  {
+    name: "hs_object_id",
+    label: "Record ID",
+    type: "number",
+    fieldType: "number",
+    readOnlyValue: true,
+  },
+  { name: "createdate", label: "Create Date", type: "datetime", fieldType: "date", readOnlyValue: true },
+];
 
 export interface FakeHubSpotRequest {
   /** `Date.now()` when the request arrived (before any latency). */
@@ -83,7 +183,7 @@ export type FakeHubSpotFault =
   | { type: "server-error"; status?: number }
   /** 401 `INVALID_AUTHENTICATION` (token revoked or expired). */
   | { type: "unauthorized" }
-  /** 403 `MISSING_SCOPES`. */
+  /** 403 `MISSING_SCOPES`, naming the route's scopes. */
   | { type: "forbidden" }
   /** 400 `VALIDATION_ERROR` with `message` and a correlation id. */
   | { type: "validation"; message?: string }
@@ -93,7 +193,7 @@ export type FakeHubSpotFault =
   | { type: "rate-limit" }
   /**
    * A 2xx that applies nothing and lists every input in `errors` (category `INTERNAL_ERROR` unless
-   * given): 207 on a batch write, 200 elsewhere.
+   * given), named as `batchWrite.errors` says: 207 on a batch write, 200 elsewhere.
    */
   | { type: "errors-in-2xx"; category?: string; message?: string }
   /** A 200 that applies nothing: `results: []` (on a CRM patch: `{}`). */
@@ -106,6 +206,27 @@ export interface FakeHubSpotRateLimit {
   intervalMs: number;
 }
 
+/**
+ * How `statuses/batch/write` reports the inputs it did not apply. SUBSCRIPTIONS_SPEC documents only
+ * a 200 whose `BatchResponsePublicStatus` body may carry `errors` (`StandardError`: status, category,
+ * message, context `{key: [string]}`, errors, links, id) next to `results` [spec]. Which status a
+ * partial failure gets and how an error names its input are not specified [guess], so each plausible
+ * answer can be chosen.
+ */
+export interface FakeBatchWriteAnswer {
+  /**
+   * Status when some inputs failed: 207 (default; HubSpot's batch reads document it) or 200 (the
+   * only status the write's spec lists).
+   */
+  partialStatus?: 200 | 207;
+  /**
+   * How an error names its input: `context.subscriberIdString` (default), the error's `id`, only its
+   * `message`, only a nested `errors[].context` (`ErrorDetail`), not at all (`unattributed`: a generic
+   * message), or no error at all (`omitted`: the input is simply missing from `results`).
+   */
+  errors?: "context" | "id" | "message" | "detail" | "unattributed" | "omitted";
+}
+
 export interface FakeHubSpotOptions {
   accessToken?: string;
   /** Date versions answered; default `["2026-03"]`. */
@@ -116,8 +237,16 @@ export interface FakeHubSpotOptions {
   rateLimit?: FakeHubSpotRateLimit;
   /** GDPR-enabled portal: writes without `legalBasis` and `legalBasisExplanation` → validation error. */
   gdpr?: boolean;
-  /** Contacts that exist in the CRM, by email (properties optional). */
+  /** Contacts that exist in the CRM, by email (properties optional, not validated). */
   contacts?: Iterable<string> | Record<string, Record<string, string>>;
+  /**
+   * The account's custom contact properties (HubSpot's built-in ones always exist); default
+   * `FAKE_HUBSPOT_CUSTOM_PROPERTIES`.
+   */
+  contactProperties?: readonly FakeContactProperty[];
+  /** Scopes granted to the token; default `FAKE_HUBSPOT_SCOPES` (all the routes need). */
+  scopes?: readonly string[];
+  batchWrite?: FakeBatchWriteAnswer;
   latencyMs?: number;
 }
 
@@ -126,12 +255,16 @@ export interface FakeHubSpot {
   readonly url: string;
   /** The token accepted as `Authorization: Bearer <token>`. */
   readonly accessToken: string;
+  /** Scopes granted to the token; change them at any time. */
+  readonly scopes: Set<string>;
   readonly subscriptions: FakeSubscriptionDefinition[];
   /** Every request, in arrival order. */
   readonly requests: FakeHubSpotRequest[];
   /** The rolling window; change it at any time. */
   rateLimit: FakeHubSpotRateLimit;
   gdpr: boolean;
+  /** How batch writes report failed inputs; change it at any time. */
+  batchWrite: FakeBatchWriteAnswer;
   /** Delay before every answer, in milliseconds. */
   latencyMs: number;
   /** Status of `email` for a subscription type (default: the first one), undefined when never written. */
@@ -142,6 +275,12 @@ export interface FakeHubSpot {
   addContact(email: string, properties?: Record<string, string>): void;
   /** The properties of the CRM contact with `email`, undefined when no contact has it. */
   contact(email: string): Record<string, string> | undefined;
+  /** Creates or replaces a contact property definition. */
+  defineContactProperty(property: FakeContactProperty): void;
+  /** Deletes a custom contact property definition (as archiving it in HubSpot would). */
+  deleteContactProperty(name: string): void;
+  /** The definition of a contact property, undefined when the account has none by that name. */
+  contactProperty(name: string): FakeContactProperty | undefined;
   /** The next `count` requests are answered with `fault` (nothing applied); queued after earlier ones. */
   failNext(count: number, fault: FakeHubSpotFault): void;
   /** The most requests (of any kind) that arrived within any `intervalMs` (default: the window's). */
@@ -165,12 +304,20 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const PREFS = /^\/communication-preferences\/([^/]+)(\/.*)$/;
 const STATUS_ONE = /^\/statuses\/([^/]+)$/;
 const CONTACT_ONE = /^\/crm\/v3\/objects\/contacts\/([^/]+)$/;
+const PROPERTY_ONE = /^\/crm\/v3\/properties\/([^/]+)\/([^/]+)$/;
+/** HubSpot publishes no maximum for `statuses/batch/write` [guess: 100, its usual batch size]. */
 const MAX_BATCH = 100;
 
 interface Answer {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+}
+
+/** A request matched to a route: the scopes it needs, and how it is answered once allowed. */
+interface Route {
+  scopes: readonly (readonly string[])[];
+  answer: () => Answer;
 }
 
 interface StatusInput {
@@ -182,6 +329,7 @@ interface StatusInput {
   legalBasisExplanation?: unknown;
 }
 
+/** The spec's `Error` body [spec], with `status:"error"` as HubSpot adds it [doc]. */
 const error = (
   status: number,
   category: string,
@@ -200,6 +348,75 @@ function decode(segment: string): string | undefined {
   }
 }
 
+interface PropertyProblem {
+  name: string;
+  /** HubSpot's code for it: PROPERTY_DOESNT_EXIST and INVALID_OPTION [reports]; the others [guess]. */
+  code: string;
+  message: string;
+}
+
+/** Why `value` cannot be written to `property`, or undefined when it can. */
+function propertyProblem(
+  name: string,
+  property: FakeContactProperty | undefined,
+  value: unknown,
+): PropertyProblem | undefined {
+  if (!property) return { name, code: "PROPERTY_DOESNT_EXIST", message: `Property "${name}" does not exist` };
+  if (property.readOnlyValue || property.calculated)
+    return { name, code: "READ_ONLY_VALUE", message: `Property "${name}" is a read only property` };
+  if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean")
+    return { name, code: "INVALID_PROPERTY_VALUE", message: `${JSON.stringify(value)} is not a valid value` };
+  const text = String(value);
+  // An empty string clears any property [spec: CONTACTS_SPEC, PATCH description].
+  if (text === "") return undefined;
+  switch (property.type) {
+    case "bool":
+    case "enumeration": {
+      const allowed = (property.options ?? (property.type === "bool" ? BOOL_OPTIONS : [])).map(
+        (o) => o.value,
+      );
+      const values = property.fieldType === "checkbox" ? text.split(";") : [text];
+      if (values.every((v) => allowed.includes(v))) return undefined;
+      return {
+        name,
+        code: "INVALID_OPTION",
+        message: `${text} was not one of the allowed options: [${allowed.join(", ")}]`,
+      };
+    }
+    case "number":
+      return /^-?\d+(\.\d+)?$/.test(text)
+        ? undefined
+        : { name, code: "INVALID_LONG", message: `${text} is not a valid number` };
+    case "date":
+    case "datetime":
+      return /^\d+$/.test(text) || !Number.isNaN(Date.parse(text))
+        ? undefined
+        : { name, code: "INVALID_DATE", message: `${text} is not a valid date` };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * HubSpot's 400 for property values it refuses [reports]: category `VALIDATION_ERROR`, the message
+ * "Property values were not valid: " followed by the JSON list of failed validations (`isValid`,
+ * `message`, `error` = the code, `name` = the property). The `errors` list (spec `ErrorDetail`: code,
+ * message, context) is the same information in the spec's shape [guess: not every answer reported
+ * has it].
+ */
+function invalidProperties(problems: readonly PropertyProblem[]): Answer {
+  const validations = problems.map((p) => ({
+    isValid: false,
+    message: p.message,
+    error: p.code,
+    name: p.name,
+    localizedErrorMessage: p.message,
+  }));
+  return error(400, "VALIDATION_ERROR", `Property values were not valid: ${JSON.stringify(validations)}`, {
+    errors: problems.map((p) => ({ message: p.message, code: p.code, context: { propertyName: [p.name] } })),
+  });
+}
+
 export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promise<FakeHubSpot> {
   const accessToken = options.accessToken ?? FAKE_HUBSPOT_TOKEN;
   const versions = new Set(options.apiVersions ?? [FAKE_HUBSPOT_API_VERSION]);
@@ -208,6 +425,13 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
   ).map((s) => ({ ...s, id: String(s.id) }));
   const statuses = new Map<string, FakeSubscriptionStatus>();
   const contacts = new Map<string, { id: string; properties: Record<string, string> }>();
+  const builtIn = new Set(BUILT_IN_PROPERTIES.map((p) => p.name));
+  const properties = new Map<string, FakeContactProperty>(
+    [...BUILT_IN_PROPERTIES, ...(options.contactProperties ?? FAKE_HUBSPOT_CUSTOM_PROPERTIES)].map((p) => [
+      p.name,
+      { ...p },
+    ]),
+  );
   const requests: FakeHubSpotRequest[] = [];
   const faults: FakeHubSpotFault[] = [];
   const windowLog: number[] = [];
@@ -217,11 +441,11 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
   const key = (email: string, subscriptionId: string | number) =>
     `${email.toLowerCase()}\u0000${String(subscriptionId)}`;
 
-  const addContact = (email: string, properties: Record<string, string> = {}) => {
+  const addContact = (email: string, props: Record<string, string> = {}) => {
     const existing = contacts.get(email.toLowerCase());
     contacts.set(email.toLowerCase(), {
       id: existing?.id ?? String(nextContactId++),
-      properties: { ...properties, email: email.toLowerCase() },
+      properties: { ...props, email: email.toLowerCase() },
     });
   };
   if (options.contacts) {
@@ -235,10 +459,12 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
   const fake: FakeHubSpot = {
     url: "",
     accessToken,
+    scopes: new Set(options.scopes ?? FAKE_HUBSPOT_SCOPES),
     subscriptions,
     requests,
     rateLimit: { ...(options.rateLimit ?? { max: 100, intervalMs: 10_000 }) },
     gdpr: options.gdpr ?? false,
+    batchWrite: { ...options.batchWrite },
     latencyMs: options.latencyMs ?? 0,
     status: (email, subscriptionId = subscriptions[0]?.id ?? "") => statuses.get(key(email, subscriptionId)),
     setStatus(email, subscriptionId, statusState) {
@@ -253,6 +479,16 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     contact: (email) => {
       const found = contacts.get(email.toLowerCase());
       return found ? { ...found.properties } : undefined;
+    },
+    defineContactProperty(property) {
+      properties.set(property.name, { ...property });
+    },
+    deleteContactProperty(name) {
+      if (!builtIn.has(name)) properties.delete(name);
+    },
+    contactProperty: (name) => {
+      const found = properties.get(name);
+      return found ? { ...found } : undefined;
     },
     failNext(count, fault) {
       for (let i = 0; i < count; i++) faults.push(fault);
@@ -272,6 +508,8 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     "x-hubspot-ratelimit-interval-milliseconds": String(fake.rateLimit.intervalMs),
   });
 
+  // [doc] https://developers.hubspot.com/docs/api/usage-details: 429 body with errorType RATE_LIMIT
+  // and policyName; the message and groupName texts follow answers seen in reports.
   const rateLimited = (policyName: "TEN_SECONDLY_ROLLING" | "DAILY"): Answer => ({
     status: 429,
     body: {
@@ -288,7 +526,19 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     headers: rateHeaders(0),
   });
 
-  /** What a status looks like in an answer. */
+  // The scopes a refused call lacks, in an ErrorDetail's `context.missingScopes`: the key of the
+  // spec's own example of `ErrorDetail.context` [spec]; the texts follow reported answers [reports].
+  const missingScopes = (scopes: Route["scopes"]): Answer =>
+    error(403, "MISSING_SCOPES", "This app hasn't been granted all required scopes to make this call.", {
+      errors: [
+        {
+          message: "One or more of the following scopes are required.",
+          context: { missingScopes: [...new Set(scopes.flat())] },
+        },
+      ],
+    });
+
+  /** What a status looks like in an answer: the spec's `PublicStatus`. */
   const publicStatus = (email: string, def: FakeSubscriptionDefinition, reason?: string) => {
     const s = statuses.get(key(email, def.id));
     return {
@@ -307,7 +557,8 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
 
   /** Validates one status write; returns the problem, or applies it and returns the result. */
   const write = (email: string, input: StatusInput): { result: unknown } | { problem: string } => {
-    if (!EMAIL.test(email)) return { problem: `Invalid email address: ${email}` };
+    // The email stays out of the message so that `batchWrite.errors` alone decides where it is named.
+    if (!EMAIL.test(email)) return { problem: "Invalid email address" };
     if (input.channel !== "EMAIL") return { problem: `Invalid channel: ${String(input.channel)}` };
     const state = input.statusState;
     if (state !== "SUBSCRIBED" && state !== "UNSUBSCRIBED" && state !== "NOT_SPECIFIED")
@@ -339,6 +590,7 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     return { result: publicStatus(email, def, reason) };
   };
 
+  /** The spec's batch/action envelope (`BatchResponsePublicStatus`, `ActionResponseWithResults…`). */
   const envelope = (results: unknown[], errors: unknown[] = []) => {
     const now = new Date().toISOString();
     return {
@@ -351,12 +603,27 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     };
   };
 
-  const inputError = (email: string, message: string, category = "VALIDATION_ERROR") => ({
-    status: "error",
-    category,
-    message,
-    context: { subscriberIdString: [email] },
-  });
+  /**
+   * One failed input as a `StandardError` [spec: its required fields], naming the input as
+   * `batchWrite.errors` says [guess: the spec does not say how]; undefined for `omitted`.
+   */
+  const inputError = (email: string, message: string, category = "VALIDATION_ERROR") => {
+    const base = { status: "error", category, message, context: {}, errors: [], links: {} };
+    switch (fake.batchWrite.errors ?? "context") {
+      case "context":
+        return { ...base, context: { subscriberIdString: [email] } };
+      case "id":
+        return { ...base, id: email };
+      case "message":
+        return { ...base, message: `${message} (subscriber ${email})` };
+      case "detail":
+        return { ...base, errors: [{ message, context: { subscriberIdString: [email] } }] };
+      case "unattributed":
+        return { ...base, message: "Invalid input (details will vary based on the error)" };
+      case "omitted":
+        return undefined;
+    }
+  };
 
   /** The emails a request is about (for faults that list every input). */
   const emailsOf = (path: string, body: unknown): string[] => {
@@ -367,7 +634,13 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     return [decode(segment) ?? segment];
   };
 
-  const faultAnswer = (fault: FakeHubSpotFault, path: string, method: string, body: unknown): Answer => {
+  const faultAnswer = (
+    fault: FakeHubSpotFault,
+    route: Route,
+    path: string,
+    method: string,
+    body: unknown,
+  ): Answer => {
     switch (fault.type) {
       case "server-error":
         return error(fault.status ?? 500, "INTERNAL_ERROR", "An internal error occurred.");
@@ -378,14 +651,7 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
           "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
         );
       case "forbidden":
-        return error(
-          403,
-          "MISSING_SCOPES",
-          "This app hasn't been granted all required scopes to make this call.",
-          {
-            errors: [{ message: "One or more of the following scopes are required.", context: {} }],
-          },
-        );
+        return missingScopes(route.scopes);
       case "validation":
         return error(
           400,
@@ -397,15 +663,16 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
       case "rate-limit":
         return rateLimited("TEN_SECONDLY_ROLLING");
       case "errors-in-2xx": {
-        const errors = emailsOf(path, body).map((email) =>
-          inputError(
-            email,
-            fault.message ?? "The write could not be applied",
-            fault.category ?? "INTERNAL_ERROR",
-          ),
+        const errors = emailsOf(path, body).flatMap(
+          (email) =>
+            inputError(
+              email,
+              fault.message ?? "The write could not be applied",
+              fault.category ?? "INTERNAL_ERROR",
+            ) ?? [],
         );
         const batch = path.includes("/batch/") && method === "POST";
-        return { status: batch ? 207 : 200, body: envelope([], errors) };
+        return { status: batch ? (fake.batchWrite.partialStatus ?? 207) : 200, body: envelope([], errors) };
       }
       case "empty-results":
         return { status: 200, body: path.startsWith("/crm/") ? {} : envelope([]) };
@@ -414,111 +681,250 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     }
   };
 
-  const route = (method: string, url: URL, body: unknown): Answer => {
+  /** The route a request asks for; unknown paths answer 404 whatever the token may do. */
+  const resolve = (method: string, url: URL, body: unknown): Route => {
     const path = url.pathname;
+    const open = (answer: () => Answer): Route => ({ scopes: [], answer });
+    // [guess] HubSpot's answer for a path or method it does not serve: 404 OBJECT_NOT_FOUND.
+    const notFound = open(() => error(404, "OBJECT_NOT_FOUND", `No route for ${method} ${path}`));
     const prefs = PREFS.exec(path);
     if (prefs) {
       const [, version = "", rest = ""] = prefs;
-      if (!versions.has(version)) return error(404, "OBJECT_NOT_FOUND", `Unknown API version ${version}`);
+      // [doc] only the published date versions exist; the body of the 404 is a [guess].
+      if (!versions.has(version))
+        return open(() => error(404, "OBJECT_NOT_FOUND", `Unknown API version ${version}`));
+
+      // [spec] HubSpot/HubSpot-public-api-spec-collection
+      // PublicApiSpecs/Communication Preferences/Subscriptions/Rollouts/176901/2026-03/subscriptions.json,
+      // operation get-/communication-preferences/2026-03/definitions → 200 ActionResponseWithResultsSubscriptionDefinition.
       if (rest === "/definitions" && method === "GET")
         return {
-          status: 200,
-          body: envelope(
-            subscriptions.map((s) => ({
-              id: s.id,
-              name: s.name,
-              description: `${s.name} (fake)`,
-              isActive: s.isActive ?? true,
-              isDefault: false,
-              isInternal: false,
-              communicationMethod: "EMAIL",
-              purpose: "Marketing",
-              createdAt: "2024-01-01T00:00:00Z",
-              updatedAt: "2024-01-01T00:00:00Z",
-            })),
-          ),
+          scopes: HUBSPOT_ROUTE_SCOPES.definitions,
+          answer: () => ({
+            status: 200,
+            body: envelope(
+              subscriptions.map((s) => ({
+                id: s.id,
+                name: s.name,
+                description: `${s.name} (fake)`,
+                isActive: s.isActive ?? true,
+                isDefault: false,
+                isInternal: false,
+                communicationMethod: "EMAIL",
+                purpose: "Marketing",
+                createdAt: "2024-01-01T00:00:00Z",
+                updatedAt: "2024-01-01T00:00:00Z",
+              })),
+            ),
+          }),
         };
-      if (rest === "/statuses/batch/write" && method === "POST") {
-        const inputs = (body as { inputs?: unknown })?.inputs;
-        if (!Array.isArray(inputs) || inputs.length === 0)
-          return error(400, "VALIDATION_ERROR", "inputs must be a non-empty list");
-        if (inputs.length > MAX_BATCH)
-          return error(
-            400,
-            "VALIDATION_ERROR",
-            `Batch size ${inputs.length} exceeds the maximum of ${MAX_BATCH}`,
-          );
-        const results: unknown[] = [];
-        const errors: unknown[] = [];
-        for (const raw of inputs as StatusInput[]) {
-          const email = typeof raw?.subscriberIdString === "string" ? raw.subscriberIdString : "";
-          const outcome = write(email, raw ?? {});
-          if ("result" in outcome) results.push(outcome.result);
-          else errors.push(inputError(email, outcome.problem));
-        }
-        return { status: errors.length > 0 ? 207 : 200, body: envelope(results, errors) };
-      }
-      if (rest === "/statuses/batch/read" && method === "POST") {
-        if (url.searchParams.get("channel") !== "EMAIL")
-          return error(400, "VALIDATION_ERROR", "channel query parameter is required");
-        const inputs = (body as { inputs?: unknown })?.inputs;
-        if (!Array.isArray(inputs)) return error(400, "VALIDATION_ERROR", "inputs must be a list");
+
+      // [spec] HubSpot/HubSpot-public-api-spec-collection
+      // PublicApiSpecs/Communication Preferences/Subscriptions/Rollouts/176901/2026-03/subscriptions.json,
+      // operation post-/communication-preferences/2026-03/statuses/batch/write: body
+      // BatchInputPublicStatusRequest, answer 200 BatchResponsePublicStatus {status, results: PublicStatus[],
+      // errors?: StandardError[], numErrors?}. [guess] everything about failed inputs: the 207 (documented
+      // only for batch reads), how an error names its input, or leaving it out (see FakeBatchWriteAnswer);
+      // the 400 for an empty list or more than 100 inputs (no maximum is published).
+      if (rest === "/statuses/batch/write" && method === "POST")
         return {
-          status: 200,
-          body: envelope(
-            inputs.map((email) => ({
-              subscriberIdString: String(email),
-              statuses: subscriptions.map((def) => publicStatus(String(email), def)),
-            })),
-          ),
+          scopes: HUBSPOT_ROUTE_SCOPES.batchWrite,
+          answer: () => {
+            const inputs = (body as { inputs?: unknown })?.inputs;
+            if (!Array.isArray(inputs) || inputs.length === 0)
+              return error(400, "VALIDATION_ERROR", "inputs must be a non-empty list");
+            if (inputs.length > MAX_BATCH)
+              return error(
+                400,
+                "VALIDATION_ERROR",
+                `Batch size ${inputs.length} exceeds the maximum of ${MAX_BATCH}`,
+              );
+            const results: unknown[] = [];
+            const errors: unknown[] = [];
+            let failed = 0;
+            for (const raw of inputs as StatusInput[]) {
+              const email = typeof raw?.subscriberIdString === "string" ? raw.subscriberIdString : "";
+              const outcome = write(email, raw ?? {});
+              if ("result" in outcome) results.push(outcome.result);
+              else {
+                failed++;
+                const entry = inputError(email, outcome.problem);
+                if (entry) errors.push(entry);
+              }
+            }
+            return {
+              status: failed > 0 ? (fake.batchWrite.partialStatus ?? 207) : 200,
+              body: envelope(results, errors),
+            };
+          },
         };
-      }
+
+      // [spec] HubSpot/HubSpot-public-api-spec-collection
+      // PublicApiSpecs/Communication Preferences/Subscriptions/Rollouts/176901/2026-03/subscriptions.json,
+      // operation post-/communication-preferences/2026-03/statuses/batch/read: query `channel`, body
+      // BatchInputString {inputs: [email]}, answer 200 BatchResponsePublicStatusBulkResponse (207 with
+      // errors is documented; this fake never needs it). [guess] the 400 texts.
+      if (rest === "/statuses/batch/read" && method === "POST")
+        return {
+          scopes: HUBSPOT_ROUTE_SCOPES.batchRead,
+          answer: () => {
+            if (url.searchParams.get("channel") !== "EMAIL")
+              return error(400, "VALIDATION_ERROR", "channel query parameter is required");
+            const inputs = (body as { inputs?: unknown })?.inputs;
+            if (!Array.isArray(inputs)) return error(400, "VALIDATION_ERROR", "inputs must be a list");
+            return {
+              status: 200,
+              body: envelope(
+                inputs.map((email) => ({
+                  subscriberIdString: String(email),
+                  statuses: subscriptions.map((def) => publicStatus(String(email), def)),
+                })),
+              ),
+            };
+          },
+        };
+
       const one = STATUS_ONE.exec(rest);
-      const email = one?.[1] === undefined ? undefined : decode(one[1]);
-      if (one && email === undefined) return error(400, "VALIDATION_ERROR", "Malformed subscriber id");
-      if (email !== undefined && method === "GET") {
-        if (url.searchParams.get("channel") !== "EMAIL")
-          return error(400, "VALIDATION_ERROR", "channel query parameter is required");
-        return { status: 200, body: envelope(subscriptions.map((def) => publicStatus(email, def))) };
-      }
-      if (email !== undefined && method === "POST") {
-        const outcome = write(email, (body ?? {}) as StatusInput);
-        if ("problem" in outcome) return error(400, "VALIDATION_ERROR", outcome.problem);
-        return { status: 200, body: envelope([outcome.result]) };
-      }
-      return error(404, "OBJECT_NOT_FOUND", `No route for ${method} ${path}`);
+      if (!one?.[1]) return notFound;
+      const email = decode(one[1]);
+      // [guess] the answer to a path segment that is not valid percent-encoding.
+      if (email === undefined) return open(() => error(400, "VALIDATION_ERROR", "Malformed subscriber id"));
+
+      // [spec] HubSpot/HubSpot-public-api-spec-collection
+      // PublicApiSpecs/Communication Preferences/Subscriptions/Rollouts/176901/2026-03/subscriptions.json,
+      // operation get-/communication-preferences/2026-03/statuses/{subscriberIdString}: query `channel`
+      // (required), answer 200 ActionResponseWithResultsPublicStatus. [guess] the 400 text.
+      if (method === "GET")
+        return {
+          scopes: HUBSPOT_ROUTE_SCOPES.statusRead,
+          answer: () =>
+            url.searchParams.get("channel") !== "EMAIL"
+              ? error(400, "VALIDATION_ERROR", "channel query parameter is required")
+              : { status: 200, body: envelope(subscriptions.map((def) => publicStatus(email, def))) },
+        };
+
+      // [spec] HubSpot/HubSpot-public-api-spec-collection
+      // PublicApiSpecs/Communication Preferences/Subscriptions/Rollouts/176901/2026-03/subscriptions.json,
+      // operation post-/communication-preferences/2026-03/statuses/{subscriberIdString}: body
+      // PartialPublicStatusRequest, answer 200 ActionResponseWithResultsPublicStatus; an invalid input
+      // is a 400 VALIDATION_ERROR (the `default` Error response) [guess: its message texts].
+      if (method === "POST")
+        return {
+          scopes: HUBSPOT_ROUTE_SCOPES.statusWrite,
+          answer: () => {
+            const outcome = write(email, (body ?? {}) as StatusInput);
+            if ("problem" in outcome) return error(400, "VALIDATION_ERROR", outcome.problem);
+            return { status: 200, body: envelope([outcome.result]) };
+          },
+        };
+      return notFound;
     }
 
+    // [spec] HubSpot/HubSpot-public-api-spec-collection PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json,
+    // operation patch-/crm/v3/objects/contacts/{contactId}_update: `idProperty=email` puts the email in
+    // the path; body SimplePublicObjectInput {properties}; answer 200 SimplePublicObject; "Read-only
+    // and non-existent properties will result in an error" and an empty string clears a value (the
+    // operation's description). [reports] that error's body (see invalidProperties) and the 404
+    // OBJECT_NOT_FOUND for an unknown email; [guess] the fake never creates contacts on PATCH, and
+    // checks the values against the property's type and options.
     const contactPath = CONTACT_ONE.exec(path);
     if (contactPath?.[1] && method === "PATCH") {
-      const id = decode(contactPath[1]);
-      if (id === undefined) return error(400, "VALIDATION_ERROR", "Malformed contact id");
-      const byEmail = url.searchParams.get("idProperty") === "email";
-      const entry = byEmail
-        ? contacts.get(id.toLowerCase())
-        : [...contacts.values()].find((c) => c.id === id);
-      if (!entry) return error(404, "OBJECT_NOT_FOUND", "resource not found");
-      const properties = (body as { properties?: unknown })?.properties;
-      if (!properties || typeof properties !== "object" || Array.isArray(properties))
-        return error(400, "VALIDATION_ERROR", "properties must be an object");
-      for (const [name, value] of Object.entries(properties)) {
-        if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean")
-          return error(400, "VALIDATION_ERROR", `Property values were not valid: ${name}`);
-      }
-      for (const [name, value] of Object.entries(properties)) entry.properties[name] = String(value);
-      const now = new Date().toISOString();
+      const segment = contactPath[1];
       return {
-        status: 200,
-        body: {
-          id: entry.id,
-          properties: { ...entry.properties },
-          createdAt: now,
-          updatedAt: now,
-          archived: false,
+        scopes: HUBSPOT_ROUTE_SCOPES.contactPatch,
+        answer: () => {
+          const id = decode(segment);
+          if (id === undefined) return error(400, "VALIDATION_ERROR", "Malformed contact id");
+          const byEmail = url.searchParams.get("idProperty") === "email";
+          const entry = byEmail
+            ? contacts.get(id.toLowerCase())
+            : [...contacts.values()].find((c) => c.id === id);
+          if (!entry) return error(404, "OBJECT_NOT_FOUND", "resource not found");
+          const values = (body as { properties?: unknown })?.properties;
+          if (!values || typeof values !== "object" || Array.isArray(values))
+            return error(400, "VALIDATION_ERROR", "properties must be an object");
+          if (Object.keys(values).length === 0)
+            return error(
+              400,
+              "VALIDATION_ERROR",
+              "No properties found to update, please provide at least one.",
+            );
+          const problems = Object.entries(values).flatMap(
+            ([name, value]) => propertyProblem(name, properties.get(name), value) ?? [],
+          );
+          // All or nothing: one refused value and no property of the contact changes [guess].
+          if (problems.length > 0) return invalidProperties(problems);
+          for (const [name, value] of Object.entries(values)) entry.properties[name] = String(value);
+          const now = new Date().toISOString();
+          return {
+            status: 200,
+            body: {
+              id: entry.id,
+              properties: { ...entry.properties },
+              createdAt: now,
+              updatedAt: now,
+              archived: false,
+            },
+          };
         },
       };
     }
-    return error(404, "OBJECT_NOT_FOUND", `No route for ${method} ${path}`);
+
+    // [spec] HubSpot/HubSpot-public-api-spec-collection PublicApiSpecs/CRM/Properties/Rollouts/145899/v3/properties.json,
+    // operation get-/crm/v3/properties/{objectType}/{propertyName}_getByName: answer 200 Property
+    // (name, label, type, fieldType, options, groupName, description, modificationMetadata, …); any
+    // other answer is the `default` Error. [guess] the 404 OBJECT_NOT_FOUND and its message for an
+    // unknown property, and the 400 for an object type other than contacts.
+    const propertyPath = PROPERTY_ONE.exec(path);
+    if (propertyPath?.[1] && propertyPath[2] && method === "GET") {
+      const [, objectType, segment = ""] = propertyPath;
+      return {
+        scopes: HUBSPOT_ROUTE_SCOPES.propertyRead,
+        answer: () => {
+          if (objectType !== "contacts" && objectType !== "0-1")
+            return error(400, "VALIDATION_ERROR", `Unable to infer object type from: ${objectType}`);
+          const name = decode(segment) ?? segment;
+          const found = properties.get(name);
+          if (!found) return error(404, "OBJECT_NOT_FOUND", `Property ${name} does not exist`);
+          const hubspotDefined = builtIn.has(name);
+          const options = found.options ?? (found.type === "bool" ? BOOL_OPTIONS : []);
+          return {
+            status: 200,
+            body: {
+              name: found.name,
+              label: found.label ?? found.name,
+              type: found.type,
+              fieldType: found.fieldType,
+              description: "",
+              groupName: "contactinformation",
+              options: options.map((o, i) => ({
+                label: o.label,
+                value: o.value,
+                hidden: ("hidden" in o && o.hidden) || false,
+                displayOrder: i,
+              })),
+              displayOrder: -1,
+              calculated: found.calculated ?? false,
+              externalOptions: false,
+              hasUniqueValue: name === "email",
+              hidden: false,
+              hubspotDefined,
+              formField: true,
+              dataSensitivity: "non_sensitive",
+              archived: false,
+              modificationMetadata: {
+                archivable: !hubspotDefined,
+                readOnlyDefinition: hubspotDefined,
+                readOnlyValue: found.readOnlyValue ?? false,
+              },
+              createdAt: "2024-01-01T00:00:00Z",
+              updatedAt: "2024-01-01T00:00:00Z",
+            },
+          };
+        },
+      };
+    }
+    return notFound;
   };
 
   const send = (res: ServerResponse, answer: Answer) => {
@@ -543,20 +949,25 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     }
     record.body = body;
 
+    const route = resolve(method, url, body);
     const fault = faults.shift();
-    if (fault) return faultAnswer(fault, url.pathname, method, body);
+    if (fault) return faultAnswer(fault, route, url.pathname, method, body);
+    // [doc] Bearer token (private app access token); the 401 body follows reported answers.
     if (req.headers.authorization !== `Bearer ${accessToken}`)
       return error(
         401,
         "INVALID_AUTHENTICATION",
         "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
       );
+    // [spec] each operation's `security`: a token without one of its scope sets is refused.
+    if (route.scopes.length > 0 && !route.scopes.some((set) => set.every((s) => fake.scopes.has(s))))
+      return missingScopes(route.scopes);
     const now = Date.now();
     while (windowLog.length > 0 && (windowLog[0] ?? 0) <= now - fake.rateLimit.intervalMs) windowLog.shift();
     if (windowLog.length >= fake.rateLimit.max) return rateLimited("TEN_SECONDLY_ROLLING");
     windowLog.push(now);
     record.counted = true;
-    const answer = route(method, url, body);
+    const answer = route.answer();
     return {
       ...answer,
       headers: { ...rateHeaders(fake.rateLimit.max - windowLog.length), ...answer.headers },

@@ -117,8 +117,8 @@ async function postAll(gw: TestGateway, bodies: readonly string[], parallel = 50
   }
 }
 
-/** The requests that wrote something (the start-up check's definitions read left out). */
-const writes = (hs: FakeHubSpot) => hs.requests.filter((r) => !r.path.endsWith("/definitions"));
+/** The requests that wrote something (the start-up checks' reads left out). */
+const writes = (hs: FakeHubSpot) => hs.requests.filter((r) => r.method !== "GET");
 
 describe("hubspot connector through the gateway", () => {
   it("subscribes and unsubscribes with single writes, as Engage says, with the configured legal basis", async () => {
