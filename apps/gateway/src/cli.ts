@@ -26,12 +26,16 @@ async function startSandboxOrExit(): Promise<Sandbox> {
 }
 
 /** The configured file (with its plugins), or sandbox mode when there is none. Exits 1 listing every problem. */
-async function loadOrSandbox(explicit: string | undefined): Promise<Loaded> {
+async function loadOrSandbox(
+  explicit: string | undefined,
+  options: { loadPlugins?: boolean } = {},
+): Promise<Loaded> {
   const file = resolveConfigPath(explicit);
   try {
-    if (file) return { ...(await loadConfigWithPlugins(file, { builtin: BUILTIN_CONNECTORS })), file };
+    if (file)
+      return { ...(await loadConfigWithPlugins(file, { builtin: BUILTIN_CONNECTORS, ...options })), file };
     const registry = makeRegistry(BUILTIN_CONNECTORS);
-    return { config: sandboxConfig(registry), registry, file };
+    return { config: sandboxConfig(registry), registry, file, secrets: new Set(), unvalidated: [] };
   } catch (error) {
     if (error instanceof ConfigError) {
       err(error.message);
@@ -68,17 +72,22 @@ program
   .command("start")
   .description("run the gateway: HTTP ingest and delivery workers; sandbox mode when no config file is found")
   .option("--config <file>", "config file (YAML or JSON)")
+  .option("--host <address>", "address to listen on (overrides server.host; sandbox mode: 127.0.0.1)")
   .addOption(
     new Option("--role <role>", "run only part of the gateway")
       .choices(["all", "ingest", "worker"])
       .default("all"),
   )
-  .action(async (opts: { config?: string; role: Role }) => {
+  .action(async (opts: { config?: string; host?: string; role: Role }) => {
     const file = resolveConfigPath(opts.config);
     const sandbox = file ? undefined : await startSandboxOrExit();
-    const { config, registry } = sandbox
+    const loaded = sandbox
       ? { config: sandbox.config, registry: makeRegistry(BUILTIN_CONNECTORS) }
       : await loadOrSandbox(file);
+    const { registry } = loaded;
+    const config = opts.host
+      ? { ...loaded.config, server: { ...loaded.config.server, host: opts.host } }
+      : loaded.config;
     const logger = createLogger();
     let gateway: Awaited<ReturnType<typeof startGateway>>;
     try {
@@ -147,14 +156,24 @@ program
   .command("check-config")
   .description("validate the config and print it with secrets masked; exit 1 listing every problem")
   .option("--config <file>", "config file (YAML or JSON)")
-  .action(async (opts: { config?: string }) => {
+  .option(
+    "--load-plugins",
+    "also load the plugins the file names (runs their code) and validate their blocks",
+  )
+  .action(async (opts: { config?: string; loadPlugins?: boolean }) => {
     const file = resolveConfigPath(opts.config);
     if (!file) {
       err("no config file: pass --config FILE, set ENGAGE_BRIDGE_CONFIG or create ./engage-bridge.yaml");
       process.exit(1);
     }
-    const { config } = await loadOrSandbox(file);
-    out(`# ${file}: valid\n${stringify(maskConfig(config))}`);
+    const { config, secrets, unvalidated } = await loadOrSandbox(file, {
+      loadPlugins: opts.loadPlugins === true,
+    });
+    for (const name of unvalidated)
+      err(
+        `connectors.${name}: not validated: no built-in connector has this name; pass --load-plugins to load the plugins and check it`,
+      );
+    out(`# ${file}: valid\n${stringify(maskConfig(config, secrets))}`);
   });
 
 program

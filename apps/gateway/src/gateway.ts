@@ -10,6 +10,8 @@ import { type PreparedSource, prepareSource } from "./http/sources.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { openStore } from "./store/open.ts";
+import { SqliteStore } from "./store/sqlite.ts";
+import { acquireRunLocks } from "./store/sqlite-run-lock.ts";
 import type { Store } from "./store/store.ts";
 
 export type Role = "all" | "ingest" | "worker";
@@ -46,10 +48,29 @@ export function enabledConnectorNames(config: GatewayConfig): string[] {
     .map(([name]) => name);
 }
 
+const sqlitePath = (url: string) => SqliteStore.pathOf(url);
+
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { config, logger } = options;
   const role = options.role ?? "all";
-  const store = options.store ?? (await openStore(config.store));
+  if (config.server.trustProxy === true) {
+    logger.warn(
+      "server.trustProxy is true: every X-Forwarded-For hop is trusted and req.ip is whatever a client claims; " +
+        "give the number of proxies in front of the gateway or their CIDRs instead",
+    );
+  }
+  // One gateway per role on a SQLite file (a store passed in by a test is the test's business).
+  const locks =
+    options.store === undefined && config.store.startsWith("sqlite:")
+      ? acquireRunLocks(sqlitePath(config.store), role === "all" ? ["ingest", "worker"] : [role])
+      : undefined;
+  let store: Store;
+  try {
+    store = options.store ?? (await openStore(config.store, config.storeOptions));
+  } catch (error) {
+    locks?.release();
+    throw error;
+  }
   const metrics = createMetrics(store);
   let engine: DeliveryEngine | undefined;
   if (role !== "ingest") {
@@ -65,6 +86,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await engine.init();
     } catch (error) {
       await store.close();
+      locks?.release();
       throw error;
     }
   }
@@ -79,6 +101,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     registry: options.registry,
     enabledConnectors: enabledConnectorNames(config),
     bodyLimit: config.server.bodyLimit,
+    maxInflightBytes: config.server.maxInflightBytes,
     trustProxy: config.server.trustProxy,
     metrics,
     logger,
@@ -137,6 +160,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await Promise.all([httpClosed, engine?.stop(bound)]);
       clearTimeout(timer);
       await store.close();
+      locks?.release();
     })();
     return closing;
   };

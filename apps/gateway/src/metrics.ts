@@ -7,7 +7,8 @@ export type Metrics = ReturnType<typeof createMetrics>;
 /** One registry per gateway instance (tests run several in one process). */
 export function createMetrics(store: Store) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "engage_bridge_process_" });
+  // The default metrics' names already start with process_ or nodejs_.
+  collectDefaultMetrics({ register: registry, prefix: "engage_bridge_" });
   const received = new Counter({
     name: "engage_bridge_webhooks_received_total",
     help: "Webhook requests received, per source",
@@ -24,6 +25,12 @@ export function createMetrics(store: Store) {
     name: "engage_bridge_webhooks_rejected_total",
     help: "Webhook requests refused, per reason",
     labelNames: ["source", "reason"] as const,
+    registers: [registry],
+  });
+  const redeliveredDifferentBody = new Counter({
+    name: "engage_bridge_webhooks_redelivered_different_body_total",
+    help: "Redeliveries of a stored svix-id whose body differs from the stored one (the stored body is kept)",
+    labelNames: ["source"] as const,
     registers: [registry],
   });
   const ingestSeconds = new Histogram({
@@ -72,6 +79,7 @@ export function createMetrics(store: Store) {
     received,
     accepted,
     rejected,
+    redeliveredDifferentBody,
     ingestSeconds,
     delivery: createDeliveryMetrics(registry),
     /** Reads store-derived gauges, then renders the exposition text. */

@@ -23,7 +23,7 @@ export function sandboxSecret(cwd = process.cwd()): string {
   const dir = resolve(cwd, SANDBOX_DIR);
   const file = join(dir, "sandbox-signing-secret");
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const secret = `whsec_${randomBytes(32).toString("base64")}`;
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return secret;
@@ -69,6 +69,9 @@ export async function startSandbox(registry: ConnectorRegistry, cwd = process.cw
   });
   const sheets = google.connectorConfig({ spreadsheetId: "1SandboxLoyaltyLog", sheetName: "Loyalty" });
   const text = JSON.stringify({
+    // A sandbox has a secret printed on the screen and fake targets: this machine only (`--host`
+    // opens it up on purpose).
+    server: { host: "127.0.0.1" },
     store: sandboxStore(cwd),
     sources: {
       [SANDBOX_SOURCE]: {

@@ -1,10 +1,22 @@
+/**
+ * C0 and C1 control characters and bidirectional overrides. Table cells come from webhook payloads
+ * (event types, ids, error texts): a terminal escape in one of them must not reach the operator's
+ * terminal, where it could rewrite the screen or hide what it shows.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** A cell as it may be printed: every unprintable character shown as U+FFFD. */
+export const printable = (text: string) => text.replace(UNPRINTABLE, "\ufffd");
+
 /** Plain-text columns for terminal output. */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const safe = rows.map((row) => row.map(printable));
+  const widths = headers.map((h, i) => Math.max(h.length, ...safe.map((r) => (r[i] ?? "").length)));
   const line = (cells: readonly string[]) =>
     cells
       .map((c, i) => c.padEnd(widths[i] ?? 0))
       .join("  ")
       .trimEnd();
-  return [line(headers), ...rows.map(line)].join("\n");
+  return [line(headers), ...safe.map(line)].join("\n");
 }

@@ -4,7 +4,14 @@ import { describe, expect, it } from "vitest";
 import { builtinRegistry } from "../connectors/builtin.ts";
 import { tempDir } from "../test-support/harness.ts";
 import { configJsonSchema } from "./json-schema.ts";
-import { ConfigError, maskConfig, parseConfig, resolveConfigPath } from "./load.ts";
+import {
+  ConfigError,
+  maskConfig,
+  maskUrlCredentials,
+  parseConfig,
+  parseConfigWithSecrets,
+  resolveConfigPath,
+} from "./load.ts";
 
 const registry = builtinRegistry();
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -83,7 +90,13 @@ function problemsOf(text: string, env: NodeJS.ProcessEnv = ENV) {
 describe("parseConfig", () => {
   it("accepts the contract's example and fills defaults", () => {
     const config = parseConfig(CONTRACT_EXAMPLE, "test.yaml", { registry, env: ENV });
-    expect(config.server).toEqual({ host: "0.0.0.0", port: 8080, bodyLimit: 1024 * 1024, trustProxy: false });
+    expect(config.server).toEqual({
+      host: "0.0.0.0",
+      port: 8080,
+      bodyLimit: 1024 * 1024,
+      trustProxy: false,
+      maxInflightBytes: 64 * 1024 * 1024,
+    });
     expect(config.sources.engage?.signingSecrets).toEqual([SECRET]);
     expect(config.connectors).toMatchObject({
       hubspot: {
@@ -224,7 +237,7 @@ delivery: { maxAttempts: 0 }
 
 describe("maskConfig", () => {
   it("masks every secret and a store password", () => {
-    const config = parseConfig(
+    const { config, secrets } = parseConfigWithSecrets(
       CONTRACT_EXAMPLE.replace("sqlite:./data/engage-bridge.db", "postgres://bridge:pg-password@db:5432/eb"),
       "t.yaml",
       {
@@ -232,7 +245,7 @@ describe("maskConfig", () => {
         env: ENV,
       },
     );
-    const printed = JSON.stringify(maskConfig(config));
+    const printed = JSON.stringify(maskConfig(config, secrets));
     for (const value of [...Object.values(ENV), SECRET.slice(6), "pg-password"])
       expect(printed).not.toContain(value);
     expect(printed).toContain("whsec_****");
@@ -272,6 +285,7 @@ describe("JSON Schema", () => {
     expect(Object.keys(generated.properties)).toEqual([
       "server",
       "store",
+      "storeOptions",
       "sources",
       "connectors",
       "delivery",

@@ -1,10 +1,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { isSecretJsonSchema } from "@engage-bridge/core";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { loadPlugins } from "../connectors/plugins.ts";
 import { type AnyConnector, type ConnectorRegistry, makeRegistry } from "../connectors/registry.ts";
-import { buildConfigSchema, type GatewayConfig, SECRET_KEYS } from "./schema.ts";
+import { configJsonSchema } from "./json-schema.ts";
+import { buildConfigSchema, type ConfigSchemaOptions, type GatewayConfig } from "./schema.ts";
 
 export interface ConfigProblem {
   /** Dotted key path, e.g. `sources.engage.signingSecrets.0`; empty for the file itself. */
@@ -42,19 +44,24 @@ export function resolveConfigPath(
 
 const REFERENCE = /\$\{([^}]*)\}/g;
 
+interface Substitution {
+  env: NodeJS.ProcessEnv;
+  baseDir: string;
+  problems: ConfigProblem[];
+  /** Strings that took content from a file (`${file:…}`): secret, whatever their key. */
+  fromFiles: Set<string>;
+}
+
 /** Replaces `${ENV}` and `${file:/path}` in every string of the tree, recording what is missing. */
-function substitute(
-  value: unknown,
-  path: string[],
-  env: NodeJS.ProcessEnv,
-  baseDir: string,
-  problems: ConfigProblem[],
-): unknown {
+function substitute(value: unknown, path: string[], sub: Substitution): unknown {
+  const { env, baseDir, problems } = sub;
   if (typeof value === "string") {
-    return value.replace(REFERENCE, (_, ref: string) => {
+    let readFile = false;
+    const result = value.replace(REFERENCE, (_, ref: string) => {
       const name = ref.trim();
       if (name.startsWith("file:")) {
         const file = resolve(baseDir, name.slice(5).trim());
+        readFile = true;
         try {
           return readFileSync(file, "utf8").trim();
         } catch (error) {
@@ -74,13 +81,12 @@ function substitute(
       }
       return found;
     });
+    if (readFile && result !== "") sub.fromFiles.add(result);
+    return result;
   }
-  if (Array.isArray(value))
-    return value.map((v, i) => substitute(v, [...path, String(i)], env, baseDir, problems));
+  if (Array.isArray(value)) return value.map((v, i) => substitute(v, [...path, String(i)], sub));
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, substitute(v, [...path, k], env, baseDir, problems)]),
-    );
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, [...path, k], sub)]));
   }
   return value;
 }
@@ -103,10 +109,25 @@ function zodProblems(error: z.ZodError): ConfigProblem[] {
 export interface LoadOptions {
   registry: ConnectorRegistry;
   env?: NodeJS.ProcessEnv;
+  /** See {@link ConfigSchemaOptions}. */
+  unknownConnectors?: "refuse" | "accept";
 }
 
 /** Parses and validates config text. Throws {@link ConfigError} listing every problem. */
 export function parseConfig(text: string, file: string, options: LoadOptions): GatewayConfig {
+  return parseConfigWithSecrets(text, file, options).config;
+}
+
+/**
+ * {@link parseConfig}, plus every secret value of the file: those of fields a schema marks secret
+ * (`secret()` from core: the gateway's own and each connector's) and everything read with
+ * `${file:…}`. {@link maskConfig} hides them.
+ */
+export function parseConfigWithSecrets(
+  text: string,
+  file: string,
+  options: LoadOptions,
+): { config: GatewayConfig; secrets: ReadonlySet<string> } {
   const env = options.env ?? process.env;
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -119,7 +140,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions): G
     );
   }
   const problems: ConfigProblem[] = [];
-  const raw = substitute(doc.toJS() ?? {}, [], env, resolve(file, ".."), problems);
+  const sub: Substitution = { env, baseDir: resolve(file, ".."), problems, fromFiles: new Set() };
+  const raw = substitute(doc.toJS() ?? {}, [], sub);
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError(file, [{ path: "", message: "expected a mapping of keys at the top level" }]);
   }
@@ -132,14 +154,18 @@ export function parseConfig(text: string, file: string, options: LoadOptions): G
       record.server = { ...(record.server as object), port };
     }
   }
-  const result = buildConfigSchema(options.registry).safeParse(raw);
+  const result = buildConfigSchema(options.registry, {
+    unknownConnectors: options.unknownConnectors,
+  }).safeParse(raw);
   if (!result.success) {
     // A value that could not be substituted is already reported; its validation would only repeat it.
     const unresolved = new Set(problems.map((p) => p.path));
     problems.push(...zodProblems(result.error).filter((p) => !unresolved.has(p.path)));
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
-  return result.data;
+  const secrets = new Set(sub.fromFiles);
+  collectSecrets(configJsonSchema(options.registry), raw, secrets);
+  return { config: result.data, secrets };
 }
 
 function readConfigText(file: string): string {
@@ -166,22 +192,44 @@ export function readPluginList(text: string): string[] {
   }
 }
 
+export interface LoadedConfig {
+  config: GatewayConfig;
+  registry: ConnectorRegistry;
+  secrets: ReadonlySet<string>;
+  /** Connector blocks left unvalidated because their plugins were not loaded (`loadPlugins: false`). */
+  unvalidated: readonly string[];
+}
+
 /**
  * Loads a config file together with the connector plugins it names: the registry is the built-in
- * connectors plus the plugins', and the file is validated against it.
+ * connectors plus the plugins', and the file is validated against it. With `loadPlugins: false`
+ * no plugin code runs: blocks of connectors the built-ins do not know are reported as unvalidated.
  */
 export async function loadConfigWithPlugins(
   file: string,
-  options: { builtin: readonly AnyConnector[]; env?: NodeJS.ProcessEnv },
-): Promise<{ config: GatewayConfig; registry: ConnectorRegistry }> {
+  options: { builtin: readonly AnyConnector[]; env?: NodeJS.ProcessEnv; loadPlugins?: boolean },
+): Promise<LoadedConfig> {
   const text = readConfigText(file);
+  const plugins = readPluginList(text);
+  const load = options.loadPlugins ?? true;
   let registry: ConnectorRegistry;
   try {
-    registry = makeRegistry([...options.builtin, ...(await loadPlugins(readPluginList(text), file))]);
+    registry = makeRegistry([...options.builtin, ...(load ? await loadPlugins(plugins, file) : [])]);
   } catch (error) {
     throw new ConfigError(file, [{ path: "plugins", message: (error as Error).message }]);
   }
-  return { config: parseConfig(text, file, { registry, env: options.env }), registry };
+  const lenient = !load && plugins.length > 0;
+  const parsed = parseConfigWithSecrets(text, file, {
+    registry,
+    env: options.env,
+    unknownConnectors: lenient ? "accept" : "refuse",
+  });
+  const unvalidated = Object.keys(parsed.config.connectors).filter((name) => !Object.hasOwn(registry, name));
+  // Without its schema nothing says which of a block's fields are secret: every value is masked.
+  const secrets = new Set(parsed.secrets);
+  for (const name of unvalidated)
+    addStrings((parsed.config.connectors as Record<string, unknown>)[name], secrets);
+  return { config: parsed.config, secrets, registry, unvalidated };
 }
 
 function maskString(value: string): string {
@@ -189,30 +237,83 @@ function maskString(value: string): string {
   return value.startsWith("whsec_") ? "whsec_****" : "****";
 }
 
-function maskStoreUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "****";
-    return parsed.toString();
-  } catch {
-    return url;
+/** Query parameters whose values are credentials in the URLs operators write. */
+const SENSITIVE_PARAM = /pass|pwd|secret|token|key|auth|cred|sig/i;
+
+/**
+ * Hides credentials in URL-shaped text: the password of `scheme://user:password@host`, and the
+ * values of query parameters named like credentials (`?password=…`, `&sslkey=…`). Works on the
+ * text, so a URL that does not parse is masked too.
+ */
+export function maskUrlCredentials(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):[^@/?#\s]*@/gi, "$1:****@")
+    .replace(/([?&;]([^=&#\s]*)=)([^&#\s]*)/g, (whole, prefix: string, name: string, value: string) =>
+      SENSITIVE_PARAM.test(name) && value !== "" ? `${prefix}****` : whole,
+    );
+}
+
+/** Walks the config's JSON Schema beside a config value, adding every string under a secret field. */
+function collectSecrets(schema: unknown, value: unknown, into: Set<string>, root: unknown = schema): void {
+  const node = resolveRef(schema, root);
+  if (!node || typeof node !== "object") return;
+  if (isSecretJsonSchema(node)) {
+    addStrings(value, into);
+    return;
+  }
+  const n = node as Record<string, unknown>;
+  for (const key of ["anyOf", "oneOf", "allOf"]) {
+    if (Array.isArray(n[key])) for (const alt of n[key]) collectSecrets(alt, value, into, root);
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) collectSecrets(n.items, item, into, root);
+  } else if (value !== null && typeof value === "object") {
+    const properties = (n.properties ?? {}) as Record<string, unknown>;
+    for (const [key, entry] of Object.entries(value)) {
+      const child = Object.hasOwn(properties, key) ? properties[key] : n.additionalProperties;
+      collectSecrets(child, entry, into, root);
+    }
   }
 }
 
-/** A copy of the effective config that is safe to print: every secret replaced by asterisks. */
-export function maskConfig(config: unknown, key = ""): unknown {
-  if (SECRET_KEYS.has(key)) {
-    if (typeof config === "string") return maskString(config);
-    if (Array.isArray(config)) return config.map((v) => (typeof v === "string" ? maskString(v) : "****"));
-    if (config && typeof config === "object") {
-      return Object.fromEntries(Object.keys(config).map((k) => [k, "****"]));
+function resolveRef(node: unknown, root: unknown): unknown {
+  const ref = (node as { $ref?: unknown } | null)?.$ref;
+  if (typeof ref !== "string" || !ref.startsWith("#/")) return node;
+  return ref
+    .slice(2)
+    .split("/")
+    .reduce<unknown>((at, part) => (at as Record<string, unknown> | undefined)?.[part], root);
+}
+
+function addStrings(value: unknown, into: Set<string>): void {
+  if (typeof value === "string") {
+    if (value !== "") into.add(value);
+  } else if (Array.isArray(value)) for (const v of value) addStrings(v, into);
+  else if (value !== null && typeof value === "object")
+    for (const v of Object.values(value)) addStrings(v, into);
+}
+
+/** Secrets shorter than this are only masked as a whole value, never searched for inside text. */
+const MIN_EMBEDDED_SECRET = 6;
+
+/**
+ * A copy of the effective config that is safe to print: every secret value (see
+ * {@link parseConfigWithSecrets}) replaced by asterisks, also where it is part of a longer string,
+ * and credentials in URLs masked.
+ */
+export function maskConfig(config: unknown, secrets: ReadonlySet<string>): unknown {
+  if (typeof config === "string") {
+    if (secrets.has(config)) return maskString(config);
+    let text = config;
+    for (const secret of secrets) {
+      if (secret.length >= MIN_EMBEDDED_SECRET && text.includes(secret))
+        text = text.split(secret).join("****");
     }
-    return config;
+    return maskUrlCredentials(text);
   }
-  if (key === "store" && typeof config === "string") return maskStoreUrl(config);
-  if (Array.isArray(config)) return config.map((v) => maskConfig(v));
+  if (Array.isArray(config)) return config.map((v) => maskConfig(v, secrets));
   if (config && typeof config === "object") {
-    return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, maskConfig(v, k)]));
+    return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, maskConfig(v, secrets)]));
   }
   return config;
 }

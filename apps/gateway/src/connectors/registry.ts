@@ -6,9 +6,11 @@ export type AnyConnector = Connector<z.ZodType<any>, KnownEventType>;
 export type ConnectorRegistry = Readonly<Record<string, AnyConnector>>;
 
 export function makeRegistry(connectors: readonly AnyConnector[]): ConnectorRegistry {
-  const registry: Record<string, AnyConnector> = {};
+  // No prototype: a name such as `constructor` must not find Object.prototype's member.
+  const registry: Record<string, AnyConnector> = Object.create(null);
   for (const connector of connectors) {
-    if (registry[connector.name]) throw new Error(`two connectors are named ${connector.name}`);
+    if (Object.hasOwn(registry, connector.name))
+      throw new Error(`two connectors are named ${connector.name}`);
     registry[connector.name] = connector;
   }
   return Object.freeze(registry);
@@ -20,7 +22,8 @@ export function interestedConnectors(
   enabled: readonly string[],
   eventType: string,
 ): string[] {
-  return enabled.filter((name) =>
-    (registry[name]?.handles as readonly string[] | undefined)?.includes(eventType),
-  );
+  return enabled.filter((name) => {
+    const handles = Object.hasOwn(registry, name) ? registry[name]?.handles : undefined;
+    return (handles as readonly string[] | undefined)?.includes(eventType) ?? false;
+  });
 }

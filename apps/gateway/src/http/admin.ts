@@ -7,7 +7,8 @@ import { sendError } from "./errors.ts";
 
 const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
 
-const limit = z.coerce.number().int().min(0).max(10_000).default(100);
+/** Rows per answer: bounded, so that one request cannot make the gateway read a whole table. */
+const limit = z.coerce.number().int().min(1).max(10_000).default(100);
 const eventsQuery = z.object({
   status: z.enum(["accepted", "ignored", "undecryptable"]).optional(),
   type: z.string().min(1).optional(),

@@ -23,6 +23,18 @@ export interface AppOptions extends IngestOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const READINESS_DEADLINE_MS = 1_800;
+
+const isLoopback = (address: string | undefined) =>
+  address !== undefined && (address === "::1" || /^(::ffff:)?127\./.test(address));
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
 
 export function createApp(options: AppOptions): express.Express {
   const { store, metrics, logger } = options;
@@ -79,7 +91,8 @@ export function createApp(options: AppOptions): express.Express {
   });
   app.get("/readyz", async (_req, res) => {
     try {
-      await store.ping();
+      // Load balancers and kubelets time out too: a store that hangs is answered as down within 2 s.
+      await withDeadline(store.ping(), READINESS_DEADLINE_MS);
       res.status(200).json({ status: "ready", store: "up", ...options.readinessDetail?.() });
     } catch {
       res.status(503).json({ status: "not_ready", store: "down", ...options.readinessDetail?.() });
@@ -91,7 +104,13 @@ export function createApp(options: AppOptions): express.Express {
   });
 
   const sandboxState = options.sandboxState;
-  if (sandboxState) app.get("/sandbox", (_req, res) => void res.json(sandboxState()));
+  // What the fakes hold is for the person at this machine: the socket's address decides, never a
+  // forwarded header.
+  if (sandboxState)
+    app.get("/sandbox", (req, res, next) => {
+      if (!isLoopback(req.socket.remoteAddress)) return next();
+      res.json(sandboxState());
+    });
 
   app.use((_req, res) => sendError(res, 404, "not_found", "no such route"));
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {

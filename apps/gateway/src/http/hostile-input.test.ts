@@ -1166,7 +1166,7 @@ async function scrape(url: string): Promise<Scrape> {
     }
     const acc = /^engage_bridge_webhooks_accepted_total\{[^}]*\} (\S+)$/.exec(line);
     if (acc) accepted += Number(acc[1]);
-    const heap = /^engage_bridge_process_nodejs_heap_size_used_bytes (\S+)$/.exec(line);
+    const heap = /^engage_bridge_nodejs_heap_size_used_bytes (\S+)$/.exec(line);
     if (heap) heapUsed = Number(heap[1]);
   }
   return { rejected, accepted, heapUsed };

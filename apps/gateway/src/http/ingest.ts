@@ -1,10 +1,12 @@
-import { safeParseEngageEvent, WebhookVerificationError } from "@engage-bridge/core";
+import { WebhookVerificationError } from "@engage-bridge/core";
 import express, { type NextFunction, type Request, type Response, Router } from "express";
 import { type ConnectorRegistry, interestedConnectors } from "../connectors/registry.ts";
 import { type Logger, maskContactId } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import type { NewEvent, Store } from "../store/store.ts";
+import type { InsertOutcome, Store } from "../store/store.ts";
+import { classify } from "./classify.ts";
 import { sendError } from "./errors.ts";
+import { InflightBudget } from "./inflight.ts";
 import { type PreparedSource, requiredHeadersMatch } from "./sources.ts";
 
 export interface IngestOptions {
@@ -14,6 +16,8 @@ export interface IngestOptions {
   /** Names of the enabled connectors. */
   enabledConnectors: readonly string[];
   bodyLimit: number;
+  /** Bytes that bodies may hold in memory across all connections; beyond it 503 + Retry-After. */
+  maxInflightBytes?: number;
   metrics: Metrics;
   logger: Logger;
   /** Called after a commit that created deliveries, with their connectors (wakes the workers). */
@@ -22,47 +26,7 @@ export interface IngestOptions {
 
 type Locals = { source: PreparedSource; started: bigint };
 
-/** Reads what could be stored of a verified body, whatever its state. */
-function classify(
-  body: Buffer,
-  svixId: string,
-  source: PreparedSource,
-  options: IngestOptions,
-): Omit<NewEvent, "source" | "svixId" | "receivedAt" | "body"> {
-  const parsed = safeParseEngageEvent(body, { messageId: svixId, payloadKey: source.payloadKey });
-  if (parsed.success) {
-    const event = parsed.event;
-    if (event.type === "unknown") {
-      return {
-        eventId: event.id,
-        type: event.eventType,
-        status: "ignored",
-        statusReason: "unknown_event_type",
-        contactId: event.contactId,
-        tenant: event.tenant,
-        connectors: [],
-      };
-    }
-    return {
-      eventId: event.id,
-      type: event.eventType,
-      status: "accepted",
-      contactId: event.contactId,
-      tenant: event.tenant,
-      connectors: interestedConnectors(options.registry, options.enabledConnectors, event.type),
-    };
-  }
-  const { reason, envelope } = parsed.error;
-  const undecryptable = reason === "undecryptable" || reason === "encrypted_without_key";
-  return {
-    eventId: envelope.id ?? svixId,
-    type: envelope.eventType ?? "",
-    status: undecryptable ? "undecryptable" : "ignored",
-    statusReason: reason,
-    tenant: envelope.tenant,
-    connectors: [],
-  };
-}
+const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
 export function ingestRouter(options: IngestOptions): Router {
   const { sources, store, metrics } = options;
@@ -72,18 +36,11 @@ export function ingestRouter(options: IngestOptions): Router {
   );
   // Log lines are built only when their level is on (the level does not change while running).
   const logInfo = options.logger.isLevelEnabled("info");
+  const inflight = new InflightBudget(options.maxInflightBytes ?? 64 * 1024 * 1024);
   const router = Router();
   const rawBody = express.raw({ type: () => true, limit: options.bodyLimit, inflate: false });
-
-  /** Time from the request's arrival at the route to its answer (commit included). */
-  const observe = (res: Response, source: string, status: number) => {
-    const started = (res.locals as Partial<Locals>).started;
-    if (started === undefined) return;
-    metrics.ingestSeconds.observe(
-      { source, code: String(status) },
-      Number(process.hrtime.bigint() - started) / 1e9,
-    );
-  };
+  const connectorsFor = (eventType: string) =>
+    interestedConnectors(options.registry, options.enabledConnectors, eventType);
 
   const reject = (
     req: Request,
@@ -97,26 +54,77 @@ export function ingestRouter(options: IngestOptions): Router {
     metrics.rejected.inc({ source, reason });
     if (logInfo) (req as Request & { log: Logger }).log.info({ source, status, reason }, "webhook rejected");
     sendError(res, status, error, message);
-    observe(res, source, status);
+  };
+
+  const storeFailed = (req: Request, res: Response, source: string, error: unknown) => {
+    (req as Request & { log?: Logger }).log?.error(
+      { err: { message: (error as Error).message }, source },
+      "store unavailable",
+    );
+    reject(req, res, 503, "store_unavailable", "the event could not be stored; retry later");
+  };
+
+  /**
+   * A redelivery keeps what was stored first. A different body under the same svix-id is not Svix
+   * (it signs one body per message): worth a warning and a count, never the body itself in a log.
+   */
+  const noteRedelivery = (req: Request, source: string, svixId: string, stored: Uint8Array, body: Buffer) => {
+    if (sameBytes(stored, body)) return;
+    metrics.redeliveredDifferentBody.inc({ source });
+    (req as Request & { log: Logger }).log.warn(
+      { source, svixId, storedBytes: stored.byteLength, receivedBytes: body.byteLength },
+      "redelivered svix-id with a different body: the stored body is kept",
+    );
+  };
+
+  const acknowledgeDuplicate = (req: Request, res: Response, source: PreparedSource, status: string) => {
+    metrics.accepted.inc({ source: source.name, outcome: "duplicate", status });
+    if (logInfo) (req as Request & { log: Logger }).log.info({ source: source.name }, "webhook duplicate");
+    res.status(204).end();
   };
 
   router.post(
     "/webhooks/:source",
     (req, res, next) => {
+      const started = process.hrtime.bigint();
+      res.locals.started = started;
       const source = sources.get(String(req.params.source));
-      res.locals.started = process.hrtime.bigint();
+      res.on("finish", () => {
+        metrics.ingestSeconds.observe(
+          { source: source?.name ?? "unknown", code: String(res.statusCode) },
+          Number(process.hrtime.bigint() - started) / 1e9,
+        );
+      });
       if (!source) return reject(req, res, 404, "unknown_source", "no such webhook source");
       res.locals.source = source;
       received.get(source.name)?.inc();
-      res.on("finish", () => {
-        const seconds = Number(process.hrtime.bigint() - (res.locals as Locals).started) / 1e9;
-        metrics.ingestSeconds.observe({ source: source.name, code: String(res.statusCode) }, seconds);
-      });
+      // The IP check needs no body: a refused client never gets to send (or have us buffer) one.
+      if (source.ipAllowed && !source.ipAllowed(req.ip)) {
+        res.setHeader("Connection", "close");
+        return reject(req, res, 403, "ip_not_allowed", "client address is not allowed for this source");
+      }
       // A declared length over the limit is refused before the body is read (or even sent).
-      if (Number(req.get("content-length")) > options.bodyLimit) {
+      const declared = Number(req.get("content-length"));
+      if (declared > options.bodyLimit) {
         res.setHeader("Connection", "close");
         return reject(req, res, 413, "payload_too_large", "body is larger than the limit");
       }
+      const release = inflight.reserve(
+        Number.isFinite(declared) && declared >= 0 ? declared : options.bodyLimit,
+      );
+      if (!release) {
+        res.setHeader("Retry-After", "1");
+        res.setHeader("Connection", "close");
+        return reject(
+          req,
+          res,
+          503,
+          "overloaded",
+          "too many request bytes in flight; retry later",
+          "inflight_bytes",
+        );
+      }
+      res.on("close", release);
       next();
     },
     rawBody,
@@ -124,9 +132,6 @@ export function ingestRouter(options: IngestOptions): Router {
       const source = (res.locals as Locals).source;
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
 
-      if (source.ipAllowed && !source.ipAllowed(req.ip)) {
-        return reject(req, res, 403, "ip_not_allowed", "client address is not allowed for this source");
-      }
       if (!requiredHeadersMatch(source, req.headers)) {
         return reject(req, res, 403, "forbidden", "a required header is missing or wrong", "required_header");
       }
@@ -143,6 +148,22 @@ export function ingestRouter(options: IngestOptions): Router {
         return reject(req, res, 401, "invalid_signature", "message id is too long", "malformed_id");
       }
       if (source.bucket) {
+        // Redeliveries are answered before the rate limit: they cost nothing, so they spend no budget.
+        let stored: Uint8Array | undefined;
+        try {
+          stored = await store.storedBody(source.name, svixId);
+        } catch (error) {
+          return storeFailed(req, res, source.name, error);
+        }
+        if (stored) {
+          noteRedelivery(req, source.name, svixId, stored, body);
+          return acknowledgeDuplicate(
+            req,
+            res,
+            source,
+            classify(stored, svixId, source.payloadKey, connectorsFor).status,
+          );
+        }
         const waitMs = source.bucket.take();
         if (waitMs > 0) {
           res.setHeader("Retry-After", String(Math.max(1, Math.ceil(waitMs / 1000))));
@@ -150,8 +171,8 @@ export function ingestRouter(options: IngestOptions): Router {
         }
       }
 
-      const classified = classify(body, svixId, source, options);
-      let outcome: Awaited<ReturnType<Store["insertEvent"]>>;
+      const classified = classify(body, svixId, source.payloadKey, connectorsFor);
+      let outcome: InsertOutcome;
       try {
         outcome = await store.insertEvent({
           ...classified,
@@ -161,14 +182,16 @@ export function ingestRouter(options: IngestOptions): Router {
           body,
         });
       } catch (error) {
-        (req as Request & { log?: Logger }).log?.error(
-          { err: { message: (error as Error).message }, source: source.name },
-          "store unavailable",
-        );
-        return reject(req, res, 503, "store_unavailable", "the event could not be stored; retry later");
+        return storeFailed(req, res, source.name, error);
+      }
+      if (outcome === "duplicate") {
+        // The stored body is read only for a duplicate: the common path pays nothing for the check.
+        const stored = await store.storedBody(source.name, svixId).catch(() => undefined);
+        if (stored) noteRedelivery(req, source.name, svixId, stored, body);
+        return acknowledgeDuplicate(req, res, source, classified.status);
       }
       metrics.accepted.inc({ source: source.name, outcome, status: classified.status });
-      if (outcome === "stored" && classified.connectors.length > 0) options.onStored?.(classified.connectors);
+      if (classified.connectors.length > 0) options.onStored?.(classified.connectors);
       if (logInfo) {
         (req as Request & { log: Logger }).log.info(
           {
@@ -181,11 +204,10 @@ export function ingestRouter(options: IngestOptions): Router {
             deliveries: classified.connectors.length,
             outcome,
           },
-          outcome === "duplicate" ? "webhook duplicate" : "webhook stored",
+          "webhook stored",
         );
       }
       res.status(204).end();
-      observe(res, source.name, 204);
     },
   );
 

@@ -73,4 +73,11 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       );
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- /readyz proves the store can write by committing this one row.
+      CREATE TABLE readiness (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at BIGINT NOT NULL);
+    `,
+  },
 ];

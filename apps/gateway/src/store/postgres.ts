@@ -1,7 +1,8 @@
 import pg from "pg";
+import { contactNamedBy, normalizeContactId } from "./contact-of.ts";
 import { PostgresGroupCommitter } from "./postgres-ingest.ts";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.ts";
-import { type Row, toLeasedEvent, toStoredDelivery, toStoredEvent, whereOf } from "./rows.ts";
+import { type Row, toLeasedEvent, toStats, toStoredDelivery, toStoredEvent, whereOf } from "./rows.ts";
 import type {
   AppliedConsent,
   DeliveryQuery,
@@ -32,7 +33,22 @@ function isRetryable(error: unknown): boolean {
 export interface PostgresStoreOptions {
   /** Connections in this process's pool (default 10). */
   poolSize?: number;
+  /**
+   * Server-side `statement_timeout` and `lock_timeout` (default 5 s); the client gives up 2 s
+   * later when the server does not answer at all. Svix waits 15 s for an answer: a request must
+   * end in a 503 (which Svix retries) well before that, never outlive it.
+   */
+  statementTimeoutMs?: number;
+  /** Waiting for a connection, new or from the pool (default 5 s). */
+  connectTimeoutMs?: number;
 }
+
+/** Maintenance statements (migrations, VACUUM) may legitimately run long; they lift the timeouts. */
+const MAINTENANCE_TIMEOUT_MS = 30 * 60_000;
+
+/** A query with its own client-side timeout (`pg` reads `query_timeout` per query; its types omit it). */
+const timed = (text: string, timeoutMs: number, values: Param[] = []): pg.QueryConfig =>
+  ({ text, values, query_timeout: timeoutMs }) as pg.QueryConfig;
 
 /**
  * PostgreSQL store on `pg`, for several gateway processes sharing one database. Commits are
@@ -49,11 +65,15 @@ export class PostgresStore implements Store {
   private closing: Promise<void> | undefined;
 
   constructor(url: string, options: PostgresStoreOptions = {}) {
+    const statementTimeout = options.statementTimeoutMs ?? 5_000;
     this.pool = new pg.Pool({
       connectionString: url,
       max: options.poolSize ?? 10,
       application_name: "engage-bridge",
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      statement_timeout: statementTimeout,
+      lock_timeout: statementTimeout,
+      query_timeout: statementTimeout + 2_000,
       keepAlive: true,
       // Durability is never traded for speed: a commit resolves once flushed to the WAL. Runs on
       // each new connection before its first use; a stronger server setting (remote_write,
@@ -123,8 +143,11 @@ export class PostgresStore implements Store {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
+      await this.liftTimeouts(client);
       // A session lock: processes starting together apply each migration once, one after the other.
-      await client.query("SELECT pg_advisory_lock($1::bigint)", [MIGRATION_LOCK_KEY]);
+      await client.query(
+        timed("SELECT pg_advisory_lock($1::bigint)", MAINTENANCE_TIMEOUT_MS, [MIGRATION_LOCK_KEY]),
+      );
       try {
         await client.query(
           "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
@@ -136,7 +159,7 @@ export class PostgresStore implements Store {
               migration.version,
             ]);
             if (done.rowCount === 0) {
-              await client.query(migration.sql);
+              await client.query(timed(migration.sql, MAINTENANCE_TIMEOUT_MS));
               await client.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", [
                 migration.version,
                 Date.now(),
@@ -159,10 +182,16 @@ export class PostgresStore implements Store {
               broken = e;
             });
       }
+      if (!broken) await client.query("RESET statement_timeout; RESET lock_timeout");
     } finally {
       client.release(broken);
     }
     this.committer ??= new PostgresGroupCommitter(this.pool);
+  }
+
+  /** For this session only (RESET restores the connection's defaults before it goes back to the pool). */
+  private async liftTimeouts(client: pg.PoolClient): Promise<void> {
+    await client.query("SET statement_timeout = 0; SET lock_timeout = 0");
   }
 
   insertEvent(event: NewEvent): Promise<InsertOutcome> {
@@ -172,7 +201,24 @@ export class PostgresStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.query("SELECT 1");
+    this.assertOpen();
+    // A read proves little (a read-only standby or a full disk still answer SELECT 1): commit a write.
+    await this.pool.query(
+      timed(
+        `INSERT INTO readiness (id, checked_at) VALUES (1, $1)
+         ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`,
+        1_500,
+        [Date.now()],
+      ),
+    );
+  }
+
+  async storedBody(source: string, svixId: string): Promise<Uint8Array | undefined> {
+    const rows = await this.query<{ body: Uint8Array }>(
+      "SELECT body FROM events WHERE source = $1 AND svix_id = $2",
+      [source, svixId],
+    );
+    return rows[0]?.body;
   }
 
   async listEvents(query: EventQuery): Promise<StoredEvent[]> {
@@ -194,8 +240,6 @@ export class PostgresStore implements Store {
   }
 
   async stats(now = new Date()): Promise<StoreStats> {
-    const t = now.getTime();
-    const age = (oldest: unknown) => Math.max(0, Math.floor((t - Number(oldest)) / 1000));
     const [eventRows, deliveryRows, pendingRows, byConnector] = await Promise.all([
       this.query<{ type: string; n: string }>(
         "SELECT type, COUNT(*) AS n FROM events GROUP BY type ORDER BY type",
@@ -211,25 +255,15 @@ export class PostgresStore implements Store {
          WHERE status IN ('pending', 'retrying') GROUP BY connector ORDER BY connector`,
       ),
     ]);
-    const events: Record<string, number> = {};
-    for (const row of eventRows) events[row.type] = Number(row.n);
-    const deliveries: StoreStats["deliveries"] = {};
-    for (const row of deliveryRows) {
-      deliveries[row.connector] ??= {};
-      (deliveries[row.connector] as Record<string, number>)[row.status] = Number(row.n);
-    }
-    const pendingByConnector: StoreStats["pendingByConnector"] = {};
-    for (const row of byConnector) {
-      pendingByConnector[row.connector] = { depth: Number(row.n), oldestSeconds: age(row.oldest) };
-    }
-    const pending = pendingRows[0];
-    return {
-      events,
-      deliveries,
-      pendingByConnector,
-      queueDepth: Number(pending?.n ?? 0),
-      oldestPendingSeconds: pending?.oldest == null ? null : age(pending.oldest),
-    };
+    return toStats(
+      {
+        events: eventRows,
+        deliveries: deliveryRows,
+        pending: pendingRows[0],
+        pendingByConnector: byConnector,
+      },
+      now,
+    );
   }
 
   async leaseDue(
@@ -421,16 +455,44 @@ export class PostgresStore implements Store {
   }
 
   async forgetContact(contactId: string): Promise<number> {
-    return this.transaction(async (client) => {
-      // Also events whose contact could not be read into contact_id but whose body names it (as a
-      // JSON string: a bare substring match could erase other contacts' events).
-      const erased = await client.query(
-        "DELETE FROM events WHERE contact_id = $1 OR position(convert_to($2, 'UTF8') IN body) > 0",
-        [contactId, JSON.stringify(contactId)],
+    const id = normalizeContactId(contactId);
+    const erased = await this.transaction(async (client) => {
+      let n = (await client.query("DELETE FROM events WHERE contact_id = $1", [id])).rowCount ?? 0;
+      // Rows stored before every status kept its contact id: the body decides, read exactly as
+      // ingest reads it. The byte search only narrows the candidates; it never decides.
+      const candidates = await client.query<{ id: string; body: Uint8Array }>(
+        "SELECT id, body FROM events WHERE contact_id IS NULL AND position(convert_to($1, 'UTF8') IN body) > 0",
+        [id],
       );
-      await client.query("DELETE FROM consent_state WHERE contact_id = $1", [contactId]);
-      return erased.rowCount ?? 0;
+      const named = candidates.rows.filter((row) => contactNamedBy(row.body) === id).map((row) => row.id);
+      if (named.length > 0)
+        n += (await client.query("DELETE FROM events WHERE id = ANY($1::bigint[])", [named])).rowCount ?? 0;
+      await client.query("DELETE FROM consent_state WHERE contact_id = $1", [id]);
+      return n;
     });
+    await this.vacuumErased();
+    return erased;
+  }
+
+  /**
+   * Deleted rows stay in PostgreSQL's pages as dead tuples, readable with page-inspection tools,
+   * until VACUUM prunes them and removes their index entries. Plain VACUUM takes no lock that stops
+   * ingest; the bytes of pruned tuples can still sit in a page's free space (and in WAL segments and
+   * backups) until overwritten: docs/configuration.md explains `VACUUM FULL` for physical removal.
+   */
+  private async vacuumErased(): Promise<void> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await this.liftTimeouts(client);
+      await client.query(timed("VACUUM events, deliveries, attempts, consent_state", MAINTENANCE_TIMEOUT_MS));
+      await client.query("RESET statement_timeout; RESET lock_timeout");
+    } catch (error) {
+      broken = error as Error;
+      throw error;
+    } finally {
+      client.release(broken);
+    }
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,11 @@
-import type { DeliveryStatus, EventStatus, LeasedDelivery, StoredDelivery, StoredEvent } from "./store.ts";
+import type {
+  DeliveryStatus,
+  EventStatus,
+  LeasedDelivery,
+  StoredDelivery,
+  StoredEvent,
+  StoreStats,
+} from "./store.ts";
 
 /** A result row, whichever driver read it (times are integer milliseconds in both stores). */
 export type Row = Record<string, unknown>;
@@ -63,5 +70,37 @@ export function toStoredDelivery(r: Row): StoredDelivery {
     lastError: (r.last_error as string | null) ?? null,
     nextAttemptAt: open ? iso(r.next_attempt_at) : null,
     updatedAt: iso(r.updated_at),
+  };
+}
+
+/** The stats queries' rows, whichever driver read them (counts may arrive as strings). */
+export interface StatsRows {
+  events: readonly { type: string; n: unknown }[];
+  deliveries: readonly { connector: string; status: string; n: unknown }[];
+  pending: { n: unknown; oldest: unknown } | undefined;
+  pendingByConnector: readonly { connector: string; n: unknown; oldest: unknown }[];
+}
+
+/**
+ * Builds {@link StoreStats}. Keys are event types and connector names as stored: a sender's
+ * `__proto__` or `constructor` type must be counted like any other, so every map is made with
+ * `Object.fromEntries` (own data properties, never a prototype assignment).
+ */
+export function toStats(rows: StatsRows, now: Date): StoreStats {
+  const age = (oldest: unknown) => Math.max(0, Math.floor((now.getTime() - Number(oldest)) / 1000));
+  const byConnector = new Map<string, [string, number][]>();
+  for (const row of rows.deliveries) {
+    const list = byConnector.get(row.connector) ?? [];
+    list.push([row.status, Number(row.n)]);
+    byConnector.set(row.connector, list);
+  }
+  return {
+    events: Object.fromEntries(rows.events.map((r) => [r.type, Number(r.n)])),
+    deliveries: Object.fromEntries([...byConnector].map(([c, list]) => [c, Object.fromEntries(list)])),
+    pendingByConnector: Object.fromEntries(
+      rows.pendingByConnector.map((r) => [r.connector, { depth: Number(r.n), oldestSeconds: age(r.oldest) }]),
+    ),
+    queueDepth: Number(rows.pending?.n ?? 0),
+    oldestPendingSeconds: rows.pending?.oldest == null ? null : age(rows.pending.oldest),
   };
 }

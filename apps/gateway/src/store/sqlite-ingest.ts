@@ -1,4 +1,5 @@
 import type { DatabaseSync } from "node:sqlite";
+import { isBusy } from "./sqlite-connection.ts";
 import type { InsertOutcome, NewEvent } from "./store.ts";
 
 /**
@@ -51,7 +52,10 @@ export function createIngestCommitter(db: DatabaseSync): (events: readonly NewEv
   return commit;
 }
 
-/** Per event: its outcome, or the error that kept it out (one bad row must not fail its neighbours). */
+/**
+ * Per event: its outcome, or the error that kept it out (one bad row must not fail its neighbours).
+ * A lock conflict is thrown instead: it concerns the whole group, which is tried again later.
+ */
 export type GroupResult = { outcome: InsertOutcome } | { error: string };
 
 export function commitGroup(
@@ -61,6 +65,7 @@ export function commitGroup(
   try {
     return commit(events).map((outcome) => ({ outcome }));
   } catch (error) {
+    if (isBusy(error)) throw error;
     if (events.length === 1) return [{ error: (error as Error).message }];
     return events.map((event) => {
       try {

@@ -88,4 +88,11 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX deliveries_leased ON deliveries (lease_owner) WHERE lease_owner IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- /readyz proves the store can write by committing this one row.
+      CREATE TABLE readiness (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at INTEGER NOT NULL);
+    `,
+  },
 ];

@@ -1,12 +1,13 @@
 import type { DatabaseSync } from "node:sqlite";
+import { contactNamedBy, normalizeContactId } from "./contact-of.ts";
 import { GroupCommitter } from "./group-committer.ts";
-import { toLeasedEvent, toStoredDelivery, toStoredEvent, whereOf } from "./rows.ts";
-import { openConnection, type Synchronous } from "./sqlite-connection.ts";
+import { toLeasedEvent, toStats, toStoredDelivery, toStoredEvent, whereOf } from "./rows.ts";
+import { openConnection, retryBusy, type Synchronous } from "./sqlite-connection.ts";
+import { FileIdentity } from "./sqlite-file-identity.ts";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.ts";
 import type {
   AppliedConsent,
   DeliveryQuery,
-  DeliveryStatus,
   DeliveryUpdate,
   EventQuery,
   InsertOutcome,
@@ -22,6 +23,11 @@ import type {
 export interface SqliteStoreOptions {
   /** `synchronous=FULL` (default): every commit is fsync'd before it resolves. */
   synchronous?: Synchronous;
+  /**
+   * SQLite's own (blocking) wait for a lock held by another process; beyond it the store retries
+   * without blocking the event loop. Short for the gateway (default 20 ms); the CLI may wait longer.
+   */
+  busyTimeoutMs?: number;
 }
 
 /**
@@ -32,12 +38,23 @@ export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
   readonly path: string;
   private readonly db: DatabaseSync;
+  private readonly identity: FileIdentity | undefined;
   private committer: GroupCommitter | undefined;
   private closed = false;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
-    this.db = openConnection(path, options.synchronous ?? "FULL");
+    this.db = openConnection(path, {
+      synchronous: options.synchronous ?? "FULL",
+      busyTimeoutMs: options.busyTimeoutMs ?? 20,
+    });
+    this.identity = path === ":memory:" ? undefined : new FileIdentity(path);
+  }
+
+  /** Throws when the database file or its WAL was deleted or replaced under this connection. */
+  private checkFile(): void {
+    if (this.closed) throw new Error("store is closed");
+    this.identity?.check();
   }
 
   /** Group-commit transactions and the events in them (observability and tests). */
@@ -45,12 +62,21 @@ export class SqliteStore implements Store {
     return this.committer?.counters ?? { commits: 0, events: 0 };
   }
 
+  /** The file path of a `sqlite:<path>` URL. */
+  static pathOf(url: string): string {
+    return url.replace(/^sqlite:(\/\/)?/, "");
+  }
+
   /** Opens `sqlite:<path>` URLs. */
   static fromUrl(url: string, options?: SqliteStoreOptions): SqliteStore {
-    return new SqliteStore(url.replace(/^sqlite:(\/\/)?/, ""), options);
+    return new SqliteStore(SqliteStore.pathOf(url), options);
   }
 
   async migrate(): Promise<void> {
+    await retryBusy(() => this.migrateNow());
+  }
+
+  private migrateNow(): void {
     this.db.exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     );
@@ -73,7 +99,9 @@ export class SqliteStore implements Store {
         throw error;
       }
     }
-    this.committer ??= new GroupCommitter(this.db);
+    // Only now: the WAL exists once the schema has been read, and its identity is recorded.
+    this.identity?.check();
+    this.committer ??= new GroupCommitter(this.db, { beforeCommit: () => this.checkFile() });
   }
 
   insertEvent(event: NewEvent): Promise<InsertOutcome> {
@@ -83,8 +111,18 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
+    // A read proves little: a deleted file, a full disk or a read-only mount still answer SELECT 1.
+    await this.write(() => {
+      this.db.prepare("INSERT OR REPLACE INTO readiness (id, checked_at) VALUES (1, ?)").run(Date.now());
+    }, 1_500);
+  }
+
+  async storedBody(source: string, svixId: string): Promise<Uint8Array | undefined> {
     if (this.closed) throw new Error("store is closed");
-    this.db.prepare("SELECT 1").get();
+    const row = this.db
+      .prepare("SELECT body FROM events WHERE source = ? AND svix_id = ?")
+      .get(source, svixId) as { body: Uint8Array } | undefined;
+    return row?.body;
   }
 
   async listEvents(query: EventQuery): Promise<StoredEvent[]> {
@@ -100,55 +138,37 @@ export class SqliteStore implements Store {
   }
 
   async stats(now = new Date()): Promise<StoreStats> {
-    const events: Record<string, number> = {};
-    for (const row of this.db
-      .prepare("SELECT type, COUNT(*) AS n FROM events GROUP BY type ORDER BY type")
-      .all() as {
-      type: string;
-      n: number;
-    }[]) {
-      events[row.type] = Number(row.n);
-    }
-    const deliveries: StoreStats["deliveries"] = {};
-    for (const row of this.db
-      .prepare(
-        "SELECT connector, status, COUNT(*) AS n FROM deliveries GROUP BY connector, status ORDER BY connector",
-      )
-      .all() as { connector: string; status: DeliveryStatus; n: number }[]) {
-      deliveries[row.connector] ??= {};
-      (deliveries[row.connector] as Record<string, number>)[row.status] = Number(row.n);
-    }
-    const pending = this.db
-      .prepare(
-        "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries WHERE status IN ('pending', 'retrying')",
-      )
-      .get() as { n: number; oldest: number | null };
-    const pendingByConnector: StoreStats["pendingByConnector"] = {};
-    for (const row of this.db
-      .prepare(
-        "SELECT connector, COUNT(*) AS n, MIN(queued_at) AS oldest FROM deliveries WHERE status IN ('pending', 'retrying') GROUP BY connector",
-      )
-      .all() as { connector: string; n: number; oldest: number }[]) {
-      pendingByConnector[row.connector] = {
-        depth: Number(row.n),
-        oldestSeconds: Math.max(0, Math.floor((now.getTime() - Number(row.oldest)) / 1000)),
-      };
-    }
-    return {
-      events,
-      deliveries,
-      pendingByConnector,
-      queueDepth: Number(pending.n),
-      oldestPendingSeconds:
-        pending.oldest === null
-          ? null
-          : Math.max(0, Math.floor((now.getTime() - Number(pending.oldest)) / 1000)),
-    };
+    const all = (sql: string) => this.db.prepare(sql).all() as never[];
+    return toStats(
+      {
+        events: all("SELECT type, COUNT(*) AS n FROM events GROUP BY type ORDER BY type"),
+        deliveries: all(
+          "SELECT connector, status, COUNT(*) AS n FROM deliveries GROUP BY connector, status ORDER BY connector",
+        ),
+        pending: this.db
+          .prepare(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries WHERE status IN ('pending', 'retrying')",
+          )
+          .get() as never,
+        pendingByConnector: all(
+          "SELECT connector, COUNT(*) AS n, MIN(queued_at) AS oldest FROM deliveries WHERE status IN ('pending', 'retrying') GROUP BY connector",
+        ),
+      },
+      now,
+    );
   }
 
-  /** Runs `fn` in one write transaction (IMMEDIATE: takes the write lock first, across processes). */
+  /**
+   * Runs `fn` in one write transaction (IMMEDIATE: takes the write lock first, across processes),
+   * after checking the file is still the one at the path; waits off the event loop while another
+   * process holds the lock.
+   */
+  private write<T>(fn: () => T, lockWaitMs?: number): Promise<T> {
+    return retryBusy(() => this.transaction(fn), lockWaitMs);
+  }
+
   private transaction<T>(fn: () => T): T {
-    if (this.closed) throw new Error("store is closed");
+    this.checkFile();
     this.db.exec("BEGIN IMMEDIATE");
     try {
       const result = fn();
@@ -168,7 +188,7 @@ export class SqliteStore implements Store {
     now = new Date(),
   ): Promise<LeasedDelivery[]> {
     const t = now.getTime();
-    const rows = this.transaction(() => {
+    const rows = await this.write(() => {
       const ids = this.db
         .prepare(
           `UPDATE deliveries SET lease_owner = ?, lease_until = ?, leases = leases + 1
@@ -203,7 +223,7 @@ export class SqliteStore implements Store {
 
   async complete(owner: string, updates: readonly DeliveryUpdate[], now = new Date()): Promise<number> {
     const t = now.getTime();
-    return this.transaction(() => {
+    return this.write(() => {
       const update = this.db.prepare(
         `UPDATE deliveries SET status = ?, last_error = ?, next_attempt_at = ?, attempts = attempts + ?,
            lease_owner = NULL, lease_until = NULL, updated_at = ?
@@ -253,7 +273,7 @@ export class SqliteStore implements Store {
   }
 
   async releaseLeases(owner: string): Promise<number> {
-    return this.transaction(() =>
+    return this.write(() =>
       Number(
         this.db
           .prepare("UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?")
@@ -311,7 +331,7 @@ export class SqliteStore implements Store {
       ],
     ]);
     const t = now.getTime();
-    return this.transaction(() =>
+    return this.write(() =>
       Number(
         this.db
           .prepare(
@@ -325,7 +345,7 @@ export class SqliteStore implements Store {
   }
 
   async purge(before: Date): Promise<number> {
-    return this.transaction(() =>
+    return this.write(() =>
       Number(
         this.db
           .prepare(
@@ -338,24 +358,53 @@ export class SqliteStore implements Store {
   }
 
   async forgetContact(contactId: string): Promise<number> {
-    return this.transaction(() => {
-      // Also events whose contact could not be read into contact_id but whose body names it (as a
-      // JSON string: a bare substring match could erase other contacts' events).
-      const erased = Number(
-        this.db
-          .prepare("DELETE FROM events WHERE contact_id = ? OR instr(CAST(body AS TEXT), ?) > 0")
-          .run(contactId, JSON.stringify(contactId)).changes,
-      );
-      this.db.prepare("DELETE FROM consent_state WHERE contact_id = ?").run(contactId);
-      return erased;
+    const id = normalizeContactId(contactId);
+    const erased = await this.write(() => {
+      let n = Number(this.db.prepare("DELETE FROM events WHERE contact_id = ?").run(id).changes);
+      // Rows stored before every status kept its contact id: the body decides, read exactly as
+      // ingest reads it. The byte search only narrows the candidates; it never decides.
+      const candidates = this.db
+        .prepare("SELECT id, body FROM events WHERE contact_id IS NULL AND instr(body, ?) > 0")
+        .all(Buffer.from(id, "utf8")) as { id: number; body: Uint8Array }[];
+      const remove = this.db.prepare("DELETE FROM events WHERE id = ?");
+      for (const row of candidates) {
+        if (contactNamedBy(row.body) === id) n += Number(remove.run(row.id).changes);
+      }
+      this.db.prepare("DELETE FROM consent_state WHERE contact_id = ?").run(id);
+      return n;
     });
+    await this.truncateWal();
+    return erased;
+  }
+
+  /**
+   * Copies every page into the database file (where `secure_delete` has zeroed the erased rows)
+   * and truncates the WAL, which still holds the pages as they were before the erasure. Another
+   * connection's open read keeps the WAL alive, so this waits (off the event loop) for it to end.
+   */
+  private async truncateWal(deadlineMs = 10_000): Promise<void> {
+    const giveUpAt = Date.now() + deadlineMs;
+    for (let wait = 10; ; wait = Math.min(wait * 2, 250)) {
+      const result = await retryBusy(
+        () => this.db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get() as { busy: number },
+        deadlineMs,
+      );
+      if (Number(result.busy) === 0) return;
+      if (Date.now() + wait > giveUpAt) {
+        throw new Error(
+          "the contact's rows are deleted, but the write-ahead log could not be truncated while other " +
+            "connections read it: run forget-contact again (it is idempotent) to remove the last trace",
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
     // Commit what is queued before closing, so an accepted request is never dropped on shutdown.
     this.committer?.close();
+    this.closed = true;
     this.db.close();
   }
 }

@@ -141,6 +141,12 @@ export interface Store {
    * resolving. `duplicate` when `(source, svixId)` is already stored: nothing new is written.
    */
   insertEvent(event: NewEvent): Promise<InsertOutcome>;
+  /** The body stored for `(source, svixId)`, or undefined when there is none (duplicate checks). */
+  storedBody(source: string, svixId: string): Promise<Uint8Array | undefined>;
+  /**
+   * Resolves when the store answers **and can write** (a small committed write, and for a file
+   * store, the file it writes is still the one at its path). Used by `/readyz`.
+   */
   ping(): Promise<void>;
   /**
    * Leases up to `limit` due deliveries of one connector (pending or retrying, `nextAttemptAt` passed,
