@@ -224,7 +224,8 @@ program
 
 async function withStore<T>(configFile: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
   const { config } = await loadOrSandbox(configFile);
-  const store = await openStore(config.store);
+  // A one-shot command may wait for another process's SQLite lock: it serves no requests meanwhile.
+  const store = await openStore(config.store, { ...config.storeOptions, busyTimeoutMs: 5_000 });
   try {
     return await fn(store);
   } finally {

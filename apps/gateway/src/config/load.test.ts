@@ -254,6 +254,24 @@ describe("maskConfig", () => {
   });
 });
 
+describe("maskUrlCredentials", () => {
+  it.each([
+    ["postgres://bridge:pg-pass@db:5432/eb", "postgres://bridge:****@db:5432/eb"],
+    [
+      "postgres://bridge@db/eb?password=pg-pass&sslmode=require",
+      "postgres://bridge@db/eb?password=****&sslmode=require",
+    ],
+    [
+      "postgres://u:pg-pass@[not-a-host/db?sslpassword=x1",
+      "postgres://u:****@[not-a-host/db?sslpassword=****",
+    ],
+    ["https://api.example.com/v1?api_key=k-123&x=1", "https://api.example.com/v1?api_key=****&x=1"],
+    ["https://api.example.com/v1", "https://api.example.com/v1"],
+  ])("%s", (url, masked) => {
+    expect(maskUrlCredentials(url)).toBe(masked);
+  });
+});
+
 describe("resolveConfigPath", () => {
   it("prefers --config, then ENGAGE_BRIDGE_CONFIG, then ./engage-bridge.yaml, else sandbox", () => {
     const dir = tempDir();

@@ -85,12 +85,14 @@ export async function insertGroup(pool: Pool, events: readonly NewEvent[]): Prom
 export function isUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string") {
-    // Connection exception, insufficient resources, operator intervention, system/internal error.
-    if (/^(08|53|57|58|XX)/.test(code)) return true;
+    // Connection exception, insufficient resources, operator intervention (statement timeout
+    // included), system/internal error, and lock_timeout (55P03).
+    if (/^(08|53|57|58|XX)/.test(code) || code === "55P03") return true;
     // Node system errors (ECONNREFUSED, ECONNRESET, ETIMEDOUT, …).
     if (/^E[A-Z]+$/.test(code)) return true;
   }
-  return /connection terminated|timeout exceeded|client was closed|after calling end|not queryable/i.test(
+  // `Query read timeout`: the client's own query_timeout, for a server that does not answer at all.
+  return /connection terminated|timeout exceeded|query read timeout|client was closed|after calling end|not queryable/i.test(
     String((error as Error | null)?.message ?? error),
   );
 }
@@ -105,11 +107,19 @@ export async function commitGroup(pool: Pool, events: readonly NewEvent[]): Prom
     if (events.length === 1 || isUnavailable(error)) return events.map(() => ({ error }));
     // Find the bad row(s): each event in its own transaction, in arrival order.
     const results: GroupResult[] = [];
+    let down: unknown;
     for (const event of events) {
+      // Once the store itself fails, the rest fail with it at once: each waiting out its own
+      // timeout would answer the last request long after Svix stopped waiting.
+      if (down !== undefined) {
+        results.push({ error: down });
+        continue;
+      }
       try {
         const [outcome] = await insertGroup(pool, [event]);
         results.push(outcome ? { outcome } : { error: new Error("no result for this event") });
       } catch (single) {
+        if (isUnavailable(single)) down = single;
         results.push({ error: single });
       }
     }

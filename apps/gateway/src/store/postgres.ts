@@ -183,6 +183,10 @@ export class PostgresStore implements Store {
             });
       }
       if (!broken) await client.query("RESET statement_timeout; RESET lock_timeout");
+    } catch (error) {
+      // The session's timeouts are lifted: it must not go back to the pool as it is.
+      broken ??= error as Error;
+      throw error;
     } finally {
       client.release(broken);
     }

@@ -252,6 +252,75 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
       await store.close();
     });
 
+    it("forgets exactly the contact an event names, as text or number, whatever the event's status", async () => {
+      const { store, rows } = await open();
+      const body = (json: unknown) => Buffer.from(JSON.stringify(json));
+      // Contact A (1001): stored with its id, and rows stored before every status kept one (legacy),
+      // whose body names A with a numeric id, in an unknown type, or in the envelope of an
+      // undecryptable event.
+      await store.insertEvent(event("a1", { contactId: "1001", connectors: ["hubspot"] }));
+      const legacy = { contactId: null as never, connectors: [] };
+      await store.insertEvent(
+        event("a2", {
+          ...legacy,
+          status: "ignored",
+          body: body({ id: "a2", eventType: "loyalty.addPoints", payload: { ContactId: 1001 } }),
+        }),
+      );
+      await store.insertEvent(
+        event("a3", {
+          ...legacy,
+          status: "ignored",
+          body: body({ id: "a3", eventType: "x.y", payload: { contactId: "1001" } }),
+        }),
+      );
+      await store.insertEvent(
+        event("a4", {
+          ...legacy,
+          status: "undecryptable",
+          body: body({
+            id: "a4",
+            eventType: "loyalty.addPoints",
+            isEncrypted: true,
+            contactId: 1001,
+            payload: "AAAA",
+          }),
+        }),
+      );
+      // Contact B: ids that contain A's, and bodies that mention A's id or the event type elsewhere.
+      await store.insertEvent(
+        event("b1", {
+          contactId: "10011",
+          type: "loyalty.addPoints",
+          body: body({
+            id: "b1",
+            eventType: "loyalty.addPoints",
+            payload: { contactId: "10011", sourceId: "1001" },
+          }),
+          connectors: ["hubspot"],
+        }),
+      );
+      await store.insertEvent(
+        event("b2", {
+          ...legacy,
+          status: "ignored",
+          body: body({
+            id: "b2",
+            eventType: "x.y",
+            payload: { contactId: "c-b", note: "1001", other: 1001 },
+          }),
+        }),
+      );
+      expect(await store.forgetContact("loyalty.addPoints")).toBe(0);
+      expect(await store.forgetContact(" 1001 ")).toBe(4);
+      const left = (await rows("events")).map((r) => r.svix_id).sort();
+      expect(left).toEqual(["b1", "b2"]);
+      // B's pending delivery is still there, still due.
+      const due = await store.leaseDue("hubspot", 10, "w1", 60_000);
+      expect(due.map((d) => d.event.svixId)).toEqual(["b1"]);
+      await store.close();
+    });
+
     it("forgets a contact: no row mentions it afterwards, other contacts stay", async () => {
       const { store, rows } = await open();
       const secret = "contact-to-forget";
