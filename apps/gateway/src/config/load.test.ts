@@ -267,8 +267,48 @@ describe("maskUrlCredentials", () => {
     ],
     ["https://api.example.com/v1?api_key=k-123&x=1", "https://api.example.com/v1?api_key=****&x=1"],
     ["https://api.example.com/v1", "https://api.example.com/v1"],
+    // Passwords holding the characters that end a URL part: masked to the last `@`.
+    ["postgres://bridge:p@ss-word-71@db/eb", "postgres://bridge:****@db/eb"],
+    ["postgres://bridge:pa/ss#wo?rd-72@db/eb", "postgres://bridge:****@db/eb"],
   ])("%s", (url, masked) => {
     expect(maskUrlCredentials(url)).toBe(masked);
+  });
+});
+
+describe("trustProxy with allowedIps", () => {
+  it.each([[true], [["0.0.0.0/0"]], ["10.0.0.1, ::/0"]])(
+    "refuses %j, which trusts every hop",
+    (trustProxy) => {
+      const text = JSON.stringify({
+        server: { trustProxy },
+        sources: { engage: { signingSecrets: [SECRET], allowedIps: ["svix-eu"] } },
+      });
+      expect(() => parseConfig(text, "t.json", { registry, env: {} })).toThrow(
+        /server\.trustProxy: this trusts every proxy hop/,
+      );
+    },
+  );
+});
+
+describe("values read from files are secret whatever they become", () => {
+  it("masks a file's content coerced to a number, and one given with surrounding blanks", () => {
+    const dir = tempDir();
+    try {
+      writeFileSync(join(dir.path, "gid.txt"), "4242\n");
+      writeFileSync(join(dir.path, "sid.txt"), "SheetFromFile123\n");
+      const file = join(dir.path, "c.yaml");
+      const text = `sources: { engage: { signingSecrets: ["${SECRET}"] } }
+connectors:
+  sendgrid: { apiKey: SG.x, groupId: "\${file:gid.txt}" }
+  googleSheets: { spreadsheetId: "\${file:sid.txt} ", serviceAccountFile: ./sa.json }
+`;
+      const { config, secrets } = parseConfigWithSecrets(text, file, { registry, env: {} });
+      const printed = JSON.stringify(maskConfig(config, secrets));
+      expect(printed).not.toContain("4242");
+      expect(printed).not.toContain("SheetFromFile123");
+    } finally {
+      dir.remove();
+    }
   });
 });
 

@@ -81,7 +81,8 @@ function substitute(value: unknown, path: string[], sub: Substitution): unknown 
       }
       return found;
     });
-    if (readFile && result !== "") sub.fromFiles.add(result);
+    // Also as validation will see it (trimmed): the masked value must match the effective one.
+    if (readFile && result.trim() !== "") sub.fromFiles.add(result).add(result.trim());
     return result;
   }
   if (Array.isArray(value)) return value.map((v, i) => substitute(v, [...path, String(i)], sub));
@@ -246,11 +247,14 @@ const SENSITIVE_PARAM = /pass|pwd|secret|token|key|auth|cred|sig/i;
  * text, so a URL that does not parse is masked too.
  */
 export function maskUrlCredentials(text: string): string {
-  return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):[^@/?#\s]*@/gi, "$1:****@")
-    .replace(/([?&;]([^=&#\s]*)=)([^&#\s]*)/g, (whole, prefix: string, name: string, value: string) =>
-      SENSITIVE_PARAM.test(name) && value !== "" ? `${prefix}****` : whole,
-    );
+  return (
+    text
+      // Up to the last `@` of the token: a password may itself hold `@`, `/`, `#` or `?`.
+      .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):\S*@/gi, "$1:****@")
+      .replace(/([?&;]([^=&#\s]*)=)([^&#\s]*)/g, (whole, prefix: string, name: string, value: string) =>
+        SENSITIVE_PARAM.test(name) && value !== "" ? `${prefix}****` : whole,
+      )
+  );
 }
 
 /** Walks the config's JSON Schema beside a config value, adding every string under a secret field. */
@@ -302,6 +306,9 @@ const MIN_EMBEDDED_SECRET = 6;
  * and credentials in URLs masked.
  */
 export function maskConfig(config: unknown, secrets: ReadonlySet<string>): unknown {
+  // A secret file's content may have become a number or a boolean (`groupId: "${file:…}"`).
+  if ((typeof config === "number" || typeof config === "boolean") && secrets.has(String(config)))
+    return "****";
   if (typeof config === "string") {
     if (secrets.has(config)) return maskString(config);
     let text = config;

@@ -82,6 +82,14 @@ const storeSchema = z
     "expected sqlite:<path> or postgres://…",
   );
 
+/** `true`, or a list naming every address (`0.0.0.0/0`, `::/0`): any client can claim any address. */
+function trustsEveryHop(trustProxy: boolean | number | string | readonly string[]): boolean {
+  if (trustProxy === true) return true;
+  const list =
+    typeof trustProxy === "string" ? trustProxy.split(",") : Array.isArray(trustProxy) ? trustProxy : [];
+  return list.some((entry) => /^(0\.0\.0\.0|::)\/0$/.test(String(entry).trim()));
+}
+
 export interface ConfigSchemaOptions {
   /**
    * Accept connector blocks no registered connector claims, unvalidated: `check-config` without
@@ -170,12 +178,12 @@ export function buildConfigSchema(connectors: ConnectorRegistry, options: Config
     .superRefine((config, ctx) => {
       // `true` trusts every X-Forwarded-For hop, so any client can claim an allowed address.
       const listed = Object.entries(config.sources).filter(([, source]) => source.allowedIps);
-      if (config.server.trustProxy === true && listed.length > 0) {
+      if (trustsEveryHop(config.server.trustProxy) && listed.length > 0) {
         ctx.addIssue({
           code: "custom",
           path: ["server", "trustProxy"],
           message:
-            `true trusts every proxy hop, so any client can forge an allowed address (allowedIps is set for ` +
+            `this trusts every proxy hop, so any client can forge an allowed address (allowedIps is set for ` +
             `${listed.map(([name]) => name).join(", ")}): give the number of proxies in front of the gateway ` +
             "(e.g. 1) or their addresses/CIDRs",
         });

@@ -1,7 +1,7 @@
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { AnyConnector } from "./registry.ts";
 
 function isConnector(value: unknown): value is AnyConnector {
@@ -44,7 +44,7 @@ export function resolvePlugin(specifier: string, base: string): string {
     );
   }
   if (scheme === "file" || specifier.startsWith(".") || isAbsolute(specifier)) {
-    const path = scheme === "file" ? new URL(specifier).pathname : resolve(base, specifier);
+    const path = scheme === "file" ? fileURLToPath(specifier) : resolve(base, specifier);
     let isDirectory = false;
     try {
       isDirectory = statSync(path).isDirectory();
@@ -53,11 +53,25 @@ export function resolvePlugin(specifier: string, base: string): string {
     }
     return pathToFileURL(isDirectory ? entryOfDirectory(path, specifier) : path).href;
   }
+  // A package installed beside the config: its ESM entry, found the way Node looks for packages
+  // (node_modules of the config's directory and each parent). `require.resolve` would pick the
+  // CommonJS build of a dual package, or fail on an ESM-only one.
+  const installed = packageDirectory(specifier, base);
+  if (installed) return pathToFileURL(entryOfDirectory(installed, specifier)).href;
   try {
     return pathToFileURL(createRequire(resolve(base, "noop.js")).resolve(specifier)).href;
   } catch {
-    // ESM-only packages have no `require` entry: let import() resolve the name.
     return specifier;
+  }
+}
+
+/** `<dir>/node_modules/<name>` of the nearest directory from `base` up that has it (bare names only). */
+function packageDirectory(specifier: string, base: string): string | undefined {
+  if (!/^(@[^/]+\/)?[^/@][^/]*$/.test(specifier)) return undefined;
+  for (let dir = resolve(base); ; dir = dirname(dir)) {
+    const candidate = join(dir, "node_modules", specifier);
+    if (existsSync(join(candidate, "package.json"))) return candidate;
+    if (dirname(dir) === dir) return undefined;
   }
 }
 

@@ -1,11 +1,6 @@
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  newMsgId,
-  startTestGateway,
-  TEST_SECRET,
-  type TestGateway,
-} from "../test-support/harness.ts";
+import { newMsgId, startTestGateway, TEST_SECRET, type TestGateway } from "../test-support/harness.ts";
 
 const running: TestGateway[] = [];
 afterEach(async () => {
