@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
@@ -132,22 +132,4 @@ describe("forget-contact against a running gateway (GDPR erasure)", () => {
     expect(await post(gw.url, of(B, 3)[0])).toBe(204);
     await waitFor(async () => (await fetch(`${gw.url}/readyz`)).ok);
   }, 60_000);
-
-  it("creates the store files 0600 in a 0700 directory", async () => {
-    const dir = tempDir();
-    dirs.push(dir.remove);
-    const { configFile } = writeChildConfig(dir.path, { store: `sqlite:${dir.path}/private/gw.db` });
-    const gw = await spawnGateway(configFile, await freePort());
-    children.add(gw);
-    expect(
-      await post(gw.url, {
-        id: "e-1",
-        eventType: "loyalty.addPoints",
-        payload: { contactId: "c", amount: 1 },
-      }),
-    ).toBe(204);
-    expect(statSync(`${dir.path}/private`).mode & 0o777).toBe(0o700);
-    for (const file of ["gw.db", "gw.db-wal", "gw.db-shm"])
-      expect(statSync(`${dir.path}/private/${file}`).mode & 0o777, file).toBe(0o600);
-  }, 30_000);
 });
