@@ -1,10 +1,10 @@
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   CLI_ENTRY,
+  runCli,
   startTestGateway,
   TEST_SECRET,
   type TestGateway,
@@ -12,25 +12,10 @@ import {
   waitFor,
 } from "./test-support/harness.ts";
 
-const run = promisify(execFile);
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0)) await fn();
 });
-
-/** Runs the CLI as a real process; resolves with its exit code and output whatever the code. */
-async function cli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI_ENTRY, ...args], {
-      cwd: options.cwd,
-      env: { ...process.env, ENGAGE_BRIDGE_CONFIG: "", ...options.env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 function workdir() {
   const dir = tempDir("engage-cli-");
@@ -60,7 +45,7 @@ describe("check-config", () => {
       file,
       "server:\n  port: -1\nsources:\n  engage:\n    signingSecrets: ['${NOT_SET_ANYWHERE}']\n    colour: red\nconnectors:\n  hubspot: {}\n",
     );
-    const { code, stderr, stdout } = await cli(["check-config", "--config", file]);
+    const { code, stderr, stdout } = await runCli(["check-config", "--config", file]);
     expect(code).toBe(1);
     expect(stdout).toBe("");
     for (const line of [
@@ -82,7 +67,7 @@ describe("check-config", () => {
       file,
       "sources:\n  engage:\n    signingSecrets: ['${SIGNING}']\n    requiredHeaders: { x-token: shh-its-a-secret }\n",
     );
-    const { code, stdout } = await cli(["check-config"], { cwd: dir, env: { SIGNING: TEST_SECRET } });
+    const { code, stdout } = await runCli(["check-config"], { cwd: dir, env: { SIGNING: TEST_SECRET } });
     expect(code).toBe(0);
     expect(stdout).toContain("valid");
     expect(stdout).toContain("whsec_****");
@@ -92,7 +77,7 @@ describe("check-config", () => {
   });
 
   it("exits 1 when there is no config file at all", async () => {
-    const { code, stderr } = await cli(["check-config"], { cwd: workdir() });
+    const { code, stderr } = await runCli(["check-config"], { cwd: workdir() });
     expect(code).toBe(1);
     expect(stderr).toMatch(/no config file/);
   });
@@ -101,11 +86,11 @@ describe("check-config", () => {
 describe("send-sample, events and stats", () => {
   it("sends every sample signed, then lists and counts them from the store", async () => {
     const { gw, configFile } = await gatewayWithConfig();
-    const sent = await cli(["send-sample", "--url", `${gw.url}/webhooks/engage`, "--secret", TEST_SECRET]);
+    const sent = await runCli(["send-sample", "--url", `${gw.url}/webhooks/engage`, "--secret", TEST_SECRET]);
     expect(sent.code).toBe(0);
     expect(sent.stdout).toContain("7/7 delivered");
 
-    const more = await cli([
+    const more = await runCli([
       "send-sample",
       "--url",
       `${gw.url}/webhooks/engage`,
@@ -118,7 +103,7 @@ describe("send-sample, events and stats", () => {
     ]);
     expect(more.stdout).toContain("3/3 delivered");
 
-    const events = await cli(["events", "--json", "--config", configFile, "--limit", "0"]);
+    const events = await runCli(["events", "--json", "--config", configFile, "--limit", "0"]);
     const rows = JSON.parse(events.stdout) as Record<string, unknown>[];
     expect(rows).toHaveLength(10);
     expect(Object.keys(rows[0] ?? {}).sort()).toEqual([
@@ -134,12 +119,22 @@ describe("send-sample, events and stats", () => {
     expect(rows.filter((r) => r.status === "undecryptable")).toHaveLength(1);
 
     const limited = JSON.parse(
-      (await cli(["events", "--json", "--config", configFile, "--limit", "2", "--type", "loyalty.addPoints"]))
-        .stdout,
+      (
+        await runCli([
+          "events",
+          "--json",
+          "--config",
+          configFile,
+          "--limit",
+          "2",
+          "--type",
+          "loyalty.addPoints",
+        ])
+      ).stdout,
     );
     expect(limited).toHaveLength(2);
 
-    const stats = JSON.parse((await cli(["stats", "--json", "--config", configFile])).stdout);
+    const stats = JSON.parse((await runCli(["stats", "--json", "--config", configFile])).stdout);
     expect(stats).toEqual({
       events: {
         "contact.acceptsEmail.changed": 1,
@@ -153,13 +148,13 @@ describe("send-sample, events and stats", () => {
       queueDepth: 0,
       oldestPendingSeconds: null,
     });
-    const table = await cli(["events", "--config", configFile, "--status", "undecryptable"]);
+    const table = await runCli(["events", "--config", configFile, "--status", "undecryptable"]);
     expect(table.stdout).toMatch(/undecryptable \(encrypted_without_key\)/);
   });
 
   it("send-sample fails with exit 1 when the gateway refuses", async () => {
     const { gw } = await gatewayWithConfig();
-    const wrong = await cli([
+    const wrong = await runCli([
       "send-sample",
       "--url",
       `${gw.url}/webhooks/engage`,
@@ -196,16 +191,18 @@ describe("start", () => {
     const command = /pnpm exec engage-bridge (send-sample --url \S+ --secret \S+)/.exec(banner);
     expect(command).not.toBeNull();
     const args = (command?.[1] ?? "").split(" ");
-    const sent = await cli(args, { cwd: dir });
+    const sent = await runCli(args, { cwd: dir });
     expect(sent.stdout).toContain("7/7 delivered");
     // Sandbox sources carry the sample payload key: nothing is undecryptable.
-    const events = JSON.parse((await cli(["events", "--json"], { cwd: dir })).stdout) as { status: string }[];
+    const events = JSON.parse((await runCli(["events", "--json"], { cwd: dir })).stdout) as {
+      status: string;
+    }[];
     expect(events.map((e) => e.status)).toEqual(Array(7).fill("accepted"));
     // The three connectors deliver to their in-process fakes: 3 preference events to HubSpot, the
     // email one to SendGrid, 4 loyalty events to Sheets.
     const base = /--url (http:\/\/[^/]+)\//.exec(banner)?.[1] ?? "";
     const deliveries = await waitFor(async () => {
-      const rows = JSON.parse((await cli(["deliveries", "--json"], { cwd: dir })).stdout) as {
+      const rows = JSON.parse((await runCli(["deliveries", "--json"], { cwd: dir })).stdout) as {
         connector: string;
         status: string;
       }[];
@@ -228,7 +225,7 @@ describe("start", () => {
   it("refuses to start with a broken config, listing the problems", async () => {
     const dir = workdir();
     writeFileSync(join(dir, "engage-bridge.yaml"), "sources:\n  engage:\n    signingSecrets: [whsec_]\n");
-    const { code, stderr } = await cli(["start"], { cwd: dir });
+    const { code, stderr } = await runCli(["start"], { cwd: dir });
     expect(code).toBe(1);
     expect(stderr).toContain("sources.engage.signingSecrets.0");
   });
@@ -293,10 +290,9 @@ describe("deliveries, replay, purge and forget-contact", () => {
 
   it("lists deliveries as the contract's JSON, replays dead ones, purges and forgets", async () => {
     const configFile = await filledStore();
-    const list = JSON.parse((await cli(["deliveries", "--json", "--config", configFile])).stdout) as Record<
-      string,
-      unknown
-    >[];
+    const list = JSON.parse(
+      (await runCli(["deliveries", "--json", "--config", configFile])).stdout,
+    ) as Record<string, unknown>[];
     expect(list).toHaveLength(3);
     expect(Object.keys(list[0] ?? {}).sort()).toEqual([
       "attempts",
@@ -308,7 +304,7 @@ describe("deliveries, replay, purge and forget-contact", () => {
       "updatedAt",
     ]);
     const dead = JSON.parse(
-      (await cli(["deliveries", "--json", "--status", "dead", "--config", configFile])).stdout,
+      (await runCli(["deliveries", "--json", "--status", "dead", "--config", configFile])).stdout,
     ) as Record<string, unknown>[];
     expect(dead).toHaveLength(2);
     expect(dead[0]).toMatchObject({
@@ -319,35 +315,35 @@ describe("deliveries, replay, purge and forget-contact", () => {
       nextAttemptAt: null,
     });
     const one = JSON.parse(
-      (await cli(["deliveries", "--json", "--connector", "sendgrid", "--config", configFile])).stdout,
+      (await runCli(["deliveries", "--json", "--connector", "sendgrid", "--config", configFile])).stdout,
     );
     expect(one).toMatchObject([{ eventId: "ev-2", connector: "sendgrid", status: "pending" }]);
 
-    expect((await cli(["replay", "--event", "ev-1", "--config", configFile])).stdout).toContain(
+    expect((await runCli(["replay", "--event", "ev-1", "--config", configFile])).stdout).toContain(
       "1 delivery re-queued",
     );
     expect(
-      (await cli(["replay", "--status", "dead", "--connector", "hubspot", "--config", configFile])).stdout,
+      (await runCli(["replay", "--status", "dead", "--connector", "hubspot", "--config", configFile])).stdout,
     ).toContain("1 delivery re-queued");
-    expect((await cli(["replay", "--status", "dead", "--config", configFile])).stdout).toContain(
+    expect((await runCli(["replay", "--status", "dead", "--config", configFile])).stdout).toContain(
       "0 deliveries re-queued",
     );
-    expect((await cli(["replay", "--config", configFile])).code).toBe(1);
-    const stats = JSON.parse((await cli(["stats", "--json", "--config", configFile])).stdout);
+    expect((await runCli(["replay", "--config", configFile])).code).toBe(1);
+    const stats = JSON.parse((await runCli(["stats", "--json", "--config", configFile])).stdout);
     expect(stats.deliveries).toEqual({ hubspot: { pending: 2 }, sendgrid: { pending: 1 } });
     expect(stats.queueDepth).toBe(3);
 
     // Pending work is never purged; only finished events older than the cutoff go.
-    expect((await cli(["purge", "--older-than", "30d", "--config", configFile])).stdout).toContain(
+    expect((await runCli(["purge", "--older-than", "30d", "--config", configFile])).stdout).toContain(
       "0 events purged",
     );
-    expect((await cli(["purge", "--older-than", "3d", "--config", configFile])).code).toBe(1);
-    expect((await cli(["purge", "--older-than", "soon", "--config", configFile])).code).toBe(1);
+    expect((await runCli(["purge", "--older-than", "3d", "--config", configFile])).code).toBe(1);
+    expect((await runCli(["purge", "--older-than", "soon", "--config", configFile])).code).toBe(1);
 
-    expect((await cli(["forget-contact", "c-forget", "--config", configFile])).stdout).toContain(
+    expect((await runCli(["forget-contact", "c-forget", "--config", configFile])).stdout).toContain(
       "1 event erased",
     );
-    const events = JSON.parse((await cli(["events", "--json", "--config", configFile])).stdout) as {
+    const events = JSON.parse((await runCli(["events", "--json", "--config", configFile])).stdout) as {
       contactId: string;
     }[];
     expect(events.map((e) => e.contactId)).toEqual(["c-keep", "c-keep"]);

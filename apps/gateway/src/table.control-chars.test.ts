@@ -1,12 +1,9 @@
-import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { formatTable } from "./table.ts";
-import { CLI_ENTRY, startTestGateway, TEST_SECRET } from "./test-support/harness.ts";
+import { runCli, startTestGateway, TEST_SECRET } from "./test-support/harness.ts";
 
-const run = promisify(execFile);
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0)) await fn();
@@ -64,9 +61,8 @@ describe("events (table) with hostile event fields", () => {
         sources: { engage: { signingSecrets: [TEST_SECRET] } },
       }),
     );
-    const { stdout } = await run(process.execPath, [CLI_ENTRY, "events", "--config", configFile], {
-      env: { ...process.env, ENGAGE_BRIDGE_CONFIG: "" },
-    });
+    const { code, stdout, stderr } = await runCli(["events", "--config", configFile]);
+    expect(code, stderr).toBe(0);
     expect(stdout).not.toContain("\u001b");
     expect(stdout).not.toMatch(CONTROL);
     expect(stdout).not.toMatch(BIDI);

@@ -1,27 +1,16 @@
-import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { CLI_ENTRY, TEST_SECRET, tempDir } from "../test-support/harness.ts";
+import { runCli, TEST_SECRET, tempDir } from "../test-support/harness.ts";
 
-const run = promisify(execFile);
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0)) await fn();
 });
 
 /** `check-config --config FILE` as a real process, with `env` added to this process's environment. */
-async function checkConfig(file: string, env: NodeJS.ProcessEnv = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI_ENTRY, "check-config", "--config", file], {
-      env: { ...process.env, ENGAGE_BRIDGE_CONFIG: "", ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function checkConfig(file: string, env: NodeJS.ProcessEnv = {}) {
+  return runCli(["check-config", "--config", file], { env });
 }
 
 function workdir(): string {

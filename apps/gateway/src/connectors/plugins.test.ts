@@ -1,33 +1,19 @@
-import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { CLI_ENTRY, TEST_SECRET, tempDir } from "../test-support/harness.ts";
+import { runCli, TEST_SECRET, tempDir } from "../test-support/harness.ts";
 
 // Plugins live in temporary directories, outside the workspace: they import zod and core by URL.
 const ZOD_URL = import.meta.resolve("zod");
 const CORE_URL = import.meta.resolve("@engage-bridge/core");
 
-const run = promisify(execFile);
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0)) await fn();
 });
 
-async function cli(args: string[], cwd?: string) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI_ENTRY, ...args], {
-      cwd,
-      env: { ...process.env, ENGAGE_BRIDGE_CONFIG: "", PORT: "0", LOG_LEVEL: "warn" },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[], cwd?: string) => runCli(args, { cwd, env: { PORT: "0", LOG_LEVEL: "warn" } });
 
 function workdir(): string {
   const dir = tempDir("engage-plugins-");

@@ -1,11 +1,8 @@
-import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { CLI_ENTRY, startTestGateway, TEST_SECRET, tempDir } from "../test-support/harness.ts";
+import { runCli, startTestGateway, TEST_SECRET, tempDir } from "../test-support/harness.ts";
 
-const run = promisify(execFile);
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0)) await fn();
@@ -16,15 +13,7 @@ async function checkConfig(config: Record<string, unknown>) {
   cleanups.push(dir.remove);
   const file = join(dir.path, "engage-bridge.json");
   writeFileSync(file, JSON.stringify({ store: `sqlite:${join(dir.path, "gw.db")}`, ...config }));
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI_ENTRY, "check-config", "--config", file], {
-      env: { ...process.env, ENGAGE_BRIDGE_CONFIG: "" },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+  return runCli(["check-config", "--config", file]);
 }
 
 describe("server.trustProxy", () => {

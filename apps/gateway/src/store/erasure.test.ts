@@ -1,13 +1,11 @@
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type ChildGateway,
-  CLI_ENTRY,
   freePort,
   killChildren,
+  runCli,
   signed,
   spawnGateway,
   tempDir,
@@ -15,7 +13,6 @@ import {
   writeChildConfig,
 } from "../test-support/harness.ts";
 
-const run = promisify(execFile);
 const TEST_CONNECTORS = fileURLToPath(import.meta.resolve("@engage-bridge/testkit/test-connectors"));
 const children = new Set<ChildGateway>();
 const dirs: (() => void)[] = [];
@@ -100,10 +97,11 @@ describe("forget-contact against a running gateway (GDPR erasure)", () => {
       }),
     ).toBe(204);
 
-    const cli = (...args: string[]) =>
-      run(process.execPath, [CLI_ENTRY, ...args, "--config", configFile], {
-        env: { ...process.env, ENGAGE_BRIDGE_CONFIG: "" },
-      });
+    const cli = async (...args: string[]) => {
+      const result = await runCli([...args, "--config", configFile]);
+      expect(result.code, result.stderr).toBe(0);
+      return result;
+    };
     const before = JSON.parse((await cli("events", "--json", "--limit", "0")).stdout) as {
       contactId: string | null;
     }[];

@@ -1,19 +1,16 @@
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { sampleEvent } from "@engage-bridge/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type ChildGateway,
-  CLI_ENTRY,
   freePort,
   killChildren,
+  runCli,
   signed,
   spawnGateway,
   tempDir,
   writeChildConfig,
 } from "../test-support/harness.ts";
 
-const run = promisify(execFile);
 const children = new Set<ChildGateway>();
 const dirs: (() => void)[] = [];
 afterEach(async () => {
@@ -38,17 +35,7 @@ async function spawn(configFile: string, args: string[] = []): Promise<ChildGate
  * A `start` that does not refuse runs until the timeout kills it: code null.
  */
 async function cli(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI_ENTRY, ...args], {
-      env: { ...process.env, ENGAGE_BRIDGE_CONFIG: "", PORT: String(await freePort()), LOG_LEVEL: "warn" },
-      timeout: 15_000,
-      killSignal: "SIGKILL",
-    });
-    return { code: 0 as number | null, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number | null; stdout: string; stderr: string };
-    return { code: typeof e.code === "number" ? e.code : null, stdout: e.stdout, stderr: e.stderr };
-  }
+  return runCli(args, { env: { PORT: String(await freePort()), LOG_LEVEL: "warn" }, timeoutMs: 15_000 });
 }
 
 const ANOTHER = /another gateway \((ingest|worker) role\) is already running on .*gw\.db/;

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { signedHeaders } from "@engage-bridge/testkit";
 import { parseConfig } from "../config/load.ts";
 import { BUILTIN_CONNECTORS } from "../connectors/builtin.ts";
@@ -18,6 +19,45 @@ export const TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 export const OTHER_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 export const GATEWAY_DIR = fileURLToPath(new URL("../../", import.meta.url));
 export const CLI_ENTRY = join(GATEWAY_DIR, "src", "cli.ts");
+
+const execFileAsync = promisify(execFile);
+
+export interface CliResult {
+  /** The exit code; null when the process was killed by a signal (e.g. at `timeoutMs`). */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `node CLI_ENTRY ...args` as a real child process (Node strips the TypeScript types), with
+ * `env` added to this process's environment and ENGAGE_BRIDGE_CONFIG cleared unless `env` sets it.
+ * Resolves with the exit code and output whatever the code; never rejects on a non-zero exit. After
+ * `timeoutMs` (default: none) the child is SIGKILLed and `code` is null.
+ */
+export async function runCli(
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, [CLI_ENTRY, ...args], {
+      cwd: options.cwd,
+      env: { ...process.env, ENGAGE_BRIDGE_CONFIG: "", ...options.env },
+      timeout: options.timeoutMs,
+      killSignal: "SIGKILL",
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: unknown; signal?: unknown; stdout?: string; stderr?: string };
+    // Not an exit (node not found, output over maxBuffer, ...): a failure of the test itself.
+    if (typeof e.code !== "number" && typeof e.signal !== "string") throw error;
+    return {
+      code: typeof e.code === "number" ? e.code : null,
+      stdout: e.stdout ?? "",
+      stderr: e.stderr ?? "",
+    };
+  }
+}
 
 export function tempDir(prefix = "engage-gw-"): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
