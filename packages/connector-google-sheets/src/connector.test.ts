@@ -209,6 +209,40 @@ describe("googleSheets connector", () => {
     expect(new Set(ids).size).toBe(6);
   });
 
+  it.each(["reject", "empty"] as const)(
+    "reads the whole column when rows were deleted by hand (a range past the grid answered %s)",
+    async (answer) => {
+      const fake = await fakeGoogle();
+      fake.beyondGrid = answer;
+      const config = configFor(fake);
+      for (let round = 0; round < 3; round++) {
+        const batch = Array.from({ length: 400 }, () => item("loyalty.addPoints"));
+        const results = await googleSheetsConnector.deliver(batch, context(config));
+        expect(results.every((r) => r.status === "delivered")).toBe(true);
+      }
+      // An append lands but its answer is lost, and so is the read that would tell: the connector
+      // last knew row 1,201.
+      const batch = Array.from({ length: 5 }, () => item("loyalty.addPoints"));
+      fake.dropAfterApply(1);
+      fake.failNext(1, { status: 503 }, "get");
+      await expect(googleSheetsConnector.deliver(batch, context(config))).rejects.toBeInstanceOf(
+        RetryableError,
+      );
+      // Someone tidies the sheet meanwhile: all but the last 105 rows go.
+      fake.deleteRows(config.spreadsheetId, config.sheetName, 2, 1_100);
+      // The engine's next attempt finds the five rows (above where the connector would look) and
+      // neither dies on Google's refusal nor appends them twice.
+      const results = await googleSheetsConnector.deliver(
+        batch.map((i) => ({ ...i, attempt: 2 })),
+        context(config),
+      );
+      expect(results.every((r) => r.status === "delivered")).toBe(true);
+      const ids = eventIds(fake, config);
+      expect(ids).toHaveLength(106);
+      expect(new Set(ids).size).toBe(106);
+    },
+  );
+
   it("after a restart, finds the rows an earlier process appended before it stopped", async () => {
     const fake = await fakeGoogle();
     const input = fake.connectorConfig();

@@ -104,6 +104,15 @@ export function endRow(range: string | null | undefined): number | undefined {
 }
 
 /** A failed SDK call, classified. */
+/** A read whose range starts below the sheet's last row, refused by Google. */
+function beyondGrid(error: unknown): boolean {
+  if (!(error instanceof CallFailure)) return false;
+  const { failure } = error;
+  return (
+    failure.kind === "api" && failure.status === 400 && /exceeds grid limits/i.test(failure.message ?? "")
+  );
+}
+
 class CallFailure extends Error {
   readonly failure: Failure;
   constructor(failure: Failure, cause: unknown) {
@@ -338,17 +347,30 @@ class SheetSession {
     }
     const knownEnd = full ? undefined : this.sheet.knownEnd;
     const from = knownEnd === undefined ? 1 : Math.max(1, knownEnd - TAIL_MARGIN_ROWS + 1);
-    const response = await this.call((api, options) =>
-      api.spreadsheets.values.get(
-        {
-          spreadsheetId: this.config.spreadsheetId,
-          range: a1(this.config.sheetName, `${EVENT_ID_LETTER}${from}:${EVENT_ID_LETTER}`),
-          majorDimension: "COLUMNS",
-        },
-        options,
-      ),
-    );
+    const read = () =>
+      this.call((api, options) =>
+        api.spreadsheets.values.get(
+          {
+            spreadsheetId: this.config.spreadsheetId,
+            range: a1(this.config.sheetName, `${EVENT_ID_LETTER}${from}:${EVENT_ID_LETTER}`),
+            majorDimension: "COLUMNS",
+          },
+          options,
+        ),
+      );
+    let response: Awaited<ReturnType<typeof read>>;
+    try {
+      response = await read();
+    } catch (error) {
+      // Rows deleted by hand since the last read can leave the tail range below the sheet's end,
+      // which Google may refuse (400 "exceeds grid limits", reported, not specified): read it all.
+      if (from > 1 && beyondGrid(error)) return this.readBack(ids, true);
+      throw error;
+    }
     const column = (response.data.values?.[0] ?? []).map((v) => String(v));
+    // The other plausible answer for such a range: nothing. Rows written earlier may now sit above
+    // it, and "not found" would append them again: read it all.
+    if (from > 1 && column.length === 0) return this.readBack(ids, true);
     if (column.length > 0) this.sheet.knownEnd = from + column.length - 1;
     else this.sheet.knownEnd = from === 1 ? 0 : undefined;
     const inSheet = new Set(column);

@@ -195,6 +195,14 @@ export interface FakeGoogle {
   latencyMs: number;
   /** Access token lifetime in seconds (`expires_in`); default 3599. Mutable. */
   tokenLifetimeSeconds: number;
+  /**
+   * How `values.get` answers a range that starts below the sheet's grid (rows deleted since the
+   * reader last looked). Not in the spec: `reject` (default) answers 400 INVALID_ARGUMENT "Range (…)
+   * exceeds grid limits" as integrators report; `empty` answers 200 without `values`. Mutable.
+   */
+  beyondGrid: "reject" | "empty";
+  /** Deletes `count` rows from `fromRow` (1-based), as a person editing the sheet would; the grid shrinks too. */
+  deleteRows(spreadsheetId: string, sheet: string, fromRow: number, count: number): void;
   /** Registers a service account by its key (only the public key is kept). */
   addServiceAccount(key: Pick<ServiceAccountKey, "client_email" | "private_key">): void;
   /** Deletes an account: its assertions are refused (`invalid_grant`); issued tokens stay valid until revoked. */
@@ -916,6 +924,17 @@ export async function startFakeGoogle(
     const sheet = found.sheets.get(target.title) ?? [];
     const { c0, r0 } = target.parsed;
     const rowsInGrid = gridRows(found, target.title);
+    if (r0 > rowsInGrid && fake.beyondGrid === "reject") {
+      // [guess] The text integrators quote for a range past the grid; the spec says nothing.
+      return new HttpAnswer(
+        400,
+        googleApiError(
+          400,
+          `Range (${sheetRef(target.title)}!${range.split("!").at(-1)}) exceeds grid limits. Max rows: ${rowsInGrid}, max columns: ${DEFAULT_GRID_COLUMNS}`,
+          "INVALID_ARGUMENT",
+        ),
+      );
+    }
     const gridCols = Math.max(DEFAULT_GRID_COLUMNS, ...sheet.map((r) => r.length));
     const c1 = Math.min(target.parsed.c1 ?? gridCols - 1, gridCols - 1);
     const r1 = Math.min(target.parsed.r1 ?? rowsInGrid, rowsInGrid);
@@ -1086,6 +1105,14 @@ export async function startFakeGoogle(
     readQuota: options.readQuota ?? { requests: 60, perSeconds: 60 },
     latencyMs: 0,
     tokenLifetimeSeconds: 3599,
+    beyondGrid: "reject",
+    deleteRows(spreadsheetId, sheet, fromRow, count) {
+      const found = spreadsheets.get(spreadsheetId);
+      const rows = found?.sheets.get(sheet);
+      if (!found || !rows) throw new Error(`no sheet ${sheet} in ${spreadsheetId}`);
+      const removed = rows.splice(fromRow - 1, count).length;
+      found.grid.set(sheet, Math.max(1, gridRows(found, sheet) - removed));
+    },
     addServiceAccount(key) {
       accounts.set(key.client_email, {
         publicKey: createPublicKey(key.private_key),
