@@ -1,8 +1,9 @@
 import { once } from "node:events";
 import type { Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { EnabledConnectorConfig, GatewayConfig } from "./config/schema.ts";
+import type { GatewayConfig } from "./config/schema.ts";
 import type { ConnectorRegistry } from "./connectors/registry.ts";
+import { createRouter } from "./connectors/routing.ts";
 import type { SourceRuntime } from "./delivery/connector-worker.ts";
 import { createDeliveryEngine, type DeliveryEngine } from "./delivery/engine.ts";
 import { createApp } from "./http/app.ts";
@@ -40,12 +41,6 @@ export interface Gateway {
   engine: DeliveryEngine | undefined;
   /** Stops accepting, lets in-flight requests and batches finish (bounded), closes the store. */
   close(): Promise<void>;
-}
-
-export function enabledConnectorNames(config: GatewayConfig): string[] {
-  return Object.entries(config.connectors as Record<string, EnabledConnectorConfig | undefined>)
-    .filter(([, c]) => c?.enabled)
-    .map(([name]) => name);
 }
 
 const sqlitePath = (url: string) => SqliteStore.pathOf(url);
@@ -98,8 +93,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const app = createApp({
     sources,
     store,
-    registry: options.registry,
-    enabledConnectors: enabledConnectorNames(config),
+    route: createRouter(config, options.registry),
     bodyLimit: config.server.bodyLimit,
     maxInflightBytes: config.server.maxInflightBytes,
     trustProxy: config.server.trustProxy,

@@ -3,10 +3,89 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { PermanentError, secret } from "@engage-bridge/core";
 import { z } from "zod";
+import { COLUMN_NAMES, type Column, DEFAULT_COLUMNS, DEFAULT_LABELS } from "./rows.ts";
 
 export const DEFAULT_ROOT_URL = "https://sheets.googleapis.com/";
 export const DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token";
 export const DEFAULT_SHEET_NAME = "Loyalty";
+export const HEADER_MISMATCH_MODES = ["refuse", "append-new-columns"] as const;
+
+const VALID_COLUMNS = COLUMN_NAMES.join(", ");
+
+const columnNameSchema = z.enum(COLUMN_NAMES, {
+  error: (issue) => `unknown column ${JSON.stringify(issue.input)}; valid columns: ${VALID_COLUMNS}`,
+});
+
+/**
+ * A column: its name, or `{ column, label }` to give it another header text. The union's own
+ * message ("Invalid input") would hide which column is wrong, so the failing form's issues are
+ * passed on instead.
+ */
+const columnSchema = z.union(
+  [
+    columnNameSchema,
+    z.strictObject({
+      column: columnNameSchema,
+      label: z.string().trim().min(1).optional().describe("header text; default: the column's own label"),
+    }),
+  ],
+  {
+    error: (issue) => {
+      if (issue.code !== "invalid_union") return undefined;
+      const { input } = issue;
+      const form =
+        typeof input === "string" ? 0 : input && typeof input === "object" && !Array.isArray(input) ? 1 : -1;
+      const inner = form < 0 ? undefined : issue.errors[form];
+      if (!inner?.length) return 'expected a column name or { column: <name>, label: "<header text>" }';
+      return inner
+        .map((i) => (i.path.length > 0 ? `${i.path.join(".")}: ${i.message}` : i.message))
+        .join("; ");
+    },
+  },
+);
+
+/** A column entry's name, also from an entry that failed validation (for the list checks). */
+function nameOf(entry: unknown): unknown {
+  if (typeof entry === "string") return entry;
+  return entry && typeof entry === "object" ? (entry as { column?: unknown }).column : undefined;
+}
+
+const columnsSchema = z
+  .array(columnSchema)
+  .min(1)
+  .superRefine(
+    (columns, ctx) => {
+      const seen = new Set<unknown>();
+      columns.forEach((entry, index) => {
+        const name = nameOf(entry);
+        if (typeof name !== "string") return;
+        if (seen.has(name))
+          ctx.addIssue({ code: "custom", path: [index], message: `duplicate column ${name}` });
+        seen.add(name);
+      });
+      if (!seen.has("eventId")) {
+        ctx.addIssue({
+          code: "custom",
+          message: "columns must include eventId (rows already in the sheet are recognised by it)",
+        });
+      }
+    },
+    // Also when an entry is invalid, so that check-config lists every problem at once.
+    { when: (payload) => Array.isArray(payload.value) && payload.value.length > 0 },
+  )
+  .transform((columns): Column[] =>
+    columns.map((entry) => {
+      const column = typeof entry === "string" ? entry : entry.column;
+      const label = typeof entry === "string" ? undefined : entry.label;
+      return { column, label: label ?? DEFAULT_LABELS[column] };
+    }),
+  )
+  // A default in the input form, so that it is parsed (labels filled in) and shown as such in
+  // the JSON Schema.
+  .prefault([...DEFAULT_COLUMNS])
+  .describe(
+    "the sheet's columns, in order: a column name, or { column, label } for another header text; must include eventId (source is the loyalty.addPoints payload's source field)",
+  );
 
 /**
  * The `connectors.googleSheets` block (without `enabled` and `rateLimit`, which the gateway owns).
@@ -26,6 +105,13 @@ export const googleSheetsConfigSchema = z
     serviceAccount: secret(z.string().min(1)).optional(),
     rootUrl: z.url().default(DEFAULT_ROOT_URL),
     tokenUrl: z.url().default(DEFAULT_TOKEN_URL),
+    columns: columnsSchema,
+    onHeaderMismatch: z
+      .enum(HEADER_MISMATCH_MODES)
+      .default("refuse")
+      .describe(
+        "when row 1 of a non-empty sheet is not the configured header: refuse to start, or (append-new-columns) add the new columns to row 1 when row 1 is the start of the header",
+      ),
   })
   .refine((c) => Boolean(c.serviceAccountFile) !== Boolean(c.serviceAccount), {
     message: "set exactly one of serviceAccountFile or serviceAccount",

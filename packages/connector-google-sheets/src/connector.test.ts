@@ -9,7 +9,7 @@ import { createServiceAccount, type FakeGoogle, sampleEvent, startFakeGoogle } f
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type GoogleSheetsConfig, googleSheetsConfigSchema } from "./config.ts";
 import { googleSheetsConnector } from "./connector.ts";
-import { HEADER, type LoyaltyEvent } from "./rows.ts";
+import { DEFAULT_COLUMNS, HEADER, type LoyaltyEvent } from "./rows.ts";
 
 const fakes: FakeGoogle[] = [];
 afterEach(async () => {
@@ -81,6 +81,7 @@ describe("googleSheets connector", () => {
     expect(rows[0]).toEqual([...HEADER]);
     expect(rows.filter((r) => r[0] === "Received at")).toHaveLength(1);
     const contact = "1c9b35d6-28d8-4520-8900-a89555f7f0c5";
+    const blank = (n: number) => Array.from({ length: n }, () => "");
     expect(rows[1]).toEqual([
       points.receivedAt.toISOString(),
       "2026-11-28T09:59:58+01:00",
@@ -88,13 +89,11 @@ describe("googleSheets connector", () => {
       "loyalty.addPoints",
       contact,
       150.5,
-      "",
-      "",
-      "",
-      "",
-      "",
-      "",
-      "",
+      ...blank(7),
+      "Birthday bonus",
+      "Birthday",
+      "Automation",
+      "auto-77",
     ]);
     expect(rows[2]).toEqual([
       balance.receivedAt.toISOString(),
@@ -105,11 +104,7 @@ describe("googleSheets connector", () => {
       "",
       2500.75,
       "2027-12-31T23:59:59.999+01:00",
-      "",
-      "",
-      "",
-      "",
-      "",
+      ...blank(9),
     ]);
     expect(rows[3]).toEqual([
       voucher.receivedAt.toISOString(),
@@ -125,6 +120,7 @@ describe("googleSheets connector", () => {
       100,
       "SEK",
       "2027-02-28T23:59:59+01:00",
+      ...blank(4),
     ]);
     // Every write was a RAW INSERT_ROWS append; the token came from a verified assertion.
     expect(appends(fake).every((r) => r.query.valueInputOption === "RAW")).toBe(true);
@@ -398,6 +394,209 @@ describe("googleSheets connector", () => {
     expect(error).toBeInstanceOf(RetryableError);
     expect(Date.now() - started).toBeLessThan(3_000);
     fake.latencyMs = 0;
+  });
+});
+
+describe("configured columns", () => {
+  it("writes exactly the configured columns under their labels, and finds rows by the event-id column wherever it is", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake, {
+      columns: [
+        "receivedAt",
+        { column: "type", label: "Händelse" },
+        "contactId",
+        { column: "amount", label: "Poäng" },
+        "tenant",
+        { column: "eventId", label: "Id" },
+        "source",
+      ],
+    });
+    const points = item("loyalty.addPoints");
+    const voucher = item("reward.voucher.created");
+    await googleSheetsConnector.deliver([points, voucher], context(config));
+    const contact = "1c9b35d6-28d8-4520-8900-a89555f7f0c5";
+    expect(fake.rows(config.spreadsheetId, "Loyalty")).toEqual([
+      ["Received at", "Händelse", "Contact ID", "Poäng", "Tenant", "Id", "Source"],
+      [
+        points.receivedAt.toISOString(),
+        "loyalty.addPoints",
+        contact,
+        150.5,
+        "acme",
+        points.event.id,
+        "Automation",
+      ],
+      [voucher.receivedAt.toISOString(), "reward.voucher.created", contact, "", "acme", voucher.event.id, ""],
+    ]);
+    // Row 1 is read whole; the event-id column is F, read whole at start and its tail after a drop.
+    const gets = () => fake.requests.filter((r) => r.operation === "get").map((r) => r.range);
+    expect(gets()).toEqual(["'Loyalty'!1:1", "'Loyalty'!F1:F"]);
+    fake.dropAfterApply(1);
+    const batch = Array.from({ length: 3 }, () => item("point.balance.updated"));
+    const results = await googleSheetsConnector.deliver(batch, context(config));
+    expect(results.every((r) => r.status === "delivered")).toBe(true);
+    expect(gets().at(-1)).toMatch(/^'Loyalty'!F\d+:F$/);
+    const ids = fake.rows(config.spreadsheetId, "Loyalty").map((row) => row[5]);
+    expect(ids).toHaveLength(6);
+    expect(new Set(ids).size).toBe(6);
+  });
+
+  it("stores text that starts with =, +, - or @ as that text, never a formula (RAW)", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    const texts = ["=1+1", '=HYPERLINK("http://x","y")', "+1", "-1", "@x"];
+    const items = texts.map((text) => item("loyalty.addPoints", { description: text, reason: text }));
+    await googleSheetsConnector.deliver(items, context(config));
+    const rows = fake.rows(config.spreadsheetId, "Loyalty").slice(1);
+    // description and reason are columns N and O of the default columns.
+    expect(rows.map((row) => [row[13], row[14]])).toEqual(texts.map((text) => [text, text]));
+    expect(appends(fake).map((r) => r.query.valueInputOption)).toEqual(["RAW", "RAW"]);
+  });
+});
+
+describe("header row", () => {
+  const initContext = (config: GoogleSheetsConfig) => {
+    const { logger, health, signal } = context(config);
+    return { logger, health, signal, lookupContact: undefined };
+  };
+  const writes = (fake: FakeGoogle) =>
+    fake.requests.filter((r) => r.operation === "append" || r.operation === "update");
+  /** A sheet as the first version left it: its 13-column header and two rows. */
+  const FIRST_VERSION = HEADER.slice(0, 13);
+  const firstVersionSheet = () => [
+    [...FIRST_VERSION],
+    ["2026-11-01T08:00:00.000Z", "", "old-1", "loyalty.addPoints", "c-1", 10, "", "", "", "", "", "", ""],
+    ["2026-11-01T08:00:01.000Z", "", "old-2", "point.balance.updated", "c-1", "", 20, "", "", "", "", "", ""],
+  ];
+
+  it("refuses to start, writing nothing, when row 1 is another header, and shows both", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake, { columns: ["receivedAt", "eventTime", "eventId", "type"] });
+    const sheet = [
+      ["Received at", "Event time", "Event ID", "Type"],
+      ["2026-11-01T08:00:00.000Z", "", "old-1", "loyalty.addPoints"],
+    ];
+    fake.setRows(config.spreadsheetId, "Loyalty", sheet);
+    const ctx = initContext(config);
+    const error = await googleSheetsConnector.init?.(config, ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toBe(
+      'row 1 of sheet "Loyalty" does not match the configured columns: row 1 is ["Received at", "Event time", "Event ID", "Type"], the configured header is ["Received at", "Event time", "Event ID", "Event type"]. First difference: column D. Make row 1 and columns match, or use an empty sheet. No rows are written until then: they would sit under the wrong labels.',
+    );
+    expect(ctx.health.unhealthy).toHaveBeenCalledWith((error as Error).message);
+    expect(writes(fake)).toEqual([]);
+    expect(fake.rows(config.spreadsheetId, "Loyalty")).toEqual(sheet);
+  });
+
+  it("keeps deliveries waiting, unhealthy and unwritten, until row 1 is fixed", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    // Google was unreachable at start, so the first delivery is the first to see row 1.
+    fake.setRows(config.spreadsheetId, "Loyalty", [["Received", ...HEADER.slice(1)]]);
+    const ctx = context(config);
+    const batch = [item("loyalty.addPoints")];
+    const error = await googleSheetsConnector.deliver(batch, ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetryableError);
+    expect((error as Error).message).toMatch(
+      /^row 1 of sheet "Loyalty" does not match the configured columns: row 1 is \["Received", "Event time",.*First difference: column A\./,
+    );
+    expect(ctx.health.unhealthy).toHaveBeenCalledWith((error as Error).message);
+    expect(writes(fake)).toEqual([]);
+
+    fake.setRows(config.spreadsheetId, "Loyalty", [[...HEADER]]);
+    const again = context(config);
+    expect(await googleSheetsConnector.deliver(batch, again)).toEqual([{ status: "delivered" }]);
+    expect(again.health.healthy).toHaveBeenCalled();
+    expect(eventIds(fake, config)).toEqual(["Event ID", batch[0]?.event.id]);
+  });
+
+  it("keeps a sheet an earlier version started on its 13 columns when no columns are configured", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    fake.setRows(config.spreadsheetId, "Loyalty", firstVersionSheet());
+    const ctx = initContext(config);
+    await googleSheetsConnector.init?.(config, ctx);
+    const points = item("loyalty.addPoints");
+    expect(await googleSheetsConnector.deliver([points], context(config))).toEqual([{ status: "delivered" }]);
+    const rows = fake.rows(config.spreadsheetId, "Loyalty");
+    expect(rows[0]).toEqual([...FIRST_VERSION]);
+    expect(rows[3]).toHaveLength(13);
+    expect(eventIds(fake, config)).toEqual(["Event ID", "old-1", "old-2", points.event.id]);
+    expect(writes(fake).map((r) => r.operation)).toEqual(["append"]);
+  });
+
+  it("refuses a row 1 that lacks new trailing columns, unless onHeaderMismatch is append-new-columns", async () => {
+    const fake = await fakeGoogle();
+    // Configured columns (here the 13 of the first version plus tenant) that row 1 only starts.
+    const refuse = configFor(fake, { columns: [...DEFAULT_COLUMNS.slice(0, 13), "tenant"] });
+    fake.setRows(refuse.spreadsheetId, "Loyalty", firstVersionSheet());
+    const error = await googleSheetsConnector.init?.(refuse, initContext(refuse)).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(
+      /the configured header is \[.*"Voucher valid to", "Tenant"\]\. The configured columns only add columns at the end: set onHeaderMismatch: append-new-columns to add them to row 1, or make row 1 and columns match\./,
+    );
+    expect(writes(fake)).toEqual([]);
+
+    const extend = configFor(fake, {
+      spreadsheetId: refuse.spreadsheetId,
+      onHeaderMismatch: "append-new-columns",
+    });
+    await googleSheetsConnector.init?.(extend, initContext(extend));
+    // Only the four new cells of row 1 were written, as RAW text (values.update).
+    expect(writes(fake).map((r) => [r.operation, r.method, r.range, r.query.valueInputOption])).toEqual([
+      ["update", "PUT", "'Loyalty'!N1:Q1", "RAW"],
+    ]);
+    const rows = fake.rows(extend.spreadsheetId, "Loyalty");
+    expect(rows[0]).toEqual([...HEADER]);
+    expect(rows.slice(1)).toEqual(firstVersionSheet().slice(1));
+    // New rows line up with the extended header, below the old ones.
+    const points = item("loyalty.addPoints");
+    await googleSheetsConnector.deliver([points], context(extend));
+    const after = fake.rows(extend.spreadsheetId, "Loyalty");
+    expect(after).toHaveLength(4);
+    expect(after[3]).toHaveLength(HEADER.length);
+    expect(after[3]?.slice(13)).toEqual(["Birthday bonus", "Birthday", "Automation", "auto-77"]);
+    expect(eventIds(fake, extend)).toEqual(["Event ID", "old-1", "old-2", points.event.id]);
+  });
+
+  it("refuses with append-new-columns too when row 1 is not the start of the header", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake, { onHeaderMismatch: "append-new-columns" });
+    fake.setRows(config.spreadsheetId, "Loyalty", [["Received at", "Event ID"]]);
+    const error = await googleSheetsConnector.init?.(config, initContext(config)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toMatch(
+      /row 1 is \["Received at", "Event ID"\].*First difference: column B\. Make row 1 and columns match, or use an empty sheet \(append-new-columns only adds columns after a row 1 that is the start of the header\)\./,
+    );
+    // Row 1 with more columns than configured (a column removed from the config) is no match either.
+    const fewer = configFor(fake, {
+      spreadsheetId: "1Fewer",
+      columns: ["receivedAt", "eventTime", "eventId"],
+      onHeaderMismatch: "append-new-columns",
+    });
+    fake.createSpreadsheet(fewer.spreadsheetId, { sheets: ["Loyalty"] });
+    fake.setRows(fewer.spreadsheetId, "Loyalty", [[...HEADER]]);
+    const fewerError = await googleSheetsConnector.init?.(fewer, initContext(fewer)).catch((e: unknown) => e);
+    expect((fewerError as Error).message).toMatch(/Row 1 has 14 more column\(s\) than configured\./);
+    expect(writes(fake)).toEqual([]);
+  });
+
+  it("refuses when row 1 is empty but rows follow it", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    fake.setRows(config.spreadsheetId, "Loyalty", [[], firstVersionSheet()[1] ?? []]);
+    const error = await googleSheetsConnector.init?.(config, initContext(config)).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(
+      /^row 1 of sheet "Loyalty" is empty but rows follow it \(the configured header is \["Received at", .*\]\)\. Write the header into row 1, or use an empty sheet\./,
+    );
+    expect(writes(fake)).toEqual([]);
+  });
+
+  it("starts without writing when row 1 is the configured header", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake, { columns: [{ column: "eventId", label: "=Id" }, "amount"] });
+    fake.setRows(config.spreadsheetId, "Loyalty", [["=Id", "Points added"]]);
+    await googleSheetsConnector.init?.(config, initContext(config));
+    expect(writes(fake)).toEqual([]);
   });
 });
 

@@ -18,9 +18,18 @@ import {
   type ServiceAccountCredentials,
 } from "./config.ts";
 import { withLock } from "./lock.ts";
-import { type Cell, EVENT_ID_LETTER, HEADER, LAST_COLUMN_LETTER, type LoyaltyEvent, toRow } from "./rows.ts";
+import {
+  type Cell,
+  columnLetter,
+  isDefaultColumns,
+  LEGACY_COLUMN_COUNT,
+  type LoyaltyEvent,
+  layoutOf,
+  type SheetLayout,
+  toRow,
+} from "./rows.ts";
 
-/** Rows per append: ~13 short cells each, far below Google's recommended 2 MB per request. */
+/** Rows per append: at most 24 short cells each, far below Google's recommended 2 MB per request. */
 export const MAX_BATCH_SIZE = 500;
 /** Google's quota is 60 write requests per minute per user (a service account is one user). */
 export const DEFAULT_RATE_LIMIT = { requests: 60, perSeconds: 60 } as const;
@@ -53,6 +62,7 @@ interface InstanceState {
   credentials: ServiceAccountCredentials | undefined;
   client: SheetsClient | undefined;
   started: boolean;
+  layout: SheetLayout;
 }
 
 const sheets = new Map<string, SheetState>();
@@ -61,7 +71,7 @@ const instances = new WeakMap<GoogleSheetsConfig, InstanceState>();
 function instanceOf(config: GoogleSheetsConfig): InstanceState {
   let state = instances.get(config);
   if (!state) {
-    state = { credentials: undefined, client: undefined, started: false };
+    state = { credentials: undefined, client: undefined, started: false, layout: layoutOf(config.columns) };
     instances.set(config, state);
   }
   return state;
@@ -103,7 +113,6 @@ export function endRow(range: string | null | undefined): number | undefined {
   return match?.[1] ? Number(match[1]) : undefined;
 }
 
-/** A failed SDK call, classified. */
 /** A read whose range starts below the sheet's last row, refused by Google. */
 function beyondGrid(error: unknown): boolean {
   if (!(error instanceof CallFailure)) return false;
@@ -111,6 +120,71 @@ function beyondGrid(error: unknown): boolean {
   return (
     failure.kind === "api" && failure.status === 400 && /exceeds grid limits/i.test(failure.message ?? "")
   );
+}
+
+/**
+ * Row 1 of a sheet that already has content is not the configured header: rows written now would
+ * sit under the wrong labels, so nothing is written until row 1 or `columns` is fixed.
+ */
+export class HeaderMismatchError extends Error {
+  override readonly name = "HeaderMismatchError";
+}
+
+/** Cells shown in a header mismatch message: as JSON strings (spaces visible), each cut short. */
+function showRow(cells: readonly string[]): string {
+  return `[${cells.map((c) => JSON.stringify(c.length > 80 ? `${c.slice(0, 80)}…` : c)).join(", ")}]`;
+}
+
+/**
+ * How row 1 relates to the configured header: labels compared exactly (as Google renders them), so
+ * that a renamed, moved, removed or extra column is never written under another column's label.
+ */
+function compareHeader(
+  rowOne: readonly string[],
+  header: readonly string[],
+): "same" | "prefix" | "different" {
+  const common = Math.min(rowOne.length, header.length);
+  for (let i = 0; i < common; i++) if (rowOne[i] !== header[i]) return "different";
+  if (rowOne.length === header.length) return "same";
+  return rowOne.length < header.length ? "prefix" : "different";
+}
+
+/** The refusal, naming both headers and what would fix it. */
+function headerMismatch(
+  config: GoogleSheetsConfig,
+  rowOne: readonly string[],
+  header: readonly string[],
+): HeaderMismatchError {
+  const configured = `the configured header is ${showRow(header)}`;
+  const rowName = `row 1 of sheet "${config.sheetName}"`;
+  const sentences: string[] = [];
+  if (rowOne.length === 0) {
+    sentences.push(`${rowName} is empty but rows follow it (${configured})`);
+    sentences.push("Write the header into row 1, or use an empty sheet");
+  } else {
+    sentences.push(
+      `${rowName} does not match the configured columns: row 1 is ${showRow(rowOne)}, ${configured}`,
+    );
+    if (compareHeader(rowOne, header) === "prefix") {
+      sentences.push(
+        "The configured columns only add columns at the end: set onHeaderMismatch: append-new-columns to add them to row 1, or make row 1 and columns match",
+      );
+    } else {
+      const at = header.findIndex((label, i) => rowOne[i] !== label);
+      sentences.push(
+        at < 0
+          ? `Row 1 has ${rowOne.length - header.length} more column(s) than configured`
+          : `First difference: column ${columnLetter(at)}`,
+      );
+      const note =
+        config.onHeaderMismatch === "append-new-columns"
+          ? " (append-new-columns only adds columns after a row 1 that is the start of the header)"
+          : "";
+      sentences.push(`Make row 1 and columns match, or use an empty sheet${note}`);
+    }
+  }
+  sentences.push("No rows are written until then: they would sit under the wrong labels.");
+  return new HeaderMismatchError(sentences.join(". "));
 }
 
 class CallFailure extends Error {
@@ -210,6 +284,12 @@ function toDeliveryError(failure: Failure, ctx: Context): Error {
 
 function translate(error: unknown, ctx: Context): Error {
   if (error instanceof CallFailure) return toDeliveryError(error.failure, ctx);
+  // Found by a delivery (Google was unreachable when the connector started): retried rather than
+  // dead, so that fixing row 1 lets the waiting rows through.
+  if (error instanceof HeaderMismatchError) {
+    ctx.health.unhealthy(error.message);
+    return new RetryableError(error.message, { cause: error });
+  }
   if (error instanceof PermanentError) {
     ctx.health.unhealthy(error.message);
     return error;
@@ -278,9 +358,14 @@ class SheetSession {
     }
   }
 
-  private async appendRows(rows: Cell[][]) {
+  /** The gateway reserved one request for this delivery; each further write waits for `pace()`. */
+  private async beforeWrite(): Promise<void> {
     if (this.writes > 0 && this.ctx.pace) await raceAbort(this.ctx.pace(), this.ctx.signal);
     this.writes += 1;
+  }
+
+  private async appendRows(rows: Cell[][]) {
+    await this.beforeWrite();
     const response = await this.call((api, options) =>
       api.spreadsheets.values.append(
         {
@@ -297,41 +382,88 @@ class SheetSession {
   }
 
   /**
-   * Once per connector instance: reads row 1 and the whole event-id column (what an earlier
-   * process may have appended just before it stopped is then known), and writes the header row
-   * when the sheet is empty.
+   * Once per connector instance: checks row 1 against the configured header, reads the whole
+   * event-id column (what an earlier process may have appended just before it stopped is then
+   * known), and writes the header when the sheet is empty. A row 1 that is not the header stops
+   * here, before anything is written, unless `onHeaderMismatch: append-new-columns` allows adding
+   * the missing trailing labels.
    */
   async start(): Promise<void> {
     if (this.instance.started) return;
+    const { header } = this.instance.layout;
+    // The whole row: labels beyond the configured columns are a mismatch too.
     const first = await this.call((api, options) =>
       api.spreadsheets.values.get(
-        {
-          spreadsheetId: this.config.spreadsheetId,
-          range: a1(this.config.sheetName, `A1:${LAST_COLUMN_LETTER}1`),
-        },
+        { spreadsheetId: this.config.spreadsheetId, range: a1(this.config.sheetName, "1:1") },
         options,
       ),
     );
-    const rowOne = first.data.values?.[0] ?? [];
+    const rowOne = (first.data.values?.[0] ?? []).map((cell) => String(cell));
+    let verdict = rowOne.length === 0 ? "empty" : compareHeader(rowOne, header);
+    const extend = verdict === "prefix" && this.config.onHeaderMismatch === "append-new-columns";
+    if (verdict === "prefix" && !extend && this.keepsLegacyColumns(rowOne)) verdict = "same";
+    if (verdict === "different" || (verdict === "prefix" && !extend)) {
+      throw headerMismatch(this.config, rowOne, header);
+    }
     await this.readBack([], true);
-    if (rowOne.length === 0 && this.sheet.knownEnd === 0) {
+    if (verdict === "empty" && this.sheet.knownEnd !== 0) {
+      throw headerMismatch(this.config, rowOne, header);
+    }
+    if (verdict === "empty") {
       let updates: Awaited<ReturnType<SheetSession["appendRows"]>>;
       try {
-        updates = await this.appendRows([[...HEADER]]);
+        updates = await this.appendRows([[...header]]);
       } catch (error) {
         // Row 1 is read again on the next try, so an ambiguous failure cannot write two headers.
         this.sheet.knownEnd = undefined;
         throw error;
       }
       this.sheet.knownEnd = endRow(updates?.updatedRange) ?? undefined;
-      this.ctx.logger.info({ columns: HEADER.length }, "header row written to the empty sheet");
-    } else if (rowOne.length > 0 && rowOne.map(String).join("\u0000") !== HEADER.join("\u0000")) {
-      this.ctx.logger.warn(
-        { columns: rowOne.length },
-        "row 1 of the sheet is not this connector's header; rows are appended below it anyway",
-      );
+      this.ctx.logger.info({ columns: header.length }, "header row written to the empty sheet");
+    } else if (extend) {
+      await this.extendHeader(rowOne.length, header);
     }
     this.instance.started = true;
+  }
+
+  /**
+   * A sheet an earlier version started (its 13 columns exactly) and no `columns` configured: keep
+   * writing those 13, as before the upgrade, instead of refusing to start. The new default columns
+   * come with `onHeaderMismatch: append-new-columns` (or an explicit `columns`).
+   */
+  private keepsLegacyColumns(rowOne: readonly string[]): boolean {
+    const { columns } = this.instance.layout;
+    if (!isDefaultColumns(columns) || rowOne.length !== LEGACY_COLUMN_COUNT) return false;
+    this.instance.layout = layoutOf(columns.slice(0, LEGACY_COLUMN_COUNT));
+    this.ctx.logger.info(
+      { columns: LEGACY_COLUMN_COUNT },
+      "the sheet has the columns of earlier versions: writing those; set onHeaderMismatch: append-new-columns to add description, reason, source and sourceId",
+    );
+    return true;
+  }
+
+  /**
+   * Writes the labels of the new trailing columns into row 1 (values.update of exactly those
+   * cells: unlike append, setting cells is idempotent, so a retry after a lost answer is harmless).
+   */
+  private async extendHeader(present: number, header: readonly string[]): Promise<void> {
+    const added = header.slice(present);
+    await this.beforeWrite();
+    await this.call((api, options) =>
+      api.spreadsheets.values.update(
+        {
+          spreadsheetId: this.config.spreadsheetId,
+          range: a1(this.config.sheetName, `${columnLetter(present)}1:${columnLetter(header.length - 1)}1`),
+          valueInputOption: "RAW",
+          requestBody: { majorDimension: "ROWS", values: [added] },
+        },
+        options,
+      ),
+    );
+    this.ctx.logger.info(
+      { columns: header.length, added: added.length },
+      "new columns added to the header row (onHeaderMismatch: append-new-columns)",
+    );
   }
 
   /**
@@ -347,12 +479,13 @@ class SheetSession {
     }
     const knownEnd = full ? undefined : this.sheet.knownEnd;
     const from = knownEnd === undefined ? 1 : Math.max(1, knownEnd - TAIL_MARGIN_ROWS + 1);
+    const letter = this.instance.layout.eventIdLetter;
     const read = () =>
       this.call((api, options) =>
         api.spreadsheets.values.get(
           {
             spreadsheetId: this.config.spreadsheetId,
-            range: a1(this.config.sheetName, `${EVENT_ID_LETTER}${from}:${EVENT_ID_LETTER}`),
+            range: a1(this.config.sheetName, `${letter}${from}:${letter}`),
             majorDimension: "COLUMNS",
           },
           options,
@@ -435,7 +568,7 @@ async function deliverRows(
   const { config } = ctx;
   const instance = instanceOf(config);
   const sheet = sheetOf(config);
-  const rows = items.map(toRow);
+  const rows = items.map((item) => toRow(item, instance.layout.columns));
   const ids = items.map((item) => item.event.id);
   return withLock(spreadsheetKey(config), ctx.signal, async () => {
     const session = new SheetSession(ctx, instance, sheet);
@@ -489,8 +622,9 @@ export const googleSheetsConnector = defineConnector({
   concurrency: 1,
 
   /**
-   * Refuses to start when the key cannot be used, or Google says the credentials, spreadsheet or
-   * sheet are wrong; when Google cannot be reached it starts anyway (deliveries wait and retry).
+   * Refuses to start when the key cannot be used, Google says the credentials, spreadsheet or
+   * sheet are wrong, or row 1 is not the configured header; when Google cannot be reached it
+   * starts anyway (deliveries wait and retry, and check row 1 first).
    */
   async init(config, ctx) {
     const instance = instanceOf(config);
@@ -501,6 +635,10 @@ export const googleSheetsConnector = defineConnector({
         new SheetSession(context, instance, sheetOf(config)).start(),
       );
     } catch (error) {
+      if (error instanceof HeaderMismatchError) {
+        ctx.health.unhealthy(error.message);
+        throw new PermanentError(error.message, { cause: error });
+      }
       const translated = translate(error, context);
       if (translated instanceof PermanentError) throw translated;
       ctx.logger.warn(

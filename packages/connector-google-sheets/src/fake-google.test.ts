@@ -155,6 +155,32 @@ describe("fake Google Sheets values API", () => {
     expect(fake.rows("1Sheet")).toEqual([[{ formula: '=HYPERLINK("x")' }], ['=HYPERLINK("x")']]);
   });
 
+  it("parses =, + and - as the UI would with USER_ENTERED, and stores every text as is with RAW", async () => {
+    const { fake, api } = await setup();
+    const texts = ["=1+1", '=HYPERLINK("http://x","y")', "+1", "-1", "+A1", "-SUM(A1:A2)", "@x", "TRUE"];
+    for (const valueInputOption of ["USER_ENTERED", "RAW"]) {
+      await api.spreadsheets.values.append({
+        spreadsheetId: "1Sheet",
+        range: "Loyalty!A1",
+        valueInputOption,
+        requestBody: { values: [texts] },
+      });
+    }
+    expect(fake.rows("1Sheet")).toEqual([
+      [
+        { formula: "=1+1" },
+        { formula: '=HYPERLINK("http://x","y")' },
+        1,
+        -1,
+        { formula: "=+A1" },
+        { formula: "=-SUM(A1:A2)" },
+        "@x",
+        true,
+      ],
+      texts,
+    ]);
+  });
+
   it("answers Google's errors: 401, 403, 404 and 400", async () => {
     const { fake, api, key } = await setup();
     const raw = (path: string, init: RequestInit = {}) =>
@@ -414,6 +440,91 @@ describe("fake Google Sheets values API", () => {
       const token = await fetch(fake.tokenUrl, { method: "POST" });
       expect(token.status).toBe(503);
       expect(await token.json()).toMatchObject({ error: expect.any(String) });
+    });
+
+    it("values.update sets the cells of its range, skips nulls, and answers UpdateValuesResponse", async () => {
+      const { fake, api } = await setup();
+      fake.setRows("1Sheet", "Loyalty", [
+        ["a", "b"],
+        ["1", "2"],
+      ]);
+      const answer = await api.spreadsheets.values.update({
+        spreadsheetId: "1Sheet",
+        range: "'Loyalty'!C1:E1",
+        valueInputOption: "RAW",
+        requestBody: { majorDimension: "ROWS", values: [["=c", null, "e"]] },
+      });
+      expect(answer.data).toEqual({
+        spreadsheetId: "1Sheet",
+        updatedRange: "Loyalty!C1:E1",
+        updatedRows: 1,
+        updatedColumns: 3,
+        updatedCells: 2,
+      });
+      expect(fake.rows("1Sheet")).toEqual([
+        ["a", "b", "=c", "", "e"],
+        ["1", "2"],
+      ]);
+      // USER_ENTERED parses like append; updatedData on request; a cell can be overwritten.
+      const entered = await api.spreadsheets.values.update({
+        spreadsheetId: "1Sheet",
+        range: "Loyalty!B2",
+        valueInputOption: "USER_ENTERED",
+        includeValuesInResponse: true,
+        responseValueRenderOption: "FORMULA",
+        requestBody: { values: [["=1+1"]] },
+      });
+      expect(entered.data.updatedData).toEqual({
+        range: "Loyalty!B2:B2",
+        majorDimension: "ROWS",
+        values: [["=1+1"]],
+      });
+      expect(fake.rows("1Sheet")[1]).toEqual(["1", { formula: "=1+1" }]);
+      const log = fake.requests.filter((r) => r.operation === "update");
+      expect(log.map((r) => [r.method, r.range, r.status])).toEqual([
+        ["PUT", "'Loyalty'!C1:E1", 200],
+        ["PUT", "Loyalty!B2", 200],
+      ]);
+    });
+
+    it("values.update: valueInputOption is required, values must fit the range, writes count against the quota", async () => {
+      const { fake, api } = await setup();
+      const update = (params: Record<string, unknown>) =>
+        failure(
+          api.spreadsheets.values.update(
+            { spreadsheetId: "1Sheet", range: "Loyalty!A1:B1", ...params },
+            { retry: false },
+          ),
+        );
+      expect(await update({ requestBody: { values: [["x"]] } })).toMatchObject({
+        status: 400,
+        data: {
+          error: { status: "INVALID_ARGUMENT", message: "'valueInputOption' is required but not specified" },
+        },
+      });
+      expect(
+        await update({ valueInputOption: "RAW", requestBody: { values: [["x", "y", "z"]] } }),
+      ).toMatchObject({
+        status: 400,
+        data: {
+          error: {
+            status: "INVALID_ARGUMENT",
+            message: "Requested writing within range [Loyalty!A1:B1], but tried writing to column [C]",
+          },
+        },
+      });
+      expect(
+        await update({ valueInputOption: "RAW", requestBody: { range: "Loyalty!A2:B2", values: [["x"]] } }),
+      ).toMatchObject({ status: 400, data: { error: { status: "INVALID_ARGUMENT" } } });
+      expect(
+        await update({ range: "Nope!A1", valueInputOption: "RAW", requestBody: { values: [["x"]] } }),
+      ).toMatchObject({ status: 400, data: { error: { message: "Unable to parse range: Nope!A1" } } });
+      expect(fake.rows("1Sheet")).toEqual([]);
+      fake.writeQuota = { requests: 0, perSeconds: 60 };
+      expect(await update({ valueInputOption: "RAW", requestBody: { values: [["x"]] } })).toMatchObject({
+        status: 429,
+        data: { error: { status: "RESOURCE_EXHAUSTED" } },
+      });
     });
 
     it("401 without a token carries a Bearer challenge (RFC 6750 §3)", async () => {

@@ -13,9 +13,31 @@ export {
   type GoogleSheetsConfig,
   type GoogleSheetsConfigInput,
   googleSheetsConfigSchema,
+  HEADER_MISMATCH_MODES,
   loadServiceAccount,
   parseServiceAccount,
   type ServiceAccountCredentials,
 } from "./config.ts";
-export { a1, DEFAULT_RATE_LIMIT, endRow, googleSheetsConnector, MAX_BATCH_SIZE } from "./connector.ts";
-export { type Cell, EVENT_ID_COLUMN, HEADER, type LoyaltyEvent, MAX_CELL_CHARS, toRow } from "./rows.ts";
+export {
+  a1,
+  DEFAULT_RATE_LIMIT,
+  endRow,
+  googleSheetsConnector,
+  HeaderMismatchError,
+  MAX_BATCH_SIZE,
+} from "./connector.ts";
+export {
+  type Cell,
+  COLUMN_NAMES,
+  type Column,
+  type ColumnName,
+  columnLetter,
+  DEFAULT_COLUMNS,
+  DEFAULT_LABELS,
+  HEADER,
+  type LoyaltyEvent,
+  layoutOf,
+  MAX_CELL_CHARS,
+  type SheetLayout,
+  toRow,
+} from "./rows.ts";

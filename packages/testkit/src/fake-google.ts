@@ -12,6 +12,7 @@ import { closer, listenLocal } from "./local-server.ts";
  *   `{error, error_description}` bodies (400 `invalid_grant`, …).
  * - `POST /v4/spreadsheets/{id}/values/{range}:append?valueInputOption=RAW|USER_ENTERED&insertDataOption=…`
  * - `GET /v4/spreadsheets/{id}/values/{range}?majorDimension=ROWS|COLUMNS&valueRenderOption=…`
+ * - `PUT /v4/spreadsheets/{id}/values/{range}?valueInputOption=RAW|USER_ENTERED` (values.update)
  * - anything else: 404 NOT_FOUND (see the route comments in `handle`).
  *
  * API errors have Google's shape `{error:{code, message, status}}`: 401 UNAUTHENTICATED (missing,
@@ -134,10 +135,10 @@ export function createServiceAccount(
   };
 }
 
-/** A stored cell: what RAW input keeps as is; USER_ENTERED turns `=…` into a formula. */
+/** A stored cell: what RAW input keeps as is; USER_ENTERED turns `=…` (and `+…`/`-…` that is no number) into a formula. */
 export type FakeCell = string | number | boolean | { formula: string };
 
-export type FakeGoogleOperation = "token" | "append" | "get" | "other";
+export type FakeGoogleOperation = "token" | "append" | "get" | "update" | "other";
 
 export interface FakeGoogleRequest {
   /** `Date.now()` when the request arrived and when it was answered (or dropped). */
@@ -150,7 +151,7 @@ export interface FakeGoogleRequest {
   query: Record<string, string>;
   spreadsheetId?: string;
   range?: string;
-  /** Rows in an append's body. */
+  /** Rows in an append's or update's body. */
   rows?: number;
   /** Service-account email behind the token (or the assertion's iss). */
   account?: string;
@@ -187,7 +188,7 @@ export interface FakeGoogle {
   readonly tokenUrl: string;
   /** Every request, in arrival order. */
   readonly requests: FakeGoogleRequest[];
-  /** Per-user write quota (appends); default 60 per 60 s. Mutable. */
+  /** Per-user write quota (appends and updates); default 60 per 60 s. Mutable. */
   writeQuota: Quota;
   /** Per-user read quota (gets); default 60 per 60 s. Mutable. */
   readQuota: Quota;
@@ -203,6 +204,8 @@ export interface FakeGoogle {
   beyondGrid: "reject" | "empty";
   /** Deletes `count` rows from `fromRow` (1-based), as a person editing the sheet would; the grid shrinks too. */
   deleteRows(spreadsheetId: string, sheet: string, fromRow: number, count: number): void;
+  /** Replaces a sheet's contents (row 1 first), as a person typing into it would; the grid grows to fit. */
+  setRows(spreadsheetId: string, sheet: string, rows: readonly (readonly FakeCell[])[]): void;
   /** Registers a service account by its key (only the public key is kept). */
   addServiceAccount(key: Pick<ServiceAccountKey, "client_email" | "private_key">): void;
   /** Deletes an account: its assertions are refused (`invalid_grant`); issued tokens stay valid until revoked. */
@@ -637,8 +640,9 @@ export async function startFakeGoogle(
    * One input cell. [sheets-spec] `Schema$ValueRange.values`: "supported value types are: bool,
    * string, and double. Null values will be skipped" (→ `null` here: nothing written, not counted).
    * ValueInputOption: RAW "stored as-is"; USER_ENTERED "parsed as if the user typed them into the
-   * UI" — of that parsing the fake models formulas (`=…`), numbers and TRUE/FALSE only (no dates,
-   * percentages or currencies) [guess]. The struct_value message is [guess].
+   * UI" — of that parsing the fake models formulas (`=…`, and `+…`/`-…` that is not a number),
+   * numbers and TRUE/FALSE only (no dates, percentages or currencies) [guess]. The struct_value
+   * message is [guess].
    */
   function toCell(value: unknown, inputOption: string, where: string): FakeCell | null | HttpAnswer {
     if (value === null || value === undefined) return null;
@@ -661,8 +665,12 @@ export async function startFakeGoogle(
     }
     if (inputOption === "USER_ENTERED") {
       if (value.startsWith("=")) return { formula: value };
-      if (/^-?\d+(\.\d+)?$/.test(value.trim())) return Number(value);
+      if (/^[+-]?\d+(\.\d+)?$/.test(value.trim())) return Number(value);
       if (/^(true|false)$/i.test(value.trim())) return value.trim().toLowerCase() === "true";
+      // [guess] Like other spreadsheet UIs, Sheets takes a leading + or - that is not a number as
+      // the start of a formula (the reason OWASP's "CSV injection" lists =, +, - and @); `@…` stays
+      // text in Sheets, where @ starts a mention in the UI rather than a formula.
+      if (value.startsWith("+") || value.startsWith("-")) return { formula: `=${value}` };
     }
     return value;
   }
@@ -743,23 +751,8 @@ export async function startFakeGoogle(
     }
     const found = book(id, email);
     if (found instanceof HttpAnswer) return found;
-    const inputOption = query.valueInputOption;
-    if (!inputOption) {
-      return new HttpAnswer(
-        400,
-        googleApiError(400, "'valueInputOption' is required but not specified", "INVALID_ARGUMENT"),
-      );
-    }
-    if (inputOption !== "RAW" && inputOption !== "USER_ENTERED") {
-      return new HttpAnswer(
-        400,
-        googleApiError(
-          400,
-          `Invalid value at 'value_input_option' (type.googleapis.com/google.apps.sheets.v4.ValueInputOption), "${inputOption}"`,
-          "INVALID_ARGUMENT",
-        ),
-      );
-    }
+    const inputOption = valueInputOption(query);
+    if (inputOption instanceof HttpAnswer) return inputOption;
     const insert = query.insertDataOption ?? "OVERWRITE";
     if (insert !== "OVERWRITE" && insert !== "INSERT_ROWS") {
       return new HttpAnswer(400, googleApiError(400, "Invalid insertDataOption", "INVALID_ARGUMENT"));
@@ -773,48 +766,8 @@ export async function startFakeGoogle(
     }
     const target = resolveSheet(found, range);
     if (target instanceof HttpAnswer) return target;
-    let parsedBody: { values?: unknown; majorDimension?: unknown };
-    try {
-      parsedBody = JSON.parse(body.toString("utf8") || "{}") as typeof parsedBody;
-    } catch {
-      return new HttpAnswer(400, googleApiError(400, "Invalid JSON payload received.", "INVALID_ARGUMENT"));
-    }
-    const values = parsedBody.values ?? [];
-    if (!Array.isArray(values) || values.some((row) => !Array.isArray(row))) {
-      return new HttpAnswer(
-        400,
-        googleApiError(
-          400,
-          "Invalid JSON payload received. 'values' must be a list of lists.",
-          "INVALID_ARGUMENT",
-        ),
-      );
-    }
-    const major = parsedBody.majorDimension ?? "ROWS";
-    if (major !== "ROWS" && major !== "COLUMNS") {
-      return new HttpAnswer(
-        400,
-        googleApiError(400, `Invalid majorDimension: ${String(major)}`, "INVALID_ARGUMENT"),
-      );
-    }
-    // Validate every cell before applying anything (atomic, [sheets-limits]).
-    const lines: (FakeCell | null)[][] = [];
-    for (const [r, line] of (values as unknown[][]).entries()) {
-      const cells: (FakeCell | null)[] = [];
-      for (const [c, value] of line.entries()) {
-        const cell = toCell(value, inputOption, `[${r}][${c}]`);
-        if (cell instanceof HttpAnswer) return cell;
-        cells.push(cell);
-      }
-      lines.push(cells);
-    }
-    // COLUMNS: each inner list is one column ([sheets-spec] `Schema$ValueRange.majorDimension`).
-    const newRows: (FakeCell | null)[][] =
-      major === "COLUMNS"
-        ? Array.from({ length: Math.max(0, ...lines.map((l) => l.length)) }, (_, r) =>
-            lines.map((l) => (r < l.length ? (l[r] ?? null) : null)),
-          )
-        : lines;
+    const newRows = valueRows(body, inputOption);
+    if (newRows instanceof HttpAnswer) return newRows;
     record.rows = newRows.length;
     const sheet = found.sheets.get(target.title) ?? [];
     const end = lastDataRow(sheet);
@@ -871,6 +824,220 @@ export async function startFakeGoogle(
       spreadsheetId: id,
       ...(end > 0 ? { tableRange: `${ref}!A1:${columnLetters(Math.max(0, width - 1))}${end}` } : {}),
       updates,
+    });
+  }
+
+  /**
+   * [sheets-spec] `valueInputOption` of values.append and values.update: required ("The caller
+   * must specify the spreadsheet ID, range, and a valueInputOption"), RAW | USER_ENTERED
+   * (ValueInputOption). Missing or unknown → 400 INVALID_ARGUMENT; texts [guess].
+   */
+  function valueInputOption(query: Record<string, string>): "RAW" | "USER_ENTERED" | HttpAnswer {
+    const inputOption = query.valueInputOption;
+    if (!inputOption) {
+      return new HttpAnswer(
+        400,
+        googleApiError(400, "'valueInputOption' is required but not specified", "INVALID_ARGUMENT"),
+      );
+    }
+    if (inputOption !== "RAW" && inputOption !== "USER_ENTERED") {
+      return new HttpAnswer(
+        400,
+        googleApiError(
+          400,
+          `Invalid value at 'value_input_option' (type.googleapis.com/google.apps.sheets.v4.ValueInputOption), "${inputOption}"`,
+          "INVALID_ARGUMENT",
+        ),
+      );
+    }
+    return inputOption;
+  }
+
+  /**
+   * The body of a write, a [sheets-spec] `Schema$ValueRange`, as rows of cells (`null` = skipped):
+   * `values` a list of lists, `majorDimension` ROWS (default) or COLUMNS (each inner list is a
+   * column, transposed here); anything else → 400 [guess texts]. Every cell is checked before
+   * anything is applied ([sheets-limits]: requests are applied atomically).
+   */
+  function valueRows(body: Buffer, inputOption: string): (FakeCell | null)[][] | HttpAnswer {
+    let parsedBody: { values?: unknown; majorDimension?: unknown };
+    try {
+      parsedBody = JSON.parse(body.toString("utf8") || "{}") as typeof parsedBody;
+    } catch {
+      return new HttpAnswer(400, googleApiError(400, "Invalid JSON payload received.", "INVALID_ARGUMENT"));
+    }
+    const values = parsedBody.values ?? [];
+    if (!Array.isArray(values) || values.some((row) => !Array.isArray(row))) {
+      return new HttpAnswer(
+        400,
+        googleApiError(
+          400,
+          "Invalid JSON payload received. 'values' must be a list of lists.",
+          "INVALID_ARGUMENT",
+        ),
+      );
+    }
+    const major = parsedBody.majorDimension ?? "ROWS";
+    if (major !== "ROWS" && major !== "COLUMNS") {
+      return new HttpAnswer(
+        400,
+        googleApiError(400, `Invalid majorDimension: ${String(major)}`, "INVALID_ARGUMENT"),
+      );
+    }
+    const lines: (FakeCell | null)[][] = [];
+    for (const [r, line] of (values as unknown[][]).entries()) {
+      const cells: (FakeCell | null)[] = [];
+      for (const [c, value] of line.entries()) {
+        const cell = toCell(value, inputOption, `[${r}][${c}]`);
+        if (cell instanceof HttpAnswer) return cell;
+        cells.push(cell);
+      }
+      lines.push(cells);
+    }
+    return major === "COLUMNS"
+      ? Array.from({ length: Math.max(0, ...lines.map((l) => l.length)) }, (_, r) =>
+          lines.map((l) => (r < l.length ? (l[r] ?? null) : null)),
+        )
+      : lines;
+  }
+
+  /**
+   * `PUT /v4/spreadsheets/{spreadsheetId}/values/{range}` — [sheets-spec] `spreadsheets.values.update`
+   * ("Sets values in a range of a spreadsheet"; v4.ts `Resource$Spreadsheets$Values.update`,
+   * `Params$Resource$Spreadsheets$Values$Update`): body `Schema$ValueRange`, answer
+   * `Schema$UpdateValuesResponse` `{spreadsheetId, updatedRange, updatedRows, updatedColumns,
+   * updatedCells, updatedData?}`. Checks, in order:
+   * - quota → 429 RESOURCE_EXHAUSTED: an update is a write request [sheets-limits];
+   * - spreadsheet and sharing → 404 / 403 (see `book`); unknown sheet → 400 (see `resolveSheet`);
+   * - `valueInputOption` required (see `valueInputOption`); `responseValueRenderOption` checked;
+   * - the body (see `valueRows`); a body `range` other than the request's → 400 [guess text]
+   *   ([sheets-spec] `Schema$ValueRange.range` names the range the values cover);
+   * - values reaching past a closed `range` → 400 INVALID_ARGUMENT "Requested writing within range
+   *   …" [guess: the text integrators quote].
+   * Cells are written from the range's top-left cell; null cells are skipped and keep what was
+   * there ("Null values will be skipped"), "" empties a cell ([sheets-spec] `Schema$ValueRange.values`).
+   * [guess] Writing below the grid grows it. `updatedRange`/counts cover the cells written (zero
+   * counts omitted, [proto3-json]); `updatedData` only with `includeValuesInResponse=true`.
+   */
+  function update(
+    id: string,
+    range: string,
+    query: Record<string, string>,
+    body: Buffer,
+    email: string,
+    record: FakeGoogleRequest,
+  ): HttpAnswer {
+    const account = accounts.get(email);
+    if (!allowedBy(fake.writeQuota, `write:${email}`)) {
+      return new HttpAnswer(429, sheetsQuotaError("Write", fake.writeQuota, account?.projectId ?? "0"));
+    }
+    const found = book(id, email);
+    if (found instanceof HttpAnswer) return found;
+    const inputOption = valueInputOption(query);
+    if (inputOption instanceof HttpAnswer) return inputOption;
+    const responseOption = query.responseValueRenderOption ?? "FORMATTED_VALUE";
+    if (!RENDER_OPTIONS.has(responseOption)) {
+      return new HttpAnswer(
+        400,
+        googleApiError(400, "Invalid responseValueRenderOption", "INVALID_ARGUMENT"),
+      );
+    }
+    const target = resolveSheet(found, range);
+    if (target instanceof HttpAnswer) return target;
+    let bodyRange: unknown;
+    try {
+      bodyRange = (JSON.parse(body.toString("utf8") || "{}") as { range?: unknown }).range;
+    } catch {
+      bodyRange = undefined;
+    }
+    if (bodyRange !== undefined && bodyRange !== null && bodyRange !== range) {
+      return new HttpAnswer(
+        400,
+        googleApiError(
+          400,
+          `Invalid data[0]: range ('${String(bodyRange)}') does not match the request range ('${range}')`,
+          "INVALID_ARGUMENT",
+        ),
+      );
+    }
+    const rows = valueRows(body, inputOption);
+    if (rows instanceof HttpAnswer) return rows;
+    const { c0, c1, r0, r1 } = target.parsed;
+    const width = Math.max(0, ...rows.map((r) => r.length));
+    if ((c1 !== undefined && c0 + width - 1 > c1) || (r1 !== undefined && r0 + rows.length - 1 > r1)) {
+      return new HttpAnswer(
+        400,
+        googleApiError(
+          400,
+          `Requested writing within range [${range}], but tried writing ${c1 !== undefined && c0 + width - 1 > c1 ? `to column [${columnLetters(c0 + width - 1)}]` : `to row [${r0 + rows.length - 1}]`}`,
+          "INVALID_ARGUMENT",
+        ),
+      );
+    }
+    record.rows = rows.length;
+    const sheet = found.sheets.get(target.title) ?? [];
+    let top = Number.POSITIVE_INFINITY;
+    let bottom = -1;
+    let left = Number.POSITIVE_INFINITY;
+    let right = -1;
+    let updatedCells = 0;
+    for (const [dr, cells] of rows.entries()) {
+      for (const [dc, cell] of cells.entries()) {
+        if (cell === null) continue;
+        const r = r0 - 1 + dr;
+        const c = c0 + dc;
+        while (sheet.length <= r) sheet.push([]);
+        const row = sheet[r] ?? [];
+        while (row.length < c) row.push("");
+        row[c] = cell;
+        sheet[r] = row;
+        updatedCells += 1;
+        top = Math.min(top, r);
+        bottom = Math.max(bottom, r);
+        left = Math.min(left, c);
+        right = Math.max(right, c);
+      }
+    }
+    found.sheets.set(target.title, sheet);
+    found.grid.set(target.title, Math.max(gridRows(found, target.title), sheet.length));
+    record.applied = true;
+    const ref = sheetRef(target.title);
+    const updatedRange =
+      updatedCells > 0
+        ? `${ref}!${columnLetters(left)}${top + 1}:${columnLetters(right)}${bottom + 1}`
+        : undefined;
+    const includeValues = query.includeValuesInResponse === "true";
+    return new HttpAnswer(200, {
+      spreadsheetId: id,
+      ...(updatedRange ? { updatedRange } : {}),
+      ...(updatedCells > 0
+        ? {
+            updatedRows: bottom - top + 1,
+            updatedColumns: right - left + 1,
+            updatedCells,
+          }
+        : {}),
+      ...(includeValues
+        ? {
+            updatedData: {
+              range: updatedRange ?? `${ref}!${range.split("!").at(-1)}`,
+              majorDimension: "ROWS",
+              ...(updatedCells > 0
+                ? {
+                    values: sheet
+                      .slice(top, bottom + 1)
+                      .map((r) =>
+                        trimLine(
+                          Array.from({ length: right - left + 1 }, (_, i) =>
+                            render(r[left + i], responseOption),
+                          ),
+                        ),
+                      ),
+                  }
+                : {}),
+            },
+          }
+        : {}),
     });
   }
 
@@ -1004,10 +1171,15 @@ export async function startFakeGoogle(
         // See `get`.
         operation = "get";
         range = decodeURIComponent(rest);
+      } else if (req.method === "PUT") {
+        // PUT /v4/spreadsheets/{spreadsheetId}/values/{range} — [sheets-spec]
+        // spreadsheets.values.update (v4.js: `method: 'PUT'` on that path). See `update`.
+        operation = "update";
+        range = decodeURIComponent(rest);
       }
     }
-    // Everything else (values.update/clear/batch*, spreadsheets.get/batchUpdate, other methods on
-    // these paths) is "other": not implemented, answered 404 below.
+    // Everything else (values.clear/batch*, spreadsheets.get/batchUpdate, other methods on these
+    // paths) is "other": not implemented, answered 404 below.
     record.operation = operation;
     if (spreadsheetId) record.spreadsheetId = spreadsheetId;
     if (range) record.range = range;
@@ -1062,6 +1234,8 @@ export async function startFakeGoogle(
           req.socket.destroy();
           return;
         }
+      } else if (operation === "update") {
+        answer = update(spreadsheetId, range, record.query, body, who, record);
       } else answer = get(spreadsheetId, range, record.query, who);
     }
     send(res, answer);
@@ -1112,6 +1286,15 @@ export async function startFakeGoogle(
       if (!found || !rows) throw new Error(`no sheet ${sheet} in ${spreadsheetId}`);
       const removed = rows.splice(fromRow - 1, count).length;
       found.grid.set(sheet, Math.max(1, gridRows(found, sheet) - removed));
+    },
+    setRows(spreadsheetId, sheet, rows) {
+      const found = spreadsheets.get(spreadsheetId);
+      if (!found?.sheets.has(sheet)) throw new Error(`no sheet ${sheet} in ${spreadsheetId}`);
+      found.sheets.set(
+        sheet,
+        rows.map((r) => r.map((c) => (typeof c === "object" ? { ...c } : c))),
+      );
+      found.grid.set(sheet, Math.max(gridRows(found, sheet), rows.length));
     },
     addServiceAccount(key) {
       accounts.set(key.client_email, {

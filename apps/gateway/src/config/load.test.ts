@@ -166,12 +166,14 @@ delivery: { maxAttempts: 0 }
         "connectors.hubspot.subscriptionId",
         "connectors.hubspot.legalBasis",
         "connectors.hubspot",
-        "connectors",
+        "connectors.salesforce",
         "delivery.maxAttempts",
       ]),
     );
     expect(problems.find((p) => p.path === "server")?.message).toMatch(/unknown key: colour/);
-    expect(problems.find((p) => p.path === "connectors")?.message).toMatch(/salesforce/);
+    expect(problems.find((p) => p.path === "connectors.salesforce")?.message).toMatch(
+      /no connector is named salesforce: set type to one of googleSheets, hubspot, sendgrid/,
+    );
     expect(problems.find((p) => p.path === "sources.engage.signingSecrets.1")?.message).toMatch(
       /MISSING_SECRET is not set/,
     );
@@ -338,6 +340,7 @@ describe("JSON Schema", () => {
     );
     const generated = configJsonSchema(registry) as {
       properties: Record<string, { properties?: Record<string, unknown> }>;
+      $defs: Record<string, unknown>;
     };
     expect(shipped).toEqual(generated);
     expect(Object.keys(generated.properties)).toEqual([
@@ -355,8 +358,13 @@ describe("JSON Schema", () => {
       "sendgrid",
       "googleSheets",
     ]);
-    expect(generated.properties.connectors?.properties?.hubspot).toMatchObject({
+    expect(generated.properties.connectors?.properties?.hubspot).toEqual({
+      $ref: "#/$defs/connector-hubspot",
+    });
+    expect(generated.$defs["connector-hubspot"]).toMatchObject({
       properties: {
+        type: { const: "hubspot" },
+        filter: expect.any(Object),
         enabled: { type: "boolean" },
         subscriptionId: expect.any(Object),
         accessToken: expect.any(Object),

@@ -1,7 +1,8 @@
-import { decodeSecret, isValidPayloadKey, type RateLimit, secret } from "@engage-bridge/core";
+import { decodeSecret, isValidPayloadKey, secret } from "@engage-bridge/core";
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
 import type { ConnectorRegistry } from "../connectors/registry.ts";
+import { connectorsSchema, rateLimitSchema } from "./connectors-schema.ts";
 
 const SIZE = /^(\d+)\s*(b|kb|mb|gb)?$/i;
 const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024, gb: 1024 * 1024 * 1024 };
@@ -23,10 +24,7 @@ export function isCidrOrIp(value: string): boolean {
   }
 }
 
-export const rateLimitSchema = z.strictObject({
-  requests: z.number().int().positive(),
-  perSeconds: z.number().positive(),
-}) satisfies z.ZodType<RateLimit>;
+export { rateLimitSchema };
 
 const signingSecret = secret(
   z.string().superRefine((value, ctx) => {
@@ -99,23 +97,6 @@ export interface ConfigSchemaOptions {
 }
 
 export function buildConfigSchema(connectors: ConnectorRegistry, options: ConfigSchemaOptions = {}) {
-  const connectorShape: Record<string, z.ZodType> = {};
-  for (const connector of Object.values(connectors)) {
-    const common = z.object({ enabled: z.boolean().default(true), rateLimit: rateLimitSchema.optional() });
-    connectorShape[connector.name] = z
-      .looseObject({ enabled: z.boolean().optional(), rateLimit: z.unknown().optional() })
-      .transform((value, ctx) => {
-        const { enabled, rateLimit, ...rest } = value;
-        const base = common.safeParse({ enabled, rateLimit });
-        const own = connector.configSchema.safeParse(rest);
-        for (const issue of [...(base.error?.issues ?? []), ...(own.error?.issues ?? [])])
-          ctx.addIssue({ ...issue });
-        if (!base.success || !own.success) return z.NEVER;
-        return { ...base.data, config: own.data as unknown };
-      })
-      .optional();
-  }
-
   return z
     .strictObject({
       server: z
@@ -148,10 +129,7 @@ export function buildConfigSchema(connectors: ConnectorRegistry, options: Config
           sourceSchema,
         )
         .refine((s) => Object.keys(s).length > 0, "at least one source is required"),
-      connectors: (options.unknownConnectors === "accept"
-        ? z.object(connectorShape).catchall(z.unknown())
-        : z.strictObject(connectorShape)
-      ).default({}),
+      connectors: connectorsSchema(connectors, options.unknownConnectors ?? "refuse").default({}),
       delivery: z
         .strictObject({
           maxAttempts: z.number().int().min(1).max(1000).default(15),
@@ -176,6 +154,17 @@ export function buildConfigSchema(connectors: ConnectorRegistry, options: Config
       plugins: z.array(z.string().min(1)).default([]),
     })
     .superRefine((config, ctx) => {
+      for (const [name, instance] of Object.entries(config.connectors)) {
+        for (const source of instance.filter?.sources ?? []) {
+          if (!Object.hasOwn(config.sources, source)) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["connectors", name, "filter", "sources"],
+              message: `no source is named ${source} (sources: ${Object.keys(config.sources).join(", ")})`,
+            });
+          }
+        }
+      }
       // `true` trusts every X-Forwarded-For hop, so any client can claim an allowed address.
       const listed = Object.entries(config.sources).filter(([, source]) => source.allowedIps);
       if (trustsEveryHop(config.server.trustProxy) && listed.length > 0) {
@@ -192,8 +181,4 @@ export function buildConfigSchema(connectors: ConnectorRegistry, options: Config
 }
 
 export type GatewayConfig = z.output<ReturnType<typeof buildConfigSchema>>;
-export interface EnabledConnectorConfig {
-  enabled: boolean;
-  rateLimit?: RateLimit;
-  config: unknown;
-}
+export type { EnabledConnectorConfig } from "./connectors-schema.ts";

@@ -1,5 +1,5 @@
 // The gateway does not depend on the connector package yet: import its build until it is wired in.
-import { googleSheetsConnector, HEADER } from "@engage-bridge/connector-google-sheets";
+import { DEFAULT_COLUMNS, googleSheetsConnector, HEADER } from "@engage-bridge/connector-google-sheets";
 import { type FakeGoogle, sampleEvent, sheetsQuotaError, startFakeGoogle } from "@engage-bridge/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTestGateway, type TestGateway, waitFor } from "../test-support/harness.ts";
@@ -79,18 +79,18 @@ describe("googleSheets connector through the gateway", () => {
     expect(rows.filter((r) => r[0] === HEADER[0])).toHaveLength(1);
     const byId = new Map(rows.slice(1).map((r) => [r[2], r]));
     const contact = "1c9b35d6-28d8-4520-8900-a89555f7f0c5";
+    const blank = (n: number) => Array.from({ length: n }, () => "");
+    // The default columns: the first version's thirteen, then description, reason, source, sourceId.
     expect(byId.get(idOf(points))?.slice(2)).toEqual([
       idOf(points),
       "loyalty.addPoints",
       contact,
       25,
-      "",
-      "",
-      "",
-      "",
-      "",
-      "",
-      "",
+      ...blank(7),
+      formula,
+      "Birthday",
+      "Automation",
+      "auto-77",
     ]);
     expect(byId.get(idOf(balance))?.slice(2)).toEqual([
       idOf(balance),
@@ -99,11 +99,7 @@ describe("googleSheets connector through the gateway", () => {
       "",
       300,
       "2027-12-31T23:59:59.999+01:00",
-      "",
-      "",
-      "",
-      "",
-      "",
+      ...blank(9),
     ]);
     expect(byId.get(idOf(voucher))?.slice(2)).toEqual([
       idOf(voucher),
@@ -117,6 +113,7 @@ describe("googleSheets connector through the gateway", () => {
       100,
       "=1+1",
       "2027-02-28T23:59:59+01:00",
+      ...blank(4),
     ]);
     // Stored as text: the fake would have kept a { formula } cell for USER_ENTERED.
     expect(rows.flat().some((cell) => typeof cell === "object")).toBe(false);
@@ -243,5 +240,90 @@ describe("googleSheets connector through the gateway", () => {
     expect(gw.logs.join("\n")).not.toContain(account);
     // 401 from the API first, then one fresh token exchange that Google refused.
     expect(fake.requests.filter((r) => r.status === 401).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("writes exactly the configured columns, under the configured labels", async () => {
+    const fake = await startFakeGoogle();
+    cleanups.push(() => fake.close());
+    const settings = fake.connectorConfig({ spreadsheetId: "1Columns", sheetName: "Loyalty" });
+    const columns = [
+      { column: "eventId", label: "Händelse-id" },
+      "type",
+      { column: "amount", label: "Poäng" },
+      "description",
+      "tenant",
+      "source",
+    ];
+    const gw = await startTestGateway(
+      { connectors: { googleSheets: { enabled: true, ...settings, columns } } },
+      { connectors: [googleSheetsConnector] },
+    );
+    cleanups.push(() => gw.stop());
+    const points = sampleEvent("loyalty.addPoints", { payload: { amount: 25, description: "=1+1" } });
+    const balance = sampleEvent("point.balance.updated");
+    await postAll(gw, [points, balance]);
+    await settled(gw, 2);
+
+    const rows = fake.rows(settings.spreadsheetId, "Loyalty");
+    expect(rows[0]).toEqual(["Händelse-id", "Event type", "Poäng", "Description", "Tenant", "Source"]);
+    expect(rows.slice(1).sort((a, b) => String(a[1]).localeCompare(String(b[1])))).toEqual([
+      [idOf(points), "loyalty.addPoints", 25, "=1+1", "acme", "Automation"],
+      [idOf(balance), "point.balance.updated", "", "", "acme", ""],
+    ]);
+  });
+
+  it("refuses to start when row 1 is not the configured header, unless new columns may be appended", async () => {
+    const fake = await startFakeGoogle();
+    cleanups.push(() => fake.close());
+    const settings = fake.connectorConfig({ spreadsheetId: "1Mismatch", sheetName: "Loyalty" });
+    const start = (extra: Record<string, unknown> = {}) =>
+      startTestGateway(
+        { connectors: { googleSheets: { enabled: true, ...settings, ...extra } } },
+        { connectors: [googleSheetsConnector] },
+      );
+    const old = ["2026-11-01T08:00:00.000Z", "", "old-1", "loyalty.addPoints", "c-1", 10];
+    fake.setRows(settings.spreadsheetId, "Loyalty", [["Received at", "Event time", "Event ID", "Type"], old]);
+    await expect(start()).rejects.toThrow(
+      'connector googleSheets failed its start-up check: row 1 of sheet "Loyalty" does not match the configured columns: row 1 is ["Received at", "Event time", "Event ID", "Type"], the configured header is ["Received at", "Event time", "Event ID", "Event type", "Contact ID", "Points added", "Balance", "Balance expires", "Voucher ID", "Voucher code", "Voucher amount", "Voucher currency", "Voucher valid to", "Description", "Reason", "Source", "Source ID"]. First difference: column D.',
+    );
+    await expect(start({ onHeaderMismatch: "append-new-columns" })).rejects.toThrow(
+      /First difference: column D/,
+    );
+    const writes = () => fake.requests.filter((r) => r.operation === "append" || r.operation === "update");
+    expect(writes()).toEqual([]);
+
+    // The first version's header: without columns configured, an upgrade keeps writing its 13
+    // columns; explicit columns that only add trailing ones are refused unless append-new-columns.
+    const firstVersion = HEADER.slice(0, 13);
+    fake.setRows(settings.spreadsheetId, "Loyalty", [[...firstVersion], old]);
+    const unchanged = await start();
+    const before = sampleEvent("loyalty.addPoints");
+    await unchanged.post(before);
+    await settled(unchanged, 1);
+    await unchanged.stop();
+    const legacyRows = fake.rows(settings.spreadsheetId, "Loyalty");
+    expect(legacyRows[0]).toEqual([...firstVersion]);
+    expect(legacyRows[2]?.[2]).toBe(idOf(before));
+    expect(legacyRows[2]).toHaveLength(13);
+    fake.setRows(settings.spreadsheetId, "Loyalty", [[...firstVersion], old]);
+    await expect(
+      start({ columns: [...firstVersion.map((_, i) => DEFAULT_COLUMNS[i]), "tenant"] }),
+    ).rejects.toThrow(/set onHeaderMismatch: append-new-columns to add them to row 1/);
+    const earlierWrites = writes().length;
+    const gw = await start({ onHeaderMismatch: "append-new-columns" });
+    cleanups.push(() => gw.stop());
+    const points = sampleEvent("loyalty.addPoints");
+    await gw.post(points);
+    await settled(gw, 1);
+    const rows = fake.rows(settings.spreadsheetId, "Loyalty");
+    expect(rows[0]).toEqual([...HEADER]);
+    expect(rows[1]).toEqual(old);
+    expect(rows[2]?.[2]).toBe(idOf(points));
+    expect(rows[2]?.slice(13)).toEqual(["Birthday bonus", "Birthday", "Automation", "auto-77"]);
+    expect(
+      writes()
+        .slice(earlierWrites)
+        .map((r) => r.operation),
+    ).toEqual(["update", "append"]);
   });
 });

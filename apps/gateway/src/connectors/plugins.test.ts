@@ -88,7 +88,7 @@ describe("check-config and plugin code", () => {
     const refused = await cli(["check-config", "--config", plain]);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toBe("");
-    expect(refused.stderr).toMatch(/connectors: unknown key: acme/);
+    expect(refused.stderr).toMatch(/connectors\.acme: no connector is named acme/);
     expect(refused.stderr).not.toContain(PLUGIN_TOKEN);
   });
 

@@ -15,15 +15,3 @@ export function makeRegistry(connectors: readonly AnyConnector[]): ConnectorRegi
   }
   return Object.freeze(registry);
 }
-
-/** Names of the registered connectors that are enabled and handle `eventType`. */
-export function interestedConnectors(
-  registry: ConnectorRegistry,
-  enabled: readonly string[],
-  eventType: string,
-): string[] {
-  return enabled.filter((name) => {
-    const handles = Object.hasOwn(registry, name) ? registry[name]?.handles : undefined;
-    return (handles as readonly string[] | undefined)?.includes(eventType) ?? false;
-  });
-}

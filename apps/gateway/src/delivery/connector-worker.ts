@@ -27,6 +27,8 @@ export interface SourceRuntime {
 }
 
 export interface ConnectorWorkerOptions {
+  /** The instance name: deliveries, metrics, health and logs are keyed by it. */
+  name: string;
   connector: AnyConnector;
   config: unknown;
   rateLimit: RateLimit | undefined;
@@ -67,7 +69,7 @@ export class ConnectorWorker {
 
   constructor(options: ConnectorWorkerOptions) {
     this.options = options;
-    this.name = options.connector.name;
+    this.name = options.name;
     this.pacer = new Pacer(options.rateLimit);
     this.batchSize = batchSizeOf(options.connector, options.config);
     this.log = options.logger.child({ connector: this.name });
@@ -135,7 +137,7 @@ export class ConnectorWorker {
         let slot: PacerSlot | undefined = await this.pacer.acquire(this.stopping.signal);
         let leased: LeasedDelivery[];
         try {
-          leased = await store.leaseDue(connector.name, this.batchSize, this.owner, this.leaseMs);
+          leased = await store.leaseDue(this.name, this.batchSize, this.owner, this.leaseMs);
         } catch (error) {
           slot.cancel();
           throw error;
@@ -211,7 +213,7 @@ export class ConnectorWorker {
     if (source && !source.lookup) {
       const decisions = await consentDecisions(
         items.map((i) => ({ ...i.item, maybeSentBefore: i.leased.maybeSentBefore })),
-        (contactId, channel) => store.appliedConsent(connector.name, contactId, channel),
+        (contactId, channel) => store.appliedConsent(this.name, contactId, channel),
       );
       toDeliver = [];
       items.forEach((entry, index) => {
@@ -276,8 +278,8 @@ export class ConnectorWorker {
       const durationMs = Date.now() - startedAt.getTime();
       if (rateLimited) this.pacer.penalize(rateLimited.delayMs);
       else if (results.some((r) => r.status !== "retry")) this.pacer.reward();
-      metrics.batchSize.observe({ connector: connector.name }, toDeliver.length);
-      metrics.attemptSeconds.observe({ connector: connector.name }, durationMs / 1000);
+      metrics.batchSize.observe({ connector: this.name }, toDeliver.length);
+      metrics.attemptSeconds.observe({ connector: this.name }, durationMs / 1000);
 
       toDeliver.forEach((entry, index) => {
         const result = results[index] ?? { status: "retry", reason: "no result" };
@@ -287,7 +289,7 @@ export class ConnectorWorker {
         const attempts = entry.leased.attempts + (throttled ? 0 : 1);
         const reason = result.status === "delivered" ? undefined : result.reason;
         const attempt = { startedAt, durationMs, outcome: result.status, error: reason };
-        metrics.attempts.inc({ connector: connector.name, outcome: result.status });
+        metrics.attempts.inc({ connector: this.name, outcome: result.status });
         if (result.status !== "retry") {
           const event = entry.item.event;
           // A re-sent newer event changes nothing in what was applied last.
@@ -332,7 +334,7 @@ export class ConnectorWorker {
       });
     }
 
-    for (const u of updates) metrics.outcomes.inc({ connector: connector.name, status: u.status });
+    for (const u of updates) metrics.outcomes.inc({ connector: this.name, status: u.status });
     await store.complete(this.owner, updates);
     const counts = Object.groupBy(updates, (u) => u.status);
     this.log.info(

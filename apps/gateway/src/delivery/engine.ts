@@ -52,12 +52,14 @@ export function createDeliveryEngine(options: {
   const board = new HealthBoard(metrics.connectorHealthy);
   const healthOf = new Map(enabled.map(([name]) => [name, board.for(name)]));
   const workers = new Map<string, ConnectorWorker>();
+  // One worker per instance: its own slots, pacer and health, even beside another of the same type.
   for (const [name, block] of enabled) {
-    const connector = registry[name];
+    const connector = Object.hasOwn(registry, block.type) ? registry[block.type] : undefined;
     if (!connector) continue;
     workers.set(
       name,
       new ConnectorWorker({
+        name,
         connector,
         config: block.config,
         rateLimit: block.rateLimit ?? connector.rateLimit,
@@ -79,7 +81,7 @@ export function createDeliveryEngine(options: {
     async init() {
       const firstLookup = [...sources.values()].find((s) => s.lookup)?.lookup;
       for (const [name, block] of enabled) {
-        const connector = registry[name];
+        const connector = Object.hasOwn(registry, block.type) ? registry[block.type] : undefined;
         if (!connector?.init) continue;
         const signal = AbortSignal.timeout(30_000);
         const run = async (pace?: () => Promise<void>) => {

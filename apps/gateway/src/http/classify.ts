@@ -16,7 +16,8 @@ export function classify(
   body: Uint8Array,
   svixId: string,
   payloadKey: string | undefined,
-  connectorsFor: (eventType: string) => readonly string[],
+  /** The instances an accepted event goes to (routing by type and tenant; the caller knows the source). */
+  connectorsFor: (eventType: string, tenant: string | undefined) => readonly string[],
 ): Classified {
   try {
     const parsed = safeParseEngageEvent(body, { messageId: svixId, payloadKey });
@@ -30,7 +31,7 @@ export function classify(
       };
       if (event.type === "unknown")
         return { ...base, status: "ignored", statusReason: "unknown_event_type", connectors: [] };
-      return { ...base, status: "accepted", connectors: connectorsFor(event.type) };
+      return { ...base, status: "accepted", connectors: connectorsFor(event.type, event.tenant) };
     }
     const { reason, envelope } = parsed.error;
     const undecryptable = reason === "undecryptable" || reason === "encrypted_without_key";

@@ -1,6 +1,6 @@
 import { WebhookVerificationError } from "@engage-bridge/core";
 import express, { type NextFunction, type Request, type Response, Router } from "express";
-import { type ConnectorRegistry, interestedConnectors } from "../connectors/registry.ts";
+import type { Router as EventRouter } from "../connectors/routing.ts";
 import { type Logger, maskContactId } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { InsertOutcome, Store } from "../store/store.ts";
@@ -12,9 +12,8 @@ import { type PreparedSource, requiredHeadersMatch } from "./sources.ts";
 export interface IngestOptions {
   sources: ReadonlyMap<string, PreparedSource>;
   store: Store;
-  registry: ConnectorRegistry;
-  /** Names of the enabled connectors. */
-  enabledConnectors: readonly string[];
+  /** The enabled connector instances an event goes to. */
+  route: EventRouter;
   bodyLimit: number;
   /** Bytes that bodies may hold in memory across all connections; beyond it 503 + Retry-After. */
   maxInflightBytes?: number;
@@ -39,8 +38,14 @@ export function ingestRouter(options: IngestOptions): Router {
   const inflight = new InflightBudget(options.maxInflightBytes ?? 64 * 1024 * 1024);
   const router = Router();
   const rawBody = express.raw({ type: () => true, limit: options.bodyLimit, inflate: false });
-  const connectorsFor = (eventType: string) =>
-    interestedConnectors(options.registry, options.enabledConnectors, eventType);
+  // One routing closure per source, made once: the source is part of what a filter may match.
+  const connectorsFor = new Map(
+    [...sources.keys()].map((name) => [
+      name,
+      (type: string, tenant: string | undefined) => options.route({ type, tenant, source: name }),
+    ]),
+  );
+  const noConnectors = () => [];
 
   const reject = (
     req: Request,
@@ -161,7 +166,7 @@ export function ingestRouter(options: IngestOptions): Router {
             req,
             res,
             source,
-            classify(stored, svixId, source.payloadKey, connectorsFor).status,
+            classify(stored, svixId, source.payloadKey, noConnectors).status,
           );
         }
         const waitMs = source.bucket.take();
@@ -171,7 +176,12 @@ export function ingestRouter(options: IngestOptions): Router {
         }
       }
 
-      const classified = classify(body, svixId, source.payloadKey, connectorsFor);
+      const classified = classify(
+        body,
+        svixId,
+        source.payloadKey,
+        connectorsFor.get(source.name) ?? noConnectors,
+      );
       let outcome: InsertOutcome;
       try {
         outcome = await store.insertEvent({
