@@ -171,7 +171,7 @@ program
     });
     for (const name of unvalidated)
       err(
-        `connectors.${name}: not validated: no built-in connector has this name; pass --load-plugins to load the plugins and check it`,
+        `connectors.${name}: not validated: no built-in connector has its type; pass --load-plugins to load the plugins and check it`,
       );
     out(`# ${file}: valid\n${stringify(maskConfig(config, secrets))}`);
   });

@@ -1,7 +1,10 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { KNOWN_EVENT_TYPES } from "@engage-bridge/core";
 import { describe, expect, it } from "vitest";
 import { builtinRegistry } from "../connectors/builtin.ts";
 import { createRouter } from "../connectors/routing.ts";
+import { runCli, tempDir } from "../test-support/harness.ts";
 import { filterMatches } from "./connectors-schema.ts";
 import { configJsonSchema } from "./json-schema.ts";
 import { ConfigError, parseConfig } from "./load.ts";
@@ -134,5 +137,29 @@ describe("filters", () => {
     expect(route({ type: "loyalty.addPoints", tenant: "acme-dk", source: "engage" })).toEqual(["sheetsAll"]);
     expect(route({ type: "contact.acceptsEmail.changed", source: "engage" })).toEqual([]);
     expect(route({ type: "contact.acceptsEmail.changed", source: "shop" })).toEqual(["hubspot"]);
+  });
+});
+
+describe("check-config", () => {
+  it("prints each instance with its type and filter, and validates typed instances of built-in connectors", async () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir.path, "c.json");
+      writeFileSync(
+        file,
+        JSON.stringify({
+          sources: SOURCES,
+          connectors: { sheetsBrandB: { type: "googleSheets", filter: { tenants: ["brand-b"] }, ...SHEETS } },
+        }),
+      );
+      const result = await runCli(["check-config", "--config", file]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toBe("");
+      expect(result.stdout).toMatch(
+        / {2}sheetsBrandB:\n {4}type: googleSheets\n {4}enabled: true\n {4}filter:\n {6}tenants:\n {8}- brand-b\n/,
+      );
+    } finally {
+      dir.remove();
+    }
   });
 });

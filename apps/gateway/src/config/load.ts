@@ -225,11 +225,12 @@ export async function loadConfigWithPlugins(
     env: options.env,
     unknownConnectors: lenient ? "accept" : "refuse",
   });
-  const unvalidated = Object.keys(parsed.config.connectors).filter((name) => !Object.hasOwn(registry, name));
+  const unvalidated = Object.entries(parsed.config.connectors)
+    .filter(([, instance]) => !Object.hasOwn(registry, instance.type))
+    .map(([name]) => name);
   // Without its schema nothing says which of a block's fields are secret: every value is masked.
   const secrets = new Set(parsed.secrets);
-  for (const name of unvalidated)
-    addStrings((parsed.config.connectors as Record<string, unknown>)[name], secrets);
+  for (const name of unvalidated) addStrings(parsed.config.connectors[name]?.config, secrets);
   return { config: parsed.config, secrets, registry, unvalidated };
 }
 
