@@ -5,3 +5,4 @@ export * from "./events.ts";
 export * from "./secret.ts";
 export { lowerKeys } from "./tolerant.ts";
 export * from "./verify.ts";
+export * from "./verify-and-parse.ts";

@@ -73,9 +73,17 @@ export interface VerifierOptions {
   now?: () => number;
 }
 
+/** A raw request body as the frameworks hand it over: text, a Buffer/Uint8Array, or an ArrayBuffer. */
+export type WebhookBody = string | Uint8Array | ArrayBuffer;
+
 export interface WebhookVerifier {
   /** Returns the verified id and timestamp, or throws {@link WebhookVerificationError}. */
-  verify(body: Uint8Array | string, headers: HeadersLike): VerifiedWebhook;
+  verify(body: WebhookBody, headers: HeadersLike): VerifiedWebhook;
+  /**
+   * Verifies a Fetch API `Request` (Next.js route handlers, Hono, Bun, Deno, Workers): reads its
+   * body once and returns it with the result, since the request's body cannot be read again.
+   */
+  verifyRequest(request: Request): Promise<{ webhook: VerifiedWebhook; body: Uint8Array }>;
 }
 
 const SECRET_PREFIX = "whsec_";
@@ -133,13 +141,15 @@ export function createVerifier(options: VerifierOptions): WebhookVerifier {
   const keys: KeyObject[] = options.secrets.map((secret, index) =>
     createSecretKey(decodeSecret(secret, index)),
   );
-  const tolerance = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
+  // Only an absent tolerance means the default: null (or anything but an integer) is a mistake.
+  const tolerance =
+    options.toleranceSeconds === undefined ? DEFAULT_TOLERANCE_SECONDS : options.toleranceSeconds;
   if (!Number.isInteger(tolerance) || tolerance < 0) {
     throw new RangeError("toleranceSeconds must be a non-negative integer");
   }
   const now = options.now ?? Date.now;
 
-  return {
+  const verifier: WebhookVerifier = {
     verify(body, headers) {
       const brand: HeaderBrand = readBrand(headers, "svix") ? "svix" : "webhook";
       const parts = readBrand(headers, brand);
@@ -157,11 +167,14 @@ export function createVerifier(options: VerifierOptions): WebhookVerifier {
         const encoded = entry.slice(comma + 1);
         if (!BASE64.test(encoded)) continue;
         const decoded = Buffer.from(encoded, "base64");
-        if (decoded.length === SIGNATURE_BYTES) candidates.push(decoded);
+        // Only the canonical encoding: the reference libraries compare base64 text, so another
+        // spelling of the same bytes (padding bits set, padding missing) is no signature of theirs.
+        if (decoded.length === SIGNATURE_BYTES && decoded.toString("base64") === encoded)
+          candidates.push(decoded);
       }
       if (candidates.length > 0) {
         const prefix = `${parts.id}.${parts.timestamp}.`;
-        const payload = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+        const payload = bytesOf(body);
         // Every key is tried against every entry so that timing does not reveal which one matched.
         let matched = false;
         for (const key of keys) {
@@ -174,17 +187,29 @@ export function createVerifier(options: VerifierOptions): WebhookVerifier {
       }
       throw new WebhookVerificationError("no_matching_signature");
     },
+    async verifyRequest(request) {
+      const body = new Uint8Array(await request.arrayBuffer());
+      return { webhook: verifier.verify(body, request.headers), body };
+    },
   };
+  return verifier;
+}
+
+/** The bytes that were signed: text as UTF-8, binary as is (never re-decoded). */
+function bytesOf(body: WebhookBody): Uint8Array {
+  if (typeof body === "string") return Buffer.from(body, "utf8");
+  if (body instanceof Uint8Array) return body;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  throw new TypeError("body must be a string, a Uint8Array/Buffer or an ArrayBuffer (the raw request body)");
 }
 
 /** Signs like Svix does (`v1,<base64>`). For tests and tools; production signing is Svix's job. */
-export function signWebhook(
-  secret: string,
-  id: string,
-  timestamp: number,
-  body: Uint8Array | string,
-): string {
+export function signWebhook(secret: string, id: string, timestamp: number, body: WebhookBody): string {
+  // The verifier accepts integer seconds only: a signature over anything else could never verify.
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+    throw new RangeError("timestamp must be a non-negative integer number of seconds");
+  }
   const key = decodeSecret(secret);
-  const payload = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+  const payload = bytesOf(body);
   return `v1,${createHmac("sha256", key).update(`${id}.${timestamp}.`).update(payload).digest("base64")}`;
 }
