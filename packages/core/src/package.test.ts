@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +23,11 @@ describe("published package", () => {
     for (const file of files) {
       expect(file).toMatch(/^package\/(package\.json|README\.md|LICENSE|dist\/[\w./-]+\.(js|d\.ts))$/);
       expect(file).not.toMatch(/test/);
+    }
+    // The shipped JS points at no source map (none is shipped): a debugger or bundler would warn.
+    execFileSync("tar", ["-xzf", join(scratch, tarball), "-C", scratch]);
+    for (const file of files.filter((f) => f.endsWith(".js"))) {
+      expect(readFileSync(join(scratch, file), "utf8"), file).not.toContain("sourceMappingURL");
     }
     expect(files).toContain("package/dist/index.js");
     expect(files).toContain("package/dist/index.d.ts");
