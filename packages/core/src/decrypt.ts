@@ -1,27 +1,13 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { PayloadDecryptionError } from "./errors.ts";
+
+export { type DecryptionFailure, PayloadDecryptionError } from "./errors.ts";
 
 /**
  * Engage's optional payload encryption ("as with Soft identification"): AES-256-CBC keyed with the
  * UTF-8 bytes of a 32-character shared key, data = base64(IV ‖ ciphertext), URL-safe or standard.
  * There is no MAC: integrity comes from the Svix signature checked before this runs.
  */
-
-export type DecryptionFailure = "invalid_key" | "malformed_data" | "wrong_key_or_corrupt";
-
-const MESSAGES: Record<DecryptionFailure, string> = {
-  invalid_key: "payload key must be exactly 32 bytes (a 32-character key)",
-  malformed_data: "encrypted payload is not base64 of IV and whole AES blocks",
-  wrong_key_or_corrupt: "encrypted payload could not be decrypted: wrong key or corrupt data",
-};
-
-export class PayloadDecryptionError extends Error {
-  override readonly name = "PayloadDecryptionError";
-  readonly reason: DecryptionFailure;
-  constructor(reason: DecryptionFailure) {
-    super(MESSAGES[reason]);
-    this.reason = reason;
-  }
-}
 
 const KEY_BYTES = 32;
 const BLOCK = 16;
