@@ -21,16 +21,35 @@ describe("published package", () => {
       .split("\n")
       .sort();
     for (const file of files) {
-      expect(file).toMatch(/^package\/(package\.json|README\.md|LICENSE|dist\/[\w./-]+\.(js|d\.ts))$/);
+      // ESM (.js) and CommonJS (.cjs) builds, their declarations (.d.ts for ESM, .d.cts for CommonJS).
+      expect(file).toMatch(
+        /^package\/(package\.json|README\.md|LICENSE|dist\/[\w./-]+\.(js|cjs|d\.ts|d\.cts))$/,
+      );
       expect(file).not.toMatch(/test/);
     }
-    // The shipped JS points at no source map (none is shipped): a debugger or bundler would warn.
+    // The shipped JS and declarations point at no source or declaration map (none is shipped): a
+    // debugger, bundler or editor would warn.
     execFileSync("tar", ["-xzf", join(scratch, tarball), "-C", scratch]);
-    for (const file of files.filter((f) => f.endsWith(".js"))) {
+    for (const file of files.filter((f) => f.startsWith("package/dist/"))) {
       expect(readFileSync(join(scratch, file), "utf8"), file).not.toContain("sourceMappingURL");
     }
-    expect(files).toContain("package/dist/index.js");
-    expect(files).toContain("package/dist/index.d.ts");
+    // Every file the exports map (and main/types/typesVersions) names is in the tarball.
+    const manifest = JSON.parse(readFileSync(join(scratch, "package/package.json"), "utf8"));
+    const named = new Set<string>([manifest.main, manifest.types]);
+    const collect = (value: unknown): void => {
+      if (typeof value === "string") named.add(value);
+      else if (Array.isArray(value)) value.forEach(collect);
+      else if (value && typeof value === "object") Object.values(value).forEach(collect);
+    };
+    collect(manifest.exports);
+    collect(manifest.typesVersions);
+    for (const path of named) expect(files, path).toContain(`package/${path.replace(/^\.\//, "")}`);
+    for (const entry of ["index", "web/index"]) {
+      expect(files).toContain(`package/dist/${entry}.js`);
+      expect(files).toContain(`package/dist/${entry}.cjs`);
+      expect(files).toContain(`package/dist/types/${entry}.d.ts`);
+      expect(files).toContain(`package/dist/types/${entry}.d.cts`);
+    }
     expect(files).toContain("package/README.md");
     expect(files).toContain("package/LICENSE");
 
@@ -63,12 +82,23 @@ try { verifier.verify(body + " ", headers); } catch (e) { forged = e instanceof 
 console.log(JSON.stringify({ id, type: event.type, amount: event.data.amount, forged }));
 `,
     );
-    const out = execFileSync(process.execPath, ["check.mjs"], { cwd: app, encoding: "utf8" });
-    expect(JSON.parse(out)).toEqual({
-      id: "msg_1",
-      type: "loyalty.addPoints",
-      amount: 5,
-      forged: "no_matching_signature",
-    });
+    // The same check through the CommonJS build (require condition).
+    writeFileSync(
+      join(app, "check.cjs"),
+      readFileSync(join(app, "check.mjs"), "utf8").replace(
+        /^import (\{[^}]+\}) from "@engage-bridge\/core";$/m,
+        'const $1 = require("@engage-bridge/core");',
+      ),
+    );
+    for (const script of ["check.mjs", "check.cjs"]) {
+      const out = execFileSync(process.execPath, [script], { cwd: app, encoding: "utf8" });
+      expect(JSON.parse(out), script).toEqual({
+        id: "msg_1",
+        type: "loyalty.addPoints",
+        amount: 5,
+        forged: "no_matching_signature",
+      });
+    }
+    expect(readFileSync(join(app, "check.cjs"), "utf8")).toContain('require("@engage-bridge/core")');
   });
 });
