@@ -15,7 +15,33 @@ export {
   type VerificationFailureReason,
   WebhookVerificationError,
 } from "../errors.ts";
+export {
+  type AddPointsData,
+  type AddPointsEvent,
+  type BalanceData,
+  type BalanceUpdatedEvent,
+  type EngageEvent,
+  type EngageEventType,
+  EventParseError,
+  type EventParseFailure,
+  isPreferenceEvent,
+  KNOWN_EVENT_TYPES,
+  type KnownEventType,
+  LOYALTY_EVENT_TYPES,
+  type ParseOptions,
+  PREFERENCE_CHANNELS,
+  PREFERENCE_EVENT_TYPES,
+  type PreferenceChannel,
+  type PreferenceData,
+  type PreferenceEvent,
+  type PreferenceEventType,
+  type SafeParseResult,
+  type UnknownEvent,
+  type VoucherCreatedEvent,
+  type VoucherData,
+} from "../events-core.ts";
 export { decryptPayloadAsync, isValidPayloadKey } from "./decrypt.ts";
+export { parseEngageEventAsync, safeParseEngageEventAsync } from "./parse.ts";
 export {
   createWebVerifier,
   DEFAULT_TOLERANCE_SECONDS,
