@@ -129,7 +129,7 @@ export class ConnectorWorker {
   }
 
   private async runSlot(): Promise<void> {
-    const { store, connector } = this.options;
+    const { store } = this.options;
     while (!this.stopping.signal.aborted) {
       try {
         // Pace before leasing, so that leased work never waits for the rate limit while its lease runs.
