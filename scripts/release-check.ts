@@ -9,12 +9,18 @@
 //      @engage-bridge/core and @engage-bridge/core/web as ESM (nodenext), as CommonJS (nodenext and
 //      node16) and with bundler resolution, then runs the ESM and CommonJS builds of that consumer:
 //      they verify a signed sample and refuse a forged one;
-//   6. loads every export of every package both with import() and with require().
+//   6. loads every export of every package both with import() and with require();
+//   7. copies each project under examples/ (Express, Fastify, Next.js, Hono, node:http) to the scratch
+//      directory, points its @engage-bridge/core dependency at the packed tarball, `npm install`s it
+//      (frameworks from the registry), type-checks it when it has a tsconfig.json, and runs `npm test`.
 //
-// Prints a summary; exits 1 when any check fails. `--keep` keeps the scratch directory.
-import { spawnSync } from "node:child_process";
+// Prints a summary; exits 1 when any check fails. `--keep` keeps the scratch directory;
+// `--skip-examples` skips step 7.
+import { spawn, spawnSync } from "node:child_process";
 import {
+  cpSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -24,7 +30,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { publint } from "publint";
 import { formatMessage } from "publint/utils";
@@ -101,6 +107,30 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
     throw new Error(`\`${[command, ...args].join(" ")}\` exited with ${result.status}\n${tail(output, 60)}`);
   }
   return result.stdout;
+}
+
+/** `run`, without blocking: several npm installs go on at once. */
+function runAsync(command: string, args: string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let output = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+      output += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      output += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (status) => {
+      if (status === 0) resolve(stdout);
+      else
+        reject(
+          new Error(`\`${[command, ...args].join(" ")}\` exited with ${status}\n${tail(output.trim(), 60)}`),
+        );
+    });
+  });
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
@@ -197,9 +227,39 @@ main().catch((error: unknown) => {
 });
 `;
 
+/** Copies examples/<name> to the scratch directory with the packed core, installs it, runs its test. */
+async function runExample(source: string, dir: string, coreTarball: string): Promise<string> {
+  const t0 = performance.now();
+  cpSync(source, dir, {
+    recursive: true,
+    filter: (src) => !["node_modules", "package-lock.json"].includes(basename(src)),
+  });
+  const manifestFile = join(dir, "package.json");
+  const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as Manifest;
+  if (!manifest.dependencies?.[CORE]) throw new Error(`package.json does not depend on ${CORE}`);
+  manifest.dependencies[CORE] = `file:${coreTarball}`;
+  writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
+  await runAsync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], dir);
+  if (lstatSync(join(dir, "node_modules", CORE)).isSymbolicLink()) {
+    throw new Error(`${CORE} is a link, not the packed tarball`);
+  }
+  const typed = existsSync(join(dir, "tsconfig.json"));
+  if (typed) await runAsync(bin("tsc"), ["-p", "tsconfig.json"], dir);
+  const output = await runAsync("npm", ["test"], dir);
+  const passed = Number(/^(?:ℹ|#) pass (\d+)$/m.exec(output)?.[1] ?? 0);
+  if (passed === 0) throw new Error(`\`npm test\` ran no test\n${tail(output, 30)}`);
+  return `${typed ? "type-checked, " : ""}${passed} tests passed, ${seconds(performance.now() - t0)} in the background`;
+}
+
 // ---------------------------------------------------------------------------------------------------
 
 const packages = publishable();
+const examplesDir = join(root, "examples");
+const examples = readdirSync(examplesDir, { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(join(examplesDir, d.name, "package.json")))
+  .map((d) => d.name)
+  .sort();
+const exampleRuns = new Map<string, Promise<string>>();
 const scratch = mkdtempSync(join(tmpdir(), "engage-release-check-"));
 const tarballs = join(scratch, "tarballs");
 mkdirSync(tarballs);
@@ -230,6 +290,19 @@ try {
       pkg.tarball = file;
       return `${(statSync(file).size / 1000).toFixed(1)} kB, ${listTarball(file).length} files`;
     });
+  }
+
+  // The examples need only core's tarball: all of them are installed and tested from now on, in the
+  // background and at once (npm's cache is safe to share; their tests listen on port 0), while the
+  // checks below run. Their checks, at the end, await them in order.
+  const coreTarball = packages.find((p) => p.manifest.name === CORE)?.tarball;
+  if (coreTarball && !flags.has("--skip-examples")) {
+    mkdirSync(join(scratch, "examples"));
+    for (const name of examples) {
+      const result = runExample(join(examplesDir, name), join(scratch, "examples", name), coreTarball);
+      result.catch(() => {}); // reported by its check
+      exampleRuns.set(name, result);
+    }
   }
 
   for (const pkg of packages) {
@@ -447,7 +520,19 @@ console.log(JSON.stringify(result));
   } else {
     skip("every export of every package loads with import() and require()", "not installed");
   }
+
+  // --- the examples (started in the background once core was packed) ------------------------------
+  for (const name of examples) {
+    const label = `example ${name}: npm install with the packed core, npm test`;
+    const result = exampleRuns.get(name);
+    if (flags.has("--skip-examples")) {
+      skip(label, "--skip-examples");
+      outcomes.pop(); // not a failure: requested
+    } else if (!result) skip(label, `${CORE} not packed`);
+    else await check(label, () => result);
+  }
 } finally {
+  await Promise.allSettled(exampleRuns.values()); // none still writes to the scratch directory
   if (flags.has("--keep")) say(`\nkept ${scratch}`);
   else rmSync(scratch, { recursive: true, force: true });
 }
