@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -36,6 +36,15 @@ async function gatewayWithConfig(): Promise<{ gw: TestGateway; configFile: strin
   );
   return { gw, configFile };
 }
+
+describe("--version", () => {
+  it("prints the gateway's version", async () => {
+    const version = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+    const result = await runCli(["--version"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe(version);
+  });
+});
 
 describe("check-config", () => {
   it("exits 1 listing every problem with its key path", async () => {

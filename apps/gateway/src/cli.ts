@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { stringify } from "yaml";
 import { ConfigError, loadConfigWithPlugins, maskConfig, resolveConfigPath } from "./config/load.ts";
@@ -63,9 +64,15 @@ const duration = (value: string) => {
 /** Dedup must hold for 7 days (contract): retention may not purge younger events. */
 const MIN_RETENTION_MS = 7 * 86_400_000;
 
+/** The gateway package's version (read at run time: the CLI runs from source and from the build). */
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
 const program = new Command()
   .name("engage-bridge")
   .description("Voyado Engage webhooks to HubSpot, SendGrid, Google Sheets and more")
+  .version(VERSION, "--version", "print the version")
   .showHelpAfterError();
 
 program
