@@ -43,8 +43,6 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-const sqlitePath = (url: string) => SqliteStore.pathOf(url);
-
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { config, logger } = options;
   const role = options.role ?? "all";
@@ -57,7 +55,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // One gateway per role on a SQLite file (a store passed in by a test is the test's business).
   const locks =
     options.store === undefined && config.store.startsWith("sqlite:")
-      ? acquireRunLocks(sqlitePath(config.store), role === "all" ? ["ingest", "worker"] : [role])
+      ? acquireRunLocks(SqliteStore.pathOf(config.store), role === "all" ? ["ingest", "worker"] : [role])
       : undefined;
   let store: Store;
   try {

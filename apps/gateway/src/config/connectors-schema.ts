@@ -1,4 +1,4 @@
-import { KNOWN_EVENT_TYPES, type KnownEventType, type RateLimit } from "@engage-bridge/core";
+import { KNOWN_EVENT_TYPES, type RateLimit } from "@engage-bridge/core";
 import { z } from "zod";
 import type { ConnectorRegistry } from "../connectors/registry.ts";
 
@@ -99,5 +99,3 @@ export function filterMatches(
   if (filter.sources && !filter.sources.includes(event.source)) return false;
   return true;
 }
-
-export const KNOWN_TYPES: readonly KnownEventType[] = KNOWN_EVENT_TYPES;

@@ -4,12 +4,12 @@ import { type AddressInfo, connect, createServer, type NetConnectOpts, type Sock
 import { join } from "node:path";
 import { sampleEvent } from "@engage-bridge/testkit";
 import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../config/load.ts";
 import { BUILTIN_CONNECTORS } from "../connectors/builtin.ts";
 import { makeRegistry } from "../connectors/registry.ts";
 import { signed, startTestGateway, type TestGateway, waitFor } from "../test-support/harness.ts";
-import { postgresSkipReason, startTestPostgres, type TestPostgres } from "../test-support/postgres.ts";
+import { postgresSuite } from "../test-support/postgres.ts";
 
 /**
  * The contract's deadlines against a PostgreSQL server that misbehaves: /readyz answers 503 within
@@ -17,16 +17,9 @@ import { postgresSkipReason, startTestPostgres, type TestPostgres } from "../tes
  * retries) well inside Svix's 15 s instead of hanging when the server hangs or a lock is held.
  */
 
-const skip = postgresSkipReason();
-if (skip) console.warn(skip);
-
-let server: TestPostgres | undefined;
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-
-function pgServer(): TestPostgres {
-  if (!server) throw new Error("the PostgreSQL test server did not start");
-  return server;
-}
+const suite = postgresSuite();
+const { skip, cleanups } = suite;
+const pgServer = () => suite.server();
 
 /** The contract: /readyz answers within 2 s. A hang fails the test (after 3 s), not the suite. */
 const READYZ_ABORT_MS = 3_000;
@@ -151,15 +144,7 @@ async function startProxy(upstream: NetConnectOpts): Promise<FreezableProxy> {
 describe.skipIf(skip !== undefined)(
   skip ? `PostgreSQL timeouts (${skip})` : "PostgreSQL timeouts on a real server",
   () => {
-    beforeAll(async () => {
-      server = await startTestPostgres();
-    }, 60_000);
-    afterAll(async () => {
-      await server?.stop();
-    });
-    afterEach(async () => {
-      for (const fn of cleanups.splice(0).reverse()) await fn();
-    });
+    suite.hooks();
 
     it("/readyz answers 503 when the server answers reads but refuses writes", async () => {
       const base = await pgServer().freshUrl();

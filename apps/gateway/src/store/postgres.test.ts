@@ -1,24 +1,17 @@
 import { createTestConnector, sampleEvent, startFakeTarget } from "@engage-bridge/testkit";
 import type pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startTestGateway, waitFor } from "../test-support/harness.ts";
-import { postgresSkipReason, startTestPostgres, type TestPostgres } from "../test-support/postgres.ts";
+import { postgresSuite } from "../test-support/postgres.ts";
 import { type ContractStore, event, storeContract } from "../test-support/store-contract.ts";
 import { openStore } from "./open.ts";
 import { PostgresStore } from "./postgres.ts";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.ts";
 import type { DeliveryUpdate, Store } from "./store.ts";
 
-const skip = postgresSkipReason();
-if (skip) console.warn(skip);
-
-let server: TestPostgres | undefined;
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-
-function pgServer(): TestPostgres {
-  if (!server) throw new Error("the PostgreSQL test server did not start");
-  return server;
-}
+const suite = postgresSuite();
+const { skip, cleanups } = suite;
+const pgServer = () => suite.server();
 
 /** A store on `url` (a "process": its own pool), closed after the test. */
 async function newStore(url: string, migrate = true): Promise<PostgresStore> {
@@ -46,15 +39,7 @@ const delivered = (id: string): DeliveryUpdate => ({
 describe.skipIf(skip !== undefined)(
   skip ? `PostgresStore (${skip})` : "PostgresStore on a real server",
   () => {
-    beforeAll(async () => {
-      server = await startTestPostgres();
-    }, 60_000);
-    afterAll(async () => {
-      await server?.stop();
-    });
-    afterEach(async () => {
-      for (const fn of cleanups.splice(0).reverse()) await fn();
-    });
+    suite.hooks();
 
     storeContract("PostgresStore", open);
 

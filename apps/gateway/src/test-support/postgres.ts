@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { afterAll, afterEach, beforeAll } from "vitest";
 
 /**
  * A PostgreSQL server for tests: `TEST_DATABASE_URL` when set, else a throwaway cluster started
@@ -191,4 +192,39 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       remove();
     }
   });
+}
+
+/**
+ * What a PostgreSQL test file shares: the skip reason, the server its suite starts, and the
+ * clean-ups run after each test. Call `hooks()` inside the suite's `describe.skipIf(skip)`.
+ */
+export function postgresSuite(): {
+  skip: string | undefined;
+  server(): TestPostgres;
+  cleanups: (() => Promise<unknown> | unknown)[];
+  hooks(): void;
+} {
+  const skip = postgresSkipReason();
+  if (skip) console.warn(skip);
+  let server: TestPostgres | undefined;
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  return {
+    skip,
+    cleanups,
+    server() {
+      if (!server) throw new Error("the PostgreSQL test server did not start");
+      return server;
+    },
+    hooks() {
+      beforeAll(async () => {
+        server = await startTestPostgres();
+      }, 60_000);
+      afterAll(async () => {
+        await server?.stop();
+      });
+      afterEach(async () => {
+        for (const fn of cleanups.splice(0).reverse()) await fn();
+      });
+    },
+  };
 }
