@@ -113,6 +113,7 @@ describe("the web sources", () => {
       "base64.ts",
       "errors.ts",
       "events-core.ts",
+      "payload-rules.ts",
       "signature-rules.ts",
       "tolerant.ts",
       "web/decrypt.ts",
