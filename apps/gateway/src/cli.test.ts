@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -196,8 +196,10 @@ describe("start", () => {
     });
     const deadline = Date.now() + 15_000;
     while (!banner.includes("events") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(banner).toContain("sandbox mode");
-    const command = /pnpm exec engage-bridge (send-sample --url \S+ --secret \S+)/.exec(banner);
+    expect(banner).toMatch(/SANDBOX MODE.*NOT FOR PRODUCTION/);
+    // The admin API is on, with the token the banner shows.
+    expect(banner).toMatch(/dashboard +http:\/\/127\.0\.0\.1:\d+\/admin\/ +\(token \S{16,}\)/);
+    const command = /(?:pnpm exec )?engage-bridge (send-sample --url \S+ --secret \S+)/.exec(banner);
     expect(command).not.toBeNull();
     const args = (command?.[1] ?? "").split(" ");
     const sent = await runCli(args, { cwd: dir });
@@ -218,6 +220,10 @@ describe("start", () => {
       return rows.length === 8 && rows.every((r) => r.status === "delivered") ? rows : undefined;
     });
     expect(deliveries.filter((d) => d.connector === "hubspot")).toHaveLength(3);
+    const token = /\(token (\S+)\)/.exec(banner)?.[1] ?? "";
+    const stats = await fetch(`${base}/admin/stats`, { headers: { authorization: `Bearer ${token}` } });
+    expect(stats.status).toBe(200);
+    expect(await stats.json()).toMatchObject({ queueDepth: 0 });
     const state = await (await fetch(`${base}/sandbox`)).json();
     expect(state).toMatchObject({
       hubspot: {
@@ -231,12 +237,84 @@ describe("start", () => {
     expect(await exited).toBe(0);
   });
 
+  it("refuses sandbox mode with NODE_ENV=production: exit 1 naming what is missing", async () => {
+    const dir = workdir();
+    const { code, stderr } = await runCli(["start"], {
+      cwd: dir,
+      env: { NODE_ENV: "production" },
+      timeoutMs: 15_000,
+    });
+    expect(code).toBe(1);
+    expect(stderr).toContain("no config file, and NODE_ENV=production refuses sandbox mode");
+    expect(stderr).toContain("--config FILE");
+    expect(stderr).toContain("ENGAGE_BRIDGE_CONFIG");
+    expect(stderr).not.toMatch(/sandbox mode —|SANDBOX MODE/);
+    // Nothing was created: no sandbox secret, no database.
+    expect(existsSync(join(dir, "data"))).toBe(false);
+  });
+
+  it("refuses to start when --config or ENGAGE_BRIDGE_CONFIG names a file that does not exist", async () => {
+    const dir = workdir();
+    const byFlag = await runCli(["start", "--config", "missing.yaml"], { cwd: dir, timeoutMs: 15_000 });
+    expect(byFlag.code).toBe(1);
+    expect(byFlag.stderr).toContain(`${join(dir, "missing.yaml")}: 1 problem`);
+    expect(byFlag.stderr).toContain("the config file named by --config does not exist");
+    const byEnv = await runCli(["start"], {
+      cwd: dir,
+      env: { ENGAGE_BRIDGE_CONFIG: "/nonexistent/engage-bridge.yaml" },
+      timeoutMs: 15_000,
+    });
+    expect(byEnv.code).toBe(1);
+    expect(byEnv.stderr).toContain("the config file named by ENGAGE_BRIDGE_CONFIG does not exist");
+    expect(existsSync(join(dir, "data"))).toBe(false);
+  });
+
   it("refuses to start with a broken config, listing the problems", async () => {
     const dir = workdir();
     writeFileSync(join(dir, "engage-bridge.yaml"), "sources:\n  engage:\n    signingSecrets: [whsec_]\n");
     const { code, stderr } = await runCli(["start"], { cwd: dir });
     expect(code).toBe(1);
     expect(stderr).toContain("sources.engage.signingSecrets.0");
+  });
+});
+
+describe("read commands need only the store", () => {
+  it("work with a config whose connector secrets are not in the environment, and coerce ${ENV} numbers", async () => {
+    const dir = workdir();
+    const file = join(dir, "engage-bridge.yaml");
+    writeFileSync(
+      file,
+      [
+        `store: sqlite:${join(dir, "gw.db")}`,
+        "storeOptions:",
+        "  statementTimeoutMs: ${STATEMENT_TIMEOUT}",
+        "sources:",
+        "  engage:",
+        "    signingSecrets: ['${ENGAGE_SIGNING_SECRET_UNSET}']",
+        "connectors:",
+        "  hubspot:",
+        "    accessToken: ${HUBSPOT_TOKEN_UNSET}",
+        "    subscriptionId: 1",
+        "  acme:",
+        "    type: not-loaded-plugin",
+        "",
+      ].join("\n"),
+    );
+    const env = { STATEMENT_TIMEOUT: "3000" };
+    for (const args of [["events"], ["deliveries"], ["stats", "--json"], ["replay", "--status", "dead"]]) {
+      const result = await runCli([...args, "--config", file], { env });
+      expect(result.stderr, args.join(" ")).toBe("");
+      expect(result.code, args.join(" ")).toBe(0);
+    }
+    // `start` still needs them all, and says which.
+    const start = await runCli(["start", "--config", file], { env, timeoutMs: 15_000 });
+    expect(start.code).toBe(1);
+    expect(start.stderr).toContain("environment variable ENGAGE_SIGNING_SECRET_UNSET is not set");
+    expect(start.stderr).toContain("environment variable HUBSPOT_TOKEN_UNSET is not set");
+    // A broken store setting is still an error for them.
+    const bad = await runCli(["events", "--config", file], { env: { STATEMENT_TIMEOUT: "soon" } });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("storeOptions.statementTimeoutMs: ${STATEMENT_TIMEOUT} must be a number");
   });
 });
 

@@ -1,12 +1,19 @@
 import { readFileSync } from "node:fs";
+import { relative } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { stringify } from "yaml";
-import { ConfigError, loadConfigWithPlugins, maskConfig, resolveConfigPath } from "./config/load.ts";
+import {
+  ConfigError,
+  loadConfigWithPlugins,
+  loadStoreConfig,
+  locateConfig,
+  maskConfig,
+} from "./config/load.ts";
 import { BUILTIN_CONNECTORS } from "./connectors/builtin.ts";
 import { makeRegistry } from "./connectors/registry.ts";
 import { type Role, startGateway } from "./gateway.ts";
 import { createLogger } from "./logger.ts";
-import { SANDBOX_SOURCE, type Sandbox, sandboxConfig, startSandbox } from "./sandbox.ts";
+import { SANDBOX_SOURCE, type Sandbox, sandboxConfig, sandboxStore, startSandbox } from "./sandbox.ts";
 import { sendSamples } from "./send-sample.ts";
 import { openStore } from "./store/open.ts";
 import { DELIVERY_STATUSES, type DeliveryStatus, type EventStatus, type Store } from "./store/store.ts";
@@ -26,12 +33,31 @@ async function startSandboxOrExit(): Promise<Sandbox> {
   }
 }
 
+/** Runs `fn`; a {@link ConfigError} is printed (every problem) and exits 1. */
+function orExit<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      err(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+/**
+ * The config file to use, or `undefined` for sandbox mode; exits 1 when a named file does not exist
+ * or when `NODE_ENV=production` and there is none.
+ */
+const configFileOrExit = (explicit: string | undefined) => orExit(() => locateConfig(explicit));
+
 /** The configured file (with its plugins), or sandbox mode when there is none. Exits 1 listing every problem. */
 async function loadOrSandbox(
   explicit: string | undefined,
   options: { loadPlugins?: boolean } = {},
 ): Promise<Loaded> {
-  const file = resolveConfigPath(explicit);
+  const file = configFileOrExit(explicit);
   try {
     if (file)
       return { ...(await loadConfigWithPlugins(file, { builtin: BUILTIN_CONNECTORS, ...options })), file };
@@ -86,7 +112,7 @@ program
       .default("all"),
   )
   .action(async (opts: { config?: string; host?: string; role: Role }) => {
-    const file = resolveConfigPath(opts.config);
+    const file = configFileOrExit(opts.config);
     const sandbox = file ? undefined : await startSandboxOrExit();
     const loaded = sandbox
       ? { config: sandbox.config, registry: makeRegistry(BUILTIN_CONNECTORS) }
@@ -139,20 +165,42 @@ program
     process.on("SIGINT", () => void stop("SIGINT"));
   });
 
+/**
+ * How the user ran this CLI, for the commands the banner suggests: `pnpm exec engage-bridge` in the
+ * repository, `node <path>/bin/engage-bridge.js` from the deploy artifact, else the bin name.
+ */
+function invocation(): string {
+  const script = process.argv[1] ?? "";
+  if (process.env.npm_execpath || script.includes("node_modules/.bin")) return "pnpm exec engage-bridge";
+  if (script.endsWith(".js")) {
+    const near = relative(process.cwd(), script);
+    return `node ${near && !near.startsWith("..") ? near : script}`;
+  }
+  return "engage-bridge";
+}
+
 function printSandboxBanner(sandbox: Sandbox, url: string): void {
   const secret = sandbox.config.sources[SANDBOX_SOURCE]?.signingSecrets[0] ?? "";
+  const cli = invocation();
+  const rule = `  ${"=".repeat(78)}`;
   err(
     [
       "",
-      "  engage-bridge — sandbox mode (no config file found)",
+      rule,
+      "  SANDBOX MODE — fake targets and a generated secret; NOT FOR PRODUCTION",
+      "  No config file was found (--config, ENGAGE_BRIDGE_CONFIG, ./engage-bridge.yaml).",
+      "  Nothing leaves this machine: HubSpot, SendGrid, Google Sheets and the Engage API are",
+      "  in-process fakes. With NODE_ENV=production, start refuses to run without a config file.",
+      rule,
       `  listening     ${url}/webhooks/${SANDBOX_SOURCE}`,
       `  store         ${sandbox.config.store}`,
       `  secret        ${secret}`,
+      `  dashboard     ${url}/admin/   (token ${sandbox.config.admin?.token ?? ""})`,
       `  connectors    hubspot, sendgrid, googleSheets → in-process fakes (${Object.values(sandbox.fakes).join(", ")})`,
       "",
       "  Try, in another terminal:",
-      `    pnpm exec engage-bridge send-sample --url ${url}/webhooks/${SANDBOX_SOURCE} --secret ${secret}`,
-      "    pnpm exec engage-bridge deliveries",
+      `    ${cli} send-sample --url ${url}/webhooks/${SANDBOX_SOURCE} --secret ${secret}`,
+      `    ${cli} deliveries`,
       `    curl ${url}/sandbox        # what the fake HubSpot, SendGrid and Sheets hold now`,
       "",
     ].join("\n"),
@@ -168,7 +216,7 @@ program
     "also load the plugins the file names (runs their code) and validate their blocks",
   )
   .action(async (opts: { config?: string; loadPlugins?: boolean }) => {
-    const file = resolveConfigPath(opts.config);
+    const file = configFileOrExit(opts.config);
     if (!file) {
       err("no config file: pass --config FILE, set ENGAGE_BRIDGE_CONFIG or create ./engage-bridge.yaml");
       process.exit(1);
@@ -229,8 +277,10 @@ program
     },
   );
 
+/** Read and operator commands need only the store: not the connectors' secrets, nor plugins. */
 async function withStore<T>(configFile: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
-  const { config } = await loadOrSandbox(configFile);
+  const file = configFileOrExit(configFile);
+  const config = file ? orExit(() => loadStoreConfig(file)) : { store: sandboxStore(), storeOptions: {} };
   // A one-shot command may wait for another process's SQLite lock: it serves no requests meanwhile.
   const store = await openStore(config.store, { ...config.storeOptions, busyTimeoutMs: 5_000 });
   try {

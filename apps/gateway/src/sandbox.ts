@@ -18,16 +18,24 @@ export const SANDBOX_SOURCE = "engage";
 /** The sample contact's address in the sandbox's fake Engage API (and in the fake targets). */
 export const SANDBOX_EMAIL = "sample.contact@example.com";
 
-/** The sandbox's signing secret: generated once, kept in ./data so that restarts keep it. */
-export function sandboxSecret(cwd = process.cwd()): string {
+/** A value generated once and kept in ./data (0600), so that restarts keep it. */
+function persisted(name: string, make: () => string, cwd: string): string {
   const dir = resolve(cwd, SANDBOX_DIR);
-  const file = join(dir, "sandbox-signing-secret");
+  const file = join(dir, name);
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const secret = `whsec_${randomBytes(32).toString("base64")}`;
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
+  const value = make();
+  writeFileSync(file, `${value}\n`, { mode: 0o600 });
+  return value;
 }
+
+/** The sandbox's signing secret, printed in its banner. */
+export const sandboxSecret = (cwd = process.cwd()): string =>
+  persisted("sandbox-signing-secret", () => `whsec_${randomBytes(32).toString("base64")}`, cwd);
+
+/** The sandbox's admin token, printed in its banner: a newcomer sees the dashboard in the first minute. */
+export const sandboxAdminToken = (cwd = process.cwd()): string =>
+  persisted("sandbox-admin-token", () => randomBytes(24).toString("base64url"), cwd);
 
 export const sandboxStore = (cwd = process.cwd()) =>
   `sqlite:${resolve(cwd, SANDBOX_DIR, "engage-bridge.db")}`;
@@ -73,6 +81,7 @@ export async function startSandbox(registry: ConnectorRegistry, cwd = process.cw
     // opens it up on purpose).
     server: { host: "127.0.0.1" },
     store: sandboxStore(cwd),
+    admin: { token: sandboxAdminToken(cwd) },
     sources: {
       [SANDBOX_SOURCE]: {
         signingSecrets: [sandboxSecret(cwd)],

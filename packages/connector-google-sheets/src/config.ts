@@ -25,8 +25,15 @@ const columnSchema = z.union(
   [
     columnNameSchema,
     z.strictObject({
-      column: columnNameSchema,
-      label: z.string().trim().min(1).optional().describe("header text; default: the column's own label"),
+      column: columnNameSchema.describe("The column's name."),
+      label: z
+        .string()
+        .trim()
+        .min(1)
+        .optional()
+        .describe(
+          "Header text for the column in row 1; default: the column's own label (e.g. `Points added`).",
+        ),
     }),
   ],
   {
@@ -84,14 +91,16 @@ const columnsSchema = z
   // the JSON Schema.
   .prefault([...DEFAULT_COLUMNS])
   .describe(
-    "the sheet's columns, in order: a column name, or { column, label } for another header text; must include eventId (source is the loyalty.addPoints payload's source field)",
+    "The sheet's columns, in order: a column name, or `{ column, label }` for another header text. Must " +
+      "include `eventId` (rows already written are recognised by it), no column twice; default: the 17 " +
+      "columns `receivedAt` … `sourceId`. `source` is the `loyalty.addPoints` payload's field, not the " +
+      "gateway's source.",
   );
 
 /**
  * The `connectors.googleSheets` block (without `enabled` and `rateLimit`, which the gateway owns).
- * The service-account key is given either as a file path or inline (typically `"${file:…}"`); its
- * contents are checked when the connector starts, not here, so that `check-config` works on a
- * machine without the key.
+ * The key's contents are checked when the connector starts, not here, so that `check-config` works
+ * on a machine without the key.
  */
 export const googleSheetsConfigSchema = z
   .strictObject({
@@ -99,24 +108,67 @@ export const googleSheetsConfigSchema = z
       .string()
       .trim()
       .min(1)
-      .regex(/^[A-Za-z0-9_-]+$/, "expected the spreadsheet id (the part of its URL after /d/), not a URL"),
-    sheetName: z.string().min(1).max(100).default(DEFAULT_SHEET_NAME),
-    serviceAccountFile: z.string().min(1).optional(),
-    serviceAccount: secret(z.string().min(1)).optional(),
-    rootUrl: z.url().default(DEFAULT_ROOT_URL),
-    tokenUrl: z.url().default(DEFAULT_TOKEN_URL),
+      .regex(/^[A-Za-z0-9_-]+$/, "expected the spreadsheet id (the part of its URL after /d/), not a URL")
+      .describe(
+        "The spreadsheet's id, the part of its URL after `/d/` (a pasted URL is refused). Share the " +
+          "spreadsheet with the service account's `client_email` as Editor.",
+      ),
+    sheetName: z
+      .string()
+      .min(1)
+      .max(100)
+      .default(DEFAULT_SHEET_NAME)
+      .describe(
+        "The tab rows are appended to (default `Loyalty`). It is not created: a missing tab stops the " +
+          "gateway at start-up.",
+      ),
+    serviceAccountFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Path of the service account's JSON key file, relative to the working directory; read when the " +
+          "connector starts. Set exactly one of this or `serviceAccount`.",
+      ),
+    serviceAccount: secret(z.string().min(1))
+      .optional()
+      .describe(
+        "The service account's JSON key inline (secret), typically the key file's contents read with a " +
+          "`file:` interpolation. Set exactly one of this or `serviceAccountFile`.",
+      ),
+    rootUrl: z
+      .url()
+      .default(DEFAULT_ROOT_URL)
+      .describe(
+        "Google Sheets API root URL (default `https://sheets.googleapis.com/`); change it only for a " +
+          "proxy or a test fake.",
+      ),
+    tokenUrl: z
+      .url()
+      .default(DEFAULT_TOKEN_URL)
+      .describe(
+        "OAuth 2.0 token endpoint for the service account's JWT grant, also the assertion's audience " +
+          "(default `https://oauth2.googleapis.com/token`).",
+      ),
     columns: columnsSchema,
     onHeaderMismatch: z
       .enum(HEADER_MISMATCH_MODES)
       .default("refuse")
       .describe(
-        "when row 1 of a non-empty sheet is not the configured header: refuse to start, or (append-new-columns) add the new columns to row 1 when row 1 is the start of the header",
+        "When row 1 of a non-empty sheet is not the configured header: `refuse` (default) stops the " +
+          "gateway at start-up; `append-new-columns` writes the missing labels into row 1 when row 1 is " +
+          "the start of the configured header (columns added at the end only), and refuses otherwise.",
       ),
   })
   .refine((c) => Boolean(c.serviceAccountFile) !== Boolean(c.serviceAccount), {
     message: "set exactly one of serviceAccountFile or serviceAccount",
     path: ["serviceAccountFile"],
-  });
+  })
+  .describe(
+    "Google Sheets loyalty log: one row per `loyalty.addPoints`, `point.balance.updated` and " +
+      "`reward.voucher.created` event, never duplicated or lost. Authenticates with a service-account " +
+      "key: set exactly one of `serviceAccountFile` or `serviceAccount`.",
+  );
 
 export type GoogleSheetsConfigInput = z.input<typeof googleSheetsConfigSchema>;
 export type GoogleSheetsConfig = z.output<typeof googleSheetsConfigSchema>;

@@ -5,26 +5,77 @@ import type { ConnectorRegistry } from "../connectors/registry.ts";
 /** Instance names key deliveries, metrics and CLI filters: plain identifiers. */
 export const INSTANCE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
-export const rateLimitSchema = z.strictObject({
-  requests: z.number().int().positive(),
-  perSeconds: z.number().positive(),
-}) satisfies z.ZodType<RateLimit>;
-
 /**
- * Which events an instance gets: every key optional, AND across keys, OR within a list. An event
- * that does not match gets no delivery for the instance at all.
+ * A request rate. Its description is the connector one (the JSON Schema splices it into every
+ * connector block); a source's `rateLimit` describes itself.
  */
-export const filterSchema = z.strictObject({
-  types: z.array(z.enum(KNOWN_EVENT_TYPES)).min(1).optional(),
-  tenants: z.array(z.string().min(1)).min(1).optional(),
-  sources: z.array(z.string().min(1)).min(1).optional(),
-});
+export const rateLimitSchema = z
+  .strictObject({
+    requests: z
+      .number()
+      .int()
+      .positive()
+      .describe("The most requests allowed within one window of `perSeconds` seconds (a positive integer)."),
+    perSeconds: z
+      .number()
+      .positive()
+      .describe("The length of the window in seconds (a positive number; fractions allowed)."),
+  })
+  .describe(
+    "Pace of this instance's requests to its target: at most `requests` in any rolling window of " +
+      "`perSeconds` seconds. Absent = the connector's own rate (HubSpot 100 per 10 s, raise it to 190 for " +
+      "Pro/Enterprise apps; Google Sheets 60 per 60 s; SendGrid none, it follows SendGrid's rate-limit " +
+      "headers).",
+  ) satisfies z.ZodType<RateLimit>;
+
+export const filterSchema = z
+  .strictObject({
+    types: z
+      .array(z.enum(KNOWN_EVENT_TYPES))
+      .min(1)
+      .optional()
+      .describe(
+        "Event types this instance gets, e.g. `contact.acceptsEmail.changed` (known types only). Absent = " +
+          "every type the connector handles.",
+      ),
+    tenants: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe(
+        "Engage tenants (the event envelope's `tenant`) whose events this instance gets; an event without " +
+          "a tenant does not match. Absent = any tenant.",
+      ),
+    sources: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe(
+        "Names of sources (keys under `sources:`) whose events this instance gets; an unknown name is a " +
+          "config error. Absent = any source.",
+      ),
+  })
+  .describe(
+    "Which events this instance gets: every key optional, AND across keys, OR within a list. An event " +
+      "that does not match gets no delivery for this instance at all (not a skipped one); absent = every " +
+      "event of a type the connector handles.",
+  );
 export type ConnectorFilter = z.output<typeof filterSchema>;
 
 /** The keys the gateway owns in every connector block; the rest is the connector's own config. */
-const commonSchema = z.strictObject({
-  type: z.string().min(1).optional(),
-  enabled: z.boolean().default(true),
+export const commonSchema = z.strictObject({
+  type: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "The connector this instance runs (`hubspot`, `sendgrid`, `googleSheets` or a plugin's name); " +
+        "defaults to the instance name, so a block named after its connector needs none.",
+    ),
+  enabled: z
+    .boolean()
+    .default(true)
+    .describe("`false` turns this instance off: new events get no deliveries for it. Default `true`."),
   rateLimit: rateLimitSchema.optional(),
   filter: filterSchema.optional(),
 });
@@ -39,11 +90,7 @@ export interface EnabledConnectorConfig {
   config: unknown;
 }
 
-/**
- * `connectors:`: instance name → block. `type` names the connector and defaults to the key, so a
- * block named after its connector (`hubspot:`) needs none; two blocks of one type are two
- * instances with their own config, pacing, deliveries and health.
- */
+/** `connectors:`: instance name → block, each validated by its connector's `configSchema`. */
 export function connectorsSchema(registry: ConnectorRegistry, unknownTypes: "refuse" | "accept") {
   const known = Object.keys(registry).sort();
   return z
@@ -85,7 +132,13 @@ export function connectorsSchema(registry: ConnectorRegistry, unknownTypes: "ref
         if (common.success && parsed.success) instances[name] = { ...common.data, type, config: parsed.data };
       }
       return instances;
-    });
+    })
+    .describe(
+      "Connector instances, by instance name (a letter, then letters, digits, `-` and `_`; up to 64), " +
+        "which keys deliveries, metrics and CLI filters. `type` names the connector and defaults to the " +
+        "instance name; two blocks of one type are two instances with their own config, pacing, " +
+        "deliveries and health.",
+    );
 }
 
 /** Whether an event goes to an instance: its type handled, and its filter matching. */

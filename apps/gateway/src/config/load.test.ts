@@ -365,7 +365,8 @@ describe("JSON Schema", () => {
       properties: {
         type: { const: "hubspot" },
         filter: expect.any(Object),
-        enabled: { type: "boolean" },
+        // Booleans also take a whole `${ENV}` reference (coerced at load).
+        enabled: { anyOf: [{ type: "boolean" }, { type: "string", "x-reference": true }] },
         subscriptionId: expect.any(Object),
         accessToken: expect.any(Object),
       },

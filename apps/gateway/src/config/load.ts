@@ -2,9 +2,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { isSecretJsonSchema } from "@engage-bridge/core";
 import { parseDocument } from "yaml";
-import type { z } from "zod";
+import { z } from "zod";
 import { loadPlugins } from "../connectors/plugins.ts";
 import { type AnyConnector, type ConnectorRegistry, makeRegistry } from "../connectors/registry.ts";
+import { coerceInterpolated, resolveRef } from "./coerce.ts";
 import { configJsonSchema } from "./json-schema.ts";
 import { buildConfigSchema, type ConfigSchemaOptions, type GatewayConfig } from "./schema.ts";
 
@@ -30,16 +31,61 @@ export class ConfigError extends Error {
 
 export const DEFAULT_CONFIG_FILE = "engage-bridge.yaml";
 
+/** Where the config file comes from, for messages. */
+export type ConfigOrigin = "--config" | "ENGAGE_BRIDGE_CONFIG" | `./${typeof DEFAULT_CONFIG_FILE}`;
+
+/**
+ * `--config` first, then `ENGAGE_BRIDGE_CONFIG`, then `./engage-bridge.yaml`; `undefined` when none
+ * is given and there is no `./engage-bridge.yaml` (sandbox mode, where allowed: {@link locateConfig}).
+ */
+export function findConfig(
+  explicit: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): { file: string; origin: ConfigOrigin } | undefined {
+  if (explicit) return { file: resolve(cwd, explicit), origin: "--config" };
+  if (env.ENGAGE_BRIDGE_CONFIG)
+    return { file: resolve(cwd, env.ENGAGE_BRIDGE_CONFIG), origin: "ENGAGE_BRIDGE_CONFIG" };
+  const local = resolve(cwd, DEFAULT_CONFIG_FILE);
+  return existsSync(local) ? { file: local, origin: `./${DEFAULT_CONFIG_FILE}` } : undefined;
+}
+
 /** `--config` first, then `ENGAGE_BRIDGE_CONFIG`, then `./engage-bridge.yaml`; undefined = sandbox. */
 export function resolveConfigPath(
   explicit: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
   cwd = process.cwd(),
 ): string | undefined {
-  if (explicit) return resolve(cwd, explicit);
-  if (env.ENGAGE_BRIDGE_CONFIG) return resolve(cwd, env.ENGAGE_BRIDGE_CONFIG);
-  const local = resolve(cwd, DEFAULT_CONFIG_FILE);
-  return existsSync(local) ? local : undefined;
+  return findConfig(explicit, env, cwd)?.file;
+}
+
+/**
+ * The config file to run with, or `undefined` for sandbox mode. Refuses (throws {@link ConfigError})
+ * when a named file does not exist — a typo must not turn a deployment into a sandbox against fake
+ * targets — and when `NODE_ENV=production` and no file is found at all.
+ */
+export function locateConfig(
+  explicit: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): string | undefined {
+  const found = findConfig(explicit, env, cwd);
+  if (found && !existsSync(found.file)) {
+    throw new ConfigError(found.file, [
+      { path: "", message: `the config file named by ${found.origin} does not exist` },
+    ]);
+  }
+  if (!found && env.NODE_ENV === "production") {
+    throw new ConfigError("engage-bridge", [
+      {
+        path: "",
+        message:
+          `no config file, and NODE_ENV=production refuses sandbox mode: pass --config FILE, set ` +
+          `ENGAGE_BRIDGE_CONFIG, or create ./${DEFAULT_CONFIG_FILE} in ${cwd}`,
+      },
+    ]);
+  }
+  return found?.file;
 }
 
 const REFERENCE = /\$\{([^}]*)\}/g;
@@ -50,7 +96,11 @@ interface Substitution {
   problems: ConfigProblem[];
   /** Strings that took content from a file (`${file:…}`): secret, whatever their key. */
   fromFiles: Set<string>;
+  /** Values that were one whole reference, by key path: candidates for number/boolean coercion. */
+  interpolated: Map<string, string>;
 }
+
+const WHOLE_REFERENCE = /^\s*\$\{([^}]*)\}\s*$/;
 
 /** Replaces `${ENV}` and `${file:/path}` in every string of the tree, recording what is missing. */
 function substitute(value: unknown, path: string[], sub: Substitution): unknown {
@@ -81,6 +131,8 @@ function substitute(value: unknown, path: string[], sub: Substitution): unknown 
       }
       return found;
     });
+    const whole = WHOLE_REFERENCE.exec(value);
+    if (whole) sub.interpolated.set(path.join("."), (whole[1] ?? "").trim());
     // Also as validation will see it (trimmed): the masked value must match the effective one.
     if (readFile && result.trim() !== "") sub.fromFiles.add(result).add(result.trim());
     return result;
@@ -130,6 +182,30 @@ export function parseConfigWithSecrets(
   options: LoadOptions,
 ): { config: GatewayConfig; secrets: ReadonlySet<string> } {
   const env = options.env ?? process.env;
+  const jsonSchema = configJsonSchema(options.registry);
+  const problems: ConfigProblem[] = [];
+  const { raw, fromFiles } = interpolate(readDocument(text, file), file, env, jsonSchema, problems);
+  const result = buildConfigSchema(options.registry, {
+    unknownConnectors: options.unknownConnectors,
+  }).safeParse(raw);
+  finish(file, problems, result);
+  const secrets = new Set(fromFiles);
+  collectSecrets(jsonSchema, raw, secrets);
+  return { config: (result as { data: GatewayConfig }).data, secrets };
+}
+
+/** Throws {@link ConfigError} with the problems found so far and validation's (not repeating one path). */
+function finish(file: string, problems: ConfigProblem[], result: z.ZodSafeParseResult<unknown>): void {
+  if (!result.success) {
+    // A value that could not be substituted is already reported; its validation would only repeat it.
+    const unresolved = new Set(problems.map((p) => p.path));
+    problems.push(...zodProblems(result.error).filter((p) => !unresolved.has(p.path)));
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
+}
+
+/** The YAML (or JSON) document's top-level mapping; throws {@link ConfigError} on a syntax error. */
+function readDocument(text: string, file: string): Record<string, unknown> {
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
@@ -140,33 +216,70 @@ export function parseConfigWithSecrets(
       })),
     );
   }
-  const problems: ConfigProblem[] = [];
-  const sub: Substitution = { env, baseDir: resolve(file, ".."), problems, fromFiles: new Set() };
-  const raw = substitute(doc.toJS() ?? {}, [], sub);
+  const raw: unknown = doc.toJS() ?? {};
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError(file, [{ path: "", message: "expected a mapping of keys at the top level" }]);
   }
+  return raw as Record<string, unknown>;
+}
+
+/**
+ * `${ENV}` and `${file:…}` substituted, whole references coerced where the schema wants a number or
+ * a boolean, and `PORT` applied. Problems are added to `problems`.
+ */
+function interpolate(
+  document: Record<string, unknown>,
+  file: string,
+  env: NodeJS.ProcessEnv,
+  jsonSchema: unknown,
+  problems: ConfigProblem[],
+): { raw: Record<string, unknown>; fromFiles: ReadonlySet<string> } {
+  const sub: Substitution = {
+    env,
+    baseDir: resolve(file, ".."),
+    problems,
+    fromFiles: new Set(),
+    interpolated: new Map(),
+  };
+  const substituted = substitute(document, [], sub);
+  const raw = coerceInterpolated(jsonSchema, substituted, sub.interpolated, problems) as Record<
+    string,
+    unknown
+  >;
   if (env.PORT !== undefined) {
     const port = Number(env.PORT);
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       problems.push({ path: "PORT", message: "must be a port number" });
-    else {
-      const record = raw as Record<string, unknown>;
-      record.server = { ...(record.server as object), port };
-    }
+    else raw.server = { ...(raw.server as object), port };
   }
-  const result = buildConfigSchema(options.registry, {
-    unknownConnectors: options.unknownConnectors,
-  }).safeParse(raw);
-  if (!result.success) {
-    // A value that could not be substituted is already reported; its validation would only repeat it.
-    const unresolved = new Set(problems.map((p) => p.path));
-    problems.push(...zodProblems(result.error).filter((p) => !unresolved.has(p.path)));
-  }
-  if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
-  const secrets = new Set(sub.fromFiles);
-  collectSecrets(configJsonSchema(options.registry), raw, secrets);
-  return { config: result.data, secrets };
+  return { raw, fromFiles: sub.fromFiles };
+}
+
+export type StoreConfig = Pick<GatewayConfig, "store" | "storeOptions">;
+
+/**
+ * Only the store settings of a config file (`store`, `storeOptions`), for the read and operator
+ * commands: they work against the store and must not need every connector's secret in the
+ * environment, nor run plugin code. The rest of the file is not validated here.
+ */
+export function loadStoreConfig(file: string, env: NodeJS.ProcessEnv = process.env): StoreConfig {
+  const registry = makeRegistry([]);
+  const { store, storeOptions } = readDocument(readConfigText(file), file);
+  const problems: ConfigProblem[] = [];
+  const picked = Object.fromEntries(
+    Object.entries({ store, storeOptions }).filter(([, value]) => value !== undefined),
+  );
+  const { raw } = interpolate(
+    picked,
+    file,
+    { ...env, PORT: undefined },
+    configJsonSchema(registry),
+    problems,
+  );
+  const { shape } = buildConfigSchema(registry);
+  const result = z.object({ store: shape.store, storeOptions: shape.storeOptions }).safeParse(raw);
+  finish(file, problems, result);
+  return (result as { data: StoreConfig }).data;
 }
 
 function readConfigText(file: string): string {
@@ -279,15 +392,6 @@ function collectSecrets(schema: unknown, value: unknown, into: Set<string>, root
       collectSecrets(child, entry, into, root);
     }
   }
-}
-
-function resolveRef(node: unknown, root: unknown): unknown {
-  const ref = (node as { $ref?: unknown } | null)?.$ref;
-  if (typeof ref !== "string" || !ref.startsWith("#/")) return node;
-  return ref
-    .slice(2)
-    .split("/")
-    .reduce<unknown>((at, part) => (at as Record<string, unknown> | undefined)?.[part], root);
 }
 
 function addStrings(value: unknown, into: Set<string>): void {
