@@ -27,6 +27,9 @@ async function open(): Promise<ContractStore> {
     store: await newStore(url),
     reopen: () => newStore(url),
     rows: (table) => pgServer().query(url, `SELECT * FROM ${table}`),
+    exec: async (sql) => {
+      await pgServer().query(url, sql);
+    },
   };
 }
 

@@ -3,6 +3,7 @@ import { contactNamedBy, normalizeContactId } from "./contact-of.ts";
 import { PostgresGroupCommitter } from "./postgres-ingest.ts";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.ts";
 import { type Row, toLeasedEvent, toStats, toStoredDelivery, toStoredEvent, whereOf } from "./rows.ts";
+import { assertKnownSchema } from "./schema-version.ts";
 import type {
   AppliedConsent,
   DeliveryQuery,
@@ -182,6 +183,10 @@ export class PostgresStore implements Store {
               broken = e;
             });
       }
+      const applied = await client.query<{ version: number | null }>(
+        "SELECT max(version) AS version FROM schema_migrations",
+      );
+      assertKnownSchema(applied.rows[0]?.version, POSTGRES_MIGRATIONS);
       if (!broken) await client.query("RESET statement_timeout; RESET lock_timeout");
     } catch (error) {
       // The session's timeouts are lifted: it must not go back to the pool as it is.

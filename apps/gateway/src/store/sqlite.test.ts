@@ -23,6 +23,14 @@ async function open(): Promise<ContractStore> {
       await reopened.migrate();
       return reopened;
     },
+    async exec(sql) {
+      const db = new DatabaseSync(path);
+      try {
+        db.exec(sql);
+      } finally {
+        db.close();
+      }
+    },
     async rows(table) {
       const db = new DatabaseSync(path, { readOnly: true });
       try {

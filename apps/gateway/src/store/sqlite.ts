@@ -2,6 +2,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { contactNamedBy, normalizeContactId } from "./contact-of.ts";
 import { GroupCommitter } from "./group-committer.ts";
 import { toLeasedEvent, toStats, toStoredDelivery, toStoredEvent, whereOf } from "./rows.ts";
+import { assertKnownSchema } from "./schema-version.ts";
 import { openConnection, retryBusy, type Synchronous } from "./sqlite-connection.ts";
 import { FileIdentity } from "./sqlite-file-identity.ts";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.ts";
@@ -99,6 +100,10 @@ export class SqliteStore implements Store {
         throw error;
       }
     }
+    const applied = this.db.prepare("SELECT max(version) AS version FROM schema_migrations").get() as
+      | { version: number | null }
+      | undefined;
+    assertKnownSchema(applied?.version, SQLITE_MIGRATIONS);
     // Only now: the WAL exists once the schema has been read, and its identity is recorded.
     this.identity?.check();
     this.committer ??= new GroupCommitter(this.db, { beforeCommit: () => this.checkFile() });

@@ -13,6 +13,8 @@ export interface ContractStore {
   reopen(): Promise<Store>;
   /** Every row of a table, read directly (also after the store is closed). */
   rows(table: string): Promise<Record<string, unknown>[]>;
+  /** Runs a statement directly on the database, beside the store (what another version would write). */
+  exec(sql: string): Promise<void>;
 }
 
 export const event = (svixId: string, extra: Partial<NewEvent> = {}): NewEvent => ({
@@ -30,6 +32,14 @@ export const event = (svixId: string, extra: Partial<NewEvent> = {}): NewEvent =
 
 export function storeContract(name: string, open: () => Promise<ContractStore>): void {
   describe(name, () => {
+    it("refuses to open a store that a newer version has migrated (a rollback after an upgrade)", async () => {
+      const opened = await open();
+      await opened.exec("INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)");
+      await expect(opened.reopen()).rejects.toThrow(
+        /the store's schema is at version 9999, newer than this engage-bridge knows \(\d+\)/,
+      );
+    });
+
     it("group-commits concurrent inserts: fewer transactions than events, every event stored once", async () => {
       const { store } = await open();
       const outcomes = await Promise.all(
