@@ -4,7 +4,7 @@
 //   pnpm build:deploy && node --test scripts/deploy/
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -140,6 +140,43 @@ describe("the deploy artifact, copied outside the repository", () => {
       );
     } finally {
       await stopWithin(gateway.child, gateway.exited);
+    }
+  });
+
+  it("as PID 1 (a container's init), SIGTERM from outside still drains and exits 0 within 10 s", async (t) => {
+    // A new PID namespace is what a container gives node: PID 1 gets only signals it handles.
+    if (spawnSync("unshare", ["--pid", "--fork", "true"]).status !== 0) {
+      t.skip("cannot create a PID namespace here (unshare --pid needs root or user namespaces)");
+      return;
+    }
+    const dir = mkdtempSync(join(home, "pid1-"));
+    const port = await freePort();
+    const config = join(dir, "engage-bridge.yaml");
+    writeFileSync(
+      config,
+      `server: { host: 127.0.0.1, port: ${port} }\nstore: sqlite:${join(dir, "gw.db")}\nsources: { engage: { signingSecrets: ["${SECRET}"] } }\n`,
+    );
+    const wrapper = spawn(
+      "unshare",
+      ["--pid", "--fork", "--kill-child", process.execPath, bin, "start", "--config", config],
+      { cwd: dir, env: baseEnv({ NODE_ENV: "production" }), stdio: "ignore" },
+    );
+    const exited = new Promise<{ code: number | null }>((resolve) =>
+      wrapper.on("exit", (code) => resolve({ code })),
+    );
+    try {
+      await waitFor(ready(port), "the gateway as PID 1");
+      // node, unshare's child: PID 1 inside its namespace (the last NSpid field).
+      const pid = Number(readFileSync(`/proc/${wrapper.pid}/task/${wrapper.pid}/children`, "utf8").trim());
+      const nspid = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]?.split(/\s+/);
+      assert.equal(nspid?.at(-1), "1", "node runs as PID 1 in its namespace");
+      process.kill(pid, "SIGTERM");
+      const timer = setTimeout(() => process.kill(pid, "SIGKILL"), SHUTDOWN_LIMIT_MS);
+      const { code } = await exited;
+      clearTimeout(timer);
+      assert.equal(code, 0, "exit 0 within 10 s of SIGTERM, as PID 1");
+    } finally {
+      wrapper.kill("SIGKILL");
     }
   });
 
