@@ -122,3 +122,49 @@ describe("settleBatch", () => {
     ]);
   });
 });
+
+describe("errors across copies of this package", () => {
+  // What a plugin's own copy of @engage-bridge/core throws: another class with the same brand.
+  const BRAND = Symbol.for("engage-bridge.error");
+  class OtherCopyPermanentError extends Error {
+    constructor(message: string) {
+      super(message);
+      Object.defineProperty(this, BRAND, { value: "permanent" });
+    }
+  }
+  class OtherCopyRetryableError extends Error {
+    readonly delayMs = 2_000;
+    readonly rateLimited = true;
+    constructor(message: string) {
+      super(message);
+      Object.defineProperty(this, BRAND, { value: "retryable" });
+    }
+  }
+
+  it("recognises another copy's errors by their brand, with instanceof", () => {
+    expect(new OtherCopyPermanentError("401") instanceof PermanentError).toBe(true);
+    expect(new OtherCopyPermanentError("401") instanceof RetryableError).toBe(false);
+    expect(new OtherCopyRetryableError("429") instanceof RetryableError).toBe(true);
+    expect(new Error("plain") instanceof PermanentError).toBe(false);
+    expect((null as unknown) instanceof PermanentError).toBe(false);
+    expect({ message: "shape alone is not enough" } instanceof RetryableError).toBe(false);
+  });
+
+  it("settles a batch by the brand: another copy's PermanentError is dead, its RetryableError keeps its delay", () => {
+    expect(settleBatch(2, { error: new OtherCopyPermanentError("token revoked") })).toEqual([
+      dead("token revoked"),
+      dead("token revoked"),
+    ]);
+    expect(settleBatch(1, { error: new OtherCopyRetryableError("slow down") })).toEqual([
+      retry("slow down", 2_000),
+    ]);
+  });
+
+  it("keeps ordinary instanceof for subclasses", () => {
+    class QuotaError extends RetryableError {}
+    expect(new QuotaError("quota") instanceof RetryableError).toBe(true);
+    expect(new QuotaError("quota") instanceof QuotaError).toBe(true);
+    expect(new RetryableError("plain") instanceof QuotaError).toBe(false);
+    expect(new RetryableError("x").name).toBe("RetryableError");
+  });
+});

@@ -64,7 +64,23 @@ export interface ConnectorHealth {
   healthy(): void;
 }
 
-export interface DeliveryContext<Config> {
+/**
+ * What the connector's `init` returned for this instance (an SDK client, caches): state that lives as
+ * long as the instance, one per configured instance even for two of one type. Optional where `init`
+ * returns nothing (connectors written before `init` could return state keep type-checking).
+ */
+export type InstanceState<State> = 0 extends 1 & State
+  ? { state?: State } // any: a registry of connectors of every state type
+  : // biome-ignore lint/suspicious/noConfusingVoidType: an `init` that returns nothing makes State `void`
+    [State] extends [void]
+    ? { state?: undefined }
+    : undefined extends State
+      ? { state?: State }
+      : { state: State };
+
+export type DeliveryContext<Config, State = undefined> = DeliveryContextBase<Config> & InstanceState<State>;
+
+export interface DeliveryContextBase<Config> {
   config: Config;
   logger: ConnectorLogger;
   health: ConnectorHealth;
@@ -97,6 +113,25 @@ export const retry = (reason: string, delayMs?: number): DeliveryResult =>
   delayMs === undefined ? { status: "retry", reason } : { status: "retry", reason, delayMs };
 export const dead = (reason: string): DeliveryResult => ({ status: "dead", reason });
 
+/**
+ * Errors are recognised by a brand, not by their class: a plugin built against its own copy of this
+ * package throws instances of *that* copy's classes. `instanceof RetryableError` and
+ * `instanceof PermanentError` check the brand (so they hold across copies); subclasses keep the
+ * ordinary `instanceof`.
+ */
+const BRAND = Symbol.for("engage-bridge.error");
+
+function branded(kind: string, value: unknown): boolean {
+  return typeof value === "object" && value !== null && (value as { [BRAND]?: unknown })[BRAND] === kind;
+}
+
+/** `instanceof base` by brand; for a subclass of `base`, the ordinary prototype check. */
+function brandedInstanceOf(base: abstract new (...args: never[]) => unknown, kind: string) {
+  return function (this: unknown, value: unknown): boolean {
+    return this === base ? branded(kind, value) : Function.prototype[Symbol.hasInstance].call(this, value);
+  };
+}
+
 /** The whole batch failed for a reason that may pass (timeout, 5xx, 429): every item is retried. */
 export class RetryableError extends Error {
   override readonly name = "RetryableError";
@@ -104,24 +139,39 @@ export class RetryableError extends Error {
   readonly delayMs: number | undefined;
   /** The target said "too many requests": the gateway also slows this connector down. */
   readonly rateLimited: boolean;
+  declare readonly [BRAND]: "retryable";
   constructor(message: string, options: { delayMs?: number; rateLimited?: boolean; cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.delayMs = options.delayMs;
     this.rateLimited = options.rateLimited ?? false;
+    Object.defineProperty(this, BRAND, { value: "retryable" });
   }
 }
 
 /** The whole batch can never succeed as sent (bad credentials, invalid config): every item is dead. */
 export class PermanentError extends Error {
   override readonly name = "PermanentError";
+  declare readonly [BRAND]: "permanent";
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, { cause: options.cause });
+    Object.defineProperty(this, BRAND, { value: "permanent" });
   }
 }
+
+Object.defineProperty(RetryableError, Symbol.hasInstance, {
+  value: brandedInstanceOf(RetryableError, "retryable"),
+});
+Object.defineProperty(PermanentError, Symbol.hasInstance, {
+  value: brandedInstanceOf(PermanentError, "permanent"),
+});
+
+/** What `init` receives: the delivery context without the config (its own argument) and the state it makes. */
+export type InitContext<Config> = Omit<DeliveryContextBase<Config>, "config">;
 
 export interface ConnectorDefinition<
   S extends z.ZodType = z.ZodType,
   T extends KnownEventType = KnownEventType,
+  State = undefined,
 > {
   /** Unique, stable name: used as the config key under `connectors:` and in stored deliveries. */
   name: string;
@@ -142,10 +192,13 @@ export interface ConnectorDefinition<
   /** Batches in flight at once; 1 when absent. */
   concurrency?: number;
   /**
-   * Optional start-up check (credentials, referenced objects). Throw to refuse to start with a
-   * clear message; the gateway reports it and exits.
+   * Optional start-up: checks (credentials, referenced objects) and the instance's state. Throw to
+   * refuse to start with a clear message; the gateway reports it and exits. What it returns (an SDK
+   * client, caches) is handed to every `deliver` of this instance as `ctx.state`: per-instance state
+   * belongs here, not in module-level maps keyed by the config. The gateway calls it once per
+   * configured instance before the first `deliver`.
    */
-  init?(config: z.output<S>, ctx: Omit<DeliveryContext<z.output<S>>, "config">): Promise<void>;
+  init?(config: z.output<S>, ctx: InitContext<z.output<S>>): Promise<State>;
   /**
    * Delivers a batch. Returns exactly one result per item, in the same order. Throw
    * {@link RetryableError} or {@link PermanentError} when the whole batch failed alike; any other
@@ -153,13 +206,15 @@ export interface ConnectorDefinition<
    */
   deliver(
     items: readonly DeliveryItem<Extract<EngageEvent, { type: T }>>[],
-    ctx: DeliveryContext<z.output<S>>,
+    ctx: DeliveryContext<z.output<S>, State>,
   ): Promise<readonly DeliveryResult[]>;
 }
 
-export type Connector<S extends z.ZodType = z.ZodType, T extends KnownEventType = KnownEventType> = Readonly<
-  ConnectorDefinition<S, T> & { maxBatchSize: number; concurrency: number }
->;
+export type Connector<
+  S extends z.ZodType = z.ZodType,
+  T extends KnownEventType = KnownEventType,
+  State = undefined,
+> = Readonly<ConnectorDefinition<S, T, State> & { maxBatchSize: number; concurrency: number }>;
 
 const NAME = /^[a-z][a-zA-Z0-9-]{0,62}$/;
 
@@ -170,9 +225,9 @@ function positiveInteger(value: number | undefined, fallback: number, what: stri
 }
 
 /** Checks a connector definition once, when the package is loaded, and fills in defaults. */
-export function defineConnector<S extends z.ZodType, T extends KnownEventType>(
-  definition: ConnectorDefinition<S, T>,
-): Connector<S, T> {
+export function defineConnector<S extends z.ZodType, T extends KnownEventType, State = undefined>(
+  definition: ConnectorDefinition<S, T, State>,
+): Connector<S, T, State> {
   if (!NAME.test(definition.name)) {
     throw new TypeError(`connector name "${definition.name}" must be camelCase letters, digits or dashes`);
   }
@@ -265,7 +320,7 @@ const PREFERENCE_FIELD = { email: "acceptsEmail", sms: "acceptsSms", postal: "ac
  */
 export async function currentPreference(
   item: DeliveryItem<PreferenceEvent>,
-  ctx: Pick<DeliveryContext<unknown>, "lookupContact" | "signal">,
+  ctx: Pick<DeliveryContextBase<unknown>, "lookupContact" | "signal">,
 ): Promise<CurrentPreference> {
   const { event } = item;
   if (!ctx.lookupContact) return { value: event.data.value, contact: undefined, source: "payload" };

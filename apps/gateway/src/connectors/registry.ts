@@ -1,8 +1,9 @@
 import type { Connector, KnownEventType } from "@engage-bridge/core";
 import type { z } from "zod";
 
-// biome-ignore lint/suspicious/noExplicitAny: connectors differ in config type; the registry erases it.
-export type AnyConnector = Connector<z.ZodType<any>, KnownEventType>;
+// Any config and state: the gateway only carries what `init` returned to `deliver`, never looks into it.
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds connectors of every config and state type
+export type AnyConnector = Connector<z.ZodType<any>, KnownEventType, any>;
 export type ConnectorRegistry = Readonly<Record<string, AnyConnector>>;
 
 export function makeRegistry(connectors: readonly AnyConnector[]): ConnectorRegistry {

@@ -58,6 +58,7 @@ export class ConnectorWorker {
   readonly name: string;
   private readonly owner = `${process.pid}:${randomUUID()}`;
   private readonly pacer: Pacer;
+  private state: unknown;
   private readonly stopping = new AbortController();
   private readonly abortAll = new AbortController();
   private wakeUp: (() => void) | undefined;
@@ -85,6 +86,11 @@ export class ConnectorWorker {
    * Runs `fn` (e.g. the connector's `init`) with one paced request reserved and `pace` for more, so
    * that requests made outside `deliver` count against the target's limit too.
    */
+  /** What the connector's `init` returned for this instance; `ctx.state` of every `deliver`. */
+  useState(state: unknown): void {
+    this.state = state;
+  }
+
   async paced<T>(signal: AbortSignal, fn: (pace: () => Promise<void>) => Promise<T>): Promise<T> {
     const slots = [await this.pacer.acquire(signal)];
     try {
@@ -259,6 +265,7 @@ export class ConnectorWorker {
           toDeliver.map((i) => i.item as never),
           {
             config: this.options.config,
+            state: this.state,
             logger: this.log,
             health: this.options.health,
             signal,

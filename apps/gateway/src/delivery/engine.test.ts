@@ -1,3 +1,4 @@
+import { defineConnector, delivered } from "@engage-bridge/core";
 import { createEngageClient } from "@engage-bridge/engage-api";
 import {
   createTestConnector,
@@ -7,6 +8,7 @@ import {
   startFakeTarget,
 } from "@engage-bridge/testkit";
 import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { startTestGateway, type TestGateway, waitFor } from "../test-support/harness.ts";
 import type { SourceRuntime } from "./connector-worker.ts";
 
@@ -60,6 +62,39 @@ const preference = (contactId: string, value: boolean, changedAt?: string) =>
   });
 
 describe("delivery engine", () => {
+  it("hands each instance the state its init returned (contract v2), two instances of one type apart", async () => {
+    const seen: { instance: string; state: unknown }[] = [];
+    const stateful = defineConnector({
+      name: "stateful",
+      configSchema: z.strictObject({ label: z.string() }),
+      handles: ["loyalty.addPoints"],
+      async init(config) {
+        return { client: `client for ${config.label}`, createdAt: Date.now() };
+      },
+      async deliver(items, ctx) {
+        seen.push({ instance: ctx.config.label, state: ctx.state });
+        return items.map(() => delivered());
+      },
+    });
+    const gw = await startTestGateway(
+      {
+        connectors: {
+          stateful: { label: "a" },
+          statefulB: { type: "stateful", label: "b" },
+        },
+      },
+      { connectors: [stateful] },
+    );
+    cleanups.push(() => gw.stop());
+    expect((await gw.post(sampleEvent("loyalty.addPoints"))).status).toBe(204);
+    await settled(gw, "stateful", 1);
+    await settled(gw, "statefulB", 1);
+    expect(seen.map((s) => [s.instance, (s.state as { client: string }).client]).sort()).toEqual([
+      ["a", "client for a"],
+      ["b", "client for b"],
+    ]);
+  });
+
   it("delivers everything after failed first attempts, in batches", async () => {
     const t = await target();
     t.failNext(2, { status: 503 });

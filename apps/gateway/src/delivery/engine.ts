@@ -84,19 +84,20 @@ export function createDeliveryEngine(options: {
         const connector = Object.hasOwn(registry, block.type) ? registry[block.type] : undefined;
         if (!connector?.init) continue;
         const signal = AbortSignal.timeout(30_000);
-        const run = async (pace?: () => Promise<void>) => {
-          await connector.init?.(block.config, {
+        const run = async (pace?: () => Promise<void>) =>
+          connector.init?.(block.config, {
             logger: logger.child({ connector: name }),
             health: healthOf.get(name) ?? board.for(name),
             signal,
             lookupContact: firstLookup,
             pace,
           });
-        };
         try {
           // Start-up requests count against the connector's rate limit like deliveries do.
           const worker = workers.get(name);
-          await (worker ? worker.paced(signal, run) : run());
+          const state = await (worker ? worker.paced(signal, run) : run());
+          // The instance's state (contract v2): handed to each of its deliver calls as ctx.state.
+          worker?.useState(state);
         } catch (error) {
           throw new Error(`connector ${name} failed its start-up check: ${(error as Error).message}`);
         }
