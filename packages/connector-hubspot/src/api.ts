@@ -11,7 +11,7 @@ import type { HubSpotConfig } from "./config.ts";
  *   the answer is read and classified here.
  * - Its retry and limiter settings live in a process-wide singleton that every `new Client()`
  *   overwrites. The client is created without either (the gateway's engine retries and paces), and
- *   once per connector config, not per call.
+ *   once per connector instance (in `init`, kept in the instance's state), not per call.
  * - It takes no `AbortSignal`: each call races the caller's signal, so an aborted attempt never
  *   waits on a request that hangs; the abandoned request's answer is discarded when it comes.
  */
@@ -63,7 +63,11 @@ async function readAnswer(response: Response): Promise<HubSpotAnswer> {
   };
 }
 
-function createApi(config: HubSpotConfig): HubSpotApi {
+/**
+ * A client for `config`'s token and base URL. The connector's `init` makes one per connector
+ * instance and keeps it in the instance's state (see connector.ts), never one per call.
+ */
+export function createApi(config: HubSpotConfig): HubSpotApi {
   const client = new Client({
     accessToken: config.accessToken,
     basePath: config.baseUrl.replace(/\/+$/, ""),
@@ -95,18 +99,6 @@ function createApi(config: HubSpotConfig): HubSpotApi {
       return raceAbort(readAnswer(response), signal);
     },
   };
-}
-
-const apis = new WeakMap<HubSpotConfig, HubSpotApi>();
-
-/** One API client per connector config object (the gateway parses the config once). */
-export function apiFor(config: HubSpotConfig): HubSpotApi {
-  let api = apis.get(config);
-  if (!api) {
-    api = createApi(config);
-    apis.set(config, api);
-  }
-  return api;
 }
 
 /** A path segment for an email address: HubSpot's subscriber id is the email itself. */

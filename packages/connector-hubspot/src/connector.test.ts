@@ -2,6 +2,7 @@ import {
   type DeliveryContext,
   type DeliveryItem,
   type EngageContact,
+  type InitContext,
   type PreferenceEvent,
   parseEngageEvent,
   RetryableError,
@@ -19,9 +20,8 @@ import {
 } from "@engage-bridge/testkit";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DAILY_RETRY_MS } from "./answers.ts";
-import { apiFor } from "./api.ts";
 import type { HubSpotConfig } from "./config.ts";
-import { hubspot, PROPERTY_RETRY_MS, UNKNOWN_CONTACT_RETRY_MS } from "./connector.ts";
+import { type HubSpotState, hubspot, PROPERTY_RETRY_MS, UNKNOWN_CONTACT_RETRY_MS } from "./connector.ts";
 
 const fakes: FakeHubSpot[] = [];
 afterEach(async () => {
@@ -55,24 +55,23 @@ function lookupFrom(contacts: Contacts) {
   });
 }
 
-function context(
-  f: FakeHubSpot,
-  config: Record<string, unknown> = {},
-  options: {
-    contacts?: Contacts;
-    lookup?: DeliveryContext<HubSpotConfig>["lookupContact"] | null;
-    signal?: AbortSignal;
-  } = {},
-) {
+interface ContextOptions {
+  contacts?: Contacts;
+  lookup?: DeliveryContext<HubSpotConfig>["lookupContact"] | null;
+  signal?: AbortSignal;
+}
+
+/** A parsed config for the fake and what `init` receives with it. */
+function parts(f: FakeHubSpot, config: Record<string, unknown> = {}, options: ContextOptions = {}) {
   const health = { unhealthy: vi.fn(), healthy: vi.fn() };
   const pace = vi.fn(async () => {});
-  const ctx: DeliveryContext<HubSpotConfig> = {
-    config: hubspot.configSchema.parse({
-      accessToken: FAKE_HUBSPOT_TOKEN,
-      baseUrl: f.url,
-      subscriptionId: Number(FAKE_HUBSPOT_SUBSCRIPTION_ID),
-      ...config,
-    }),
+  const parsed = hubspot.configSchema.parse({
+    accessToken: FAKE_HUBSPOT_TOKEN,
+    baseUrl: f.url,
+    subscriptionId: Number(FAKE_HUBSPOT_SUBSCRIPTION_ID),
+    ...config,
+  });
+  const initCtx: InitContext<HubSpotConfig> = {
     logger: silent,
     health,
     signal: options.signal ?? new AbortController().signal,
@@ -80,6 +79,28 @@ function context(
       options.lookup === null ? undefined : (options.lookup ?? lookupFrom(options.contacts ?? {})),
     pace,
   };
+  return { config: parsed, initCtx, health, pace };
+}
+
+/** `hubspot.init`, which the connector has (the definition's type makes it optional). */
+function start(config: HubSpotConfig, ctx: InitContext<HubSpotConfig>): Promise<HubSpotState> {
+  if (!hubspot.init) throw new Error("the HubSpot connector has an init");
+  return hubspot.init(config, ctx);
+}
+
+/**
+ * A delivery context as the gateway makes it: `init` runs once for the instance and its state is in
+ * the context of every `deliver` (reuse the returned `ctx` to reuse the instance). What init sent and
+ * reported is forgotten, so that each test sees only its deliveries.
+ */
+async function context(f: FakeHubSpot, config: Record<string, unknown> = {}, options: ContextOptions = {}) {
+  const { config: parsed, initCtx, health, pace } = parts(f, config, options);
+  const state = await start(parsed, initCtx);
+  f.requests.splice(0);
+  health.healthy.mockClear();
+  health.unhealthy.mockClear();
+  pace.mockClear();
+  const ctx: DeliveryContext<HubSpotConfig, HubSpotState> = { ...initCtx, config: parsed, state };
   return { ctx, health, pace };
 }
 
@@ -101,7 +122,7 @@ describe("hubspot connector: email statuses", () => {
   it("subscribes with a single write, the email URL-encoded in the path, legal basis included", async () => {
     const f = await fake();
     const email = "Ann+news@example.com";
-    const { ctx, health, pace } = context(
+    const { ctx, health, pace } = await context(
       f,
       { legalBasisExplanation: "Opted in at the till" },
       {
@@ -131,14 +152,18 @@ describe("hubspot connector: email statuses", () => {
   it("applies Engage's current value, not the event's", async () => {
     const f = await fake();
     f.setStatus("b@example.com", FAKE_HUBSPOT_SUBSCRIPTION_ID, "SUBSCRIBED");
-    const { ctx } = context(f, {}, { contacts: { c1: { email: "b@example.com", acceptsEmail: false } } });
+    const { ctx } = await context(
+      f,
+      {},
+      { contacts: { c1: { email: "b@example.com", acceptsEmail: false } } },
+    );
     expect(await hubspot.deliver([item("c1", "Email", true)], ctx)).toEqual([{ status: "delivered" }]);
     expect(f.status("b@example.com")?.statusState).toBe("UNSUBSCRIBED");
   });
 
   it("writes one request per email in single mode, pacing every request after the first", async () => {
     const f = await fake();
-    const { ctx, pace } = context(
+    const { ctx, pace } = await context(
       f,
       {},
       {
@@ -157,7 +182,11 @@ describe("hubspot connector: email statuses", () => {
 
   it("maps a 2xx without a result, or with the input in errors, to retry or dead", async () => {
     const f = await fake();
-    const { ctx } = context(f, {}, { contacts: { c1: { email: "a@example.com", acceptsEmail: true } } });
+    const { ctx } = await context(
+      f,
+      {},
+      { contacts: { c1: { email: "a@example.com", acceptsEmail: true } } },
+    );
     f.failNext(1, { type: "empty-results" });
     const [empty] = await hubspot.deliver([item("c1")], ctx);
     expect(empty).toMatchObject({ status: "retry", reason: expect.stringMatching(/without a result/) });
@@ -182,7 +211,7 @@ describe("hubspot connector: email statuses", () => {
 
   it("batch mode: one statuses/batch/write for the whole batch, results matched by email", async () => {
     const f = await fake();
-    const { ctx, pace } = context(
+    const { ctx, pace } = await context(
       f,
       { batch: true },
       {
@@ -210,7 +239,7 @@ describe("hubspot connector: email statuses", () => {
 
   it("batch mode: errors or missing results in a 2xx retry the inputs concerned", async () => {
     const f = await fake();
-    const { ctx } = context(
+    const { ctx } = await context(
       f,
       { batch: true },
       {
@@ -237,7 +266,7 @@ describe("hubspot connector: email statuses", () => {
 
   it("batch mode: a 400 naming one input kills only that input", async () => {
     const f = await fake();
-    const { ctx } = context(
+    const { ctx } = await context(
       f,
       { batch: true },
       {
@@ -278,7 +307,7 @@ describe("hubspot connector: email statuses", () => {
     [{ partialStatus: 200, errors: "omitted" }, "retry"],
   ])("batch mode, failed input reported as %j: %s, the others delivered", async (batchWrite, failed) => {
     const f = await fake({ batchWrite });
-    const { ctx } = context(
+    const { ctx } = await context(
       f,
       { batch: true },
       {
@@ -304,7 +333,7 @@ describe("hubspot connector: email statuses", () => {
 describe("hubspot connector: SMS and postal", () => {
   it("mirrors SMS and postal into contact properties, one PATCH per contact", async () => {
     const f = await fake({ contacts: ["a@example.com"] });
-    const { ctx, pace } = context(
+    const { ctx, pace } = await context(
       f,
       { batch: true, smsProperty: "engage_accepts_sms", postalProperty: "engage_accepts_postal" },
       {
@@ -332,7 +361,7 @@ describe("hubspot connector: SMS and postal", () => {
   it("skips SMS and postal without a property, saying why, and sends nothing", async () => {
     const f = await fake();
     const lookup = lookupFrom({ c1: { email: "a@example.com", acceptsSms: true } });
-    const { ctx } = context(f, {}, { lookup });
+    const { ctx } = await context(f, {}, { lookup });
     const [sms, postal] = await hubspot.deliver([item("c1", "Sms"), item("c1", "Postal")], ctx);
     expect(sms).toEqual({
       status: "skipped",
@@ -349,7 +378,7 @@ describe("hubspot connector: SMS and postal", () => {
 
   it("retries a contact HubSpot's CRM does not know, later", async () => {
     const f = await fake();
-    const { ctx } = context(
+    const { ctx } = await context(
       f,
       { smsProperty: "engage_accepts_sms" },
       { contacts: { c1: { email: "new@example.com", acceptsSms: false } } },
@@ -367,7 +396,7 @@ describe("hubspot connector: SMS and postal", () => {
 
   it("does not count a 200 without the contact as applied", async () => {
     const f = await fake({ contacts: ["a@example.com"] });
-    const { ctx } = context(
+    const { ctx } = await context(
       f,
       { smsProperty: "engage_accepts_sms" },
       { contacts: { c1: { email: "a@example.com", acceptsSms: true } } },
@@ -387,7 +416,7 @@ describe("hubspot connector: a mirrored property HubSpot refuses", () => {
 
   it("deleted while running: unhealthy, the items wait an hour instead of dying, and recover once it is back", async () => {
     const f = await fake({ contacts: ["a@example.com", "b@example.com", "c@example.com"] });
-    const { ctx, health } = context(f, config, { contacts });
+    const { ctx, health } = await context(f, config, { contacts });
     f.deleteContactProperty("engage_accepts_sms");
     const results = await hubspot.deliver([item("c1", "Sms"), item("c2", "Sms"), item("c3", "Postal")], ctx);
     expect(results.map((r) => r.status)).toEqual(["retry", "retry", "delivered"]);
@@ -427,7 +456,7 @@ describe("hubspot connector: a mirrored property HubSpot refuses", () => {
 
   it("a value the property refuses (INVALID_OPTION), or HubSpot's message alone naming the property, is the same problem", async () => {
     const f = await fake({ contacts: ["a@example.com"] });
-    const { ctx, health } = context(f, config, { contacts });
+    const { ctx, health } = await context(f, config, { contacts });
     f.defineContactProperty({
       name: "engage_accepts_sms",
       type: "enumeration",
@@ -463,12 +492,12 @@ describe("hubspot connector: a mirrored property HubSpot refuses", () => {
 describe("hubspot connector: no email", () => {
   it("skips when no Engage lookup is configured, when Engage does not know the contact, or it has no email", async () => {
     const f = await fake();
-    const none = context(f, {}, { lookup: null });
+    const none = await context(f, {}, { lookup: null });
     expect((await hubspot.deliver([item("c1", "Email", true)], none.ctx))[0]).toMatchObject({
       status: "skipped",
       reason: expect.stringMatching(/^no email: configure engageApi on the source/),
     });
-    const { ctx } = context(f, {}, { contacts: { c2: { acceptsEmail: true } } });
+    const { ctx } = await context(f, {}, { contacts: { c2: { acceptsEmail: true } } });
     const [unknown, noEmail] = await hubspot.deliver([item("c1"), item("c2")], ctx);
     expect(unknown).toMatchObject({
       status: "skipped",
@@ -486,7 +515,7 @@ describe("hubspot connector: no email", () => {
     const lookup = vi.fn(async () => {
       throw new Error("Engage answered 503 for x@example.com");
     });
-    const { ctx } = context(f, {}, { lookup });
+    const { ctx } = await context(f, {}, { lookup });
     expect((await hubspot.deliver([item("c1")], ctx))[0]).toEqual({
       status: "retry",
       reason: "contact lookup failed: Engage answered 503 for [email]",
@@ -499,7 +528,7 @@ describe("hubspot connector: answers", () => {
 
   it("429 TEN_SECONDLY_ROLLING: the whole call is retried after the interval, as a rate limit", async () => {
     const f = await fake({ rateLimit: { max: 100, intervalMs: 2_500 } });
-    const { ctx } = context(f, {}, { contacts: oneContact });
+    const { ctx } = await context(f, {}, { contacts: oneContact });
     f.failNext(1, { type: "rate-limit" });
     const error = await hubspot.deliver([item("c1")], ctx).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetryableError);
@@ -512,7 +541,7 @@ describe("hubspot connector: answers", () => {
 
   it("429 DAILY: retried much later", async () => {
     const f = await fake();
-    const { ctx } = context(f, {}, { contacts: oneContact });
+    const { ctx } = await context(f, {}, { contacts: oneContact });
     f.failNext(1, { type: "daily-limit" });
     const error = await hubspot.deliver([item("c1")], ctx).catch((e: unknown) => e);
     expect(error).toMatchObject({
@@ -524,7 +553,7 @@ describe("hubspot connector: answers", () => {
 
   it("5xx and network errors: retry, and nothing more is sent in that call", async () => {
     const f = await fake();
-    const { ctx } = context(
+    const { ctx } = await context(
       f,
       {},
       { contacts: { ...oneContact, c2: { email: "b@example.com", acceptsEmail: true } } },
@@ -552,7 +581,7 @@ describe("hubspot connector: answers", () => {
     ["forbidden", 403],
   ] as const)("%s: dead, and the connector reports itself unhealthy", async (type, status) => {
     const f = await fake();
-    const { ctx, health } = context(f, {}, { contacts: oneContact });
+    const { ctx, health } = await context(f, {}, { contacts: oneContact });
     f.failNext(1, { type });
     const [result] = await hubspot.deliver([item("c1")], ctx);
     expect(result).toMatchObject({
@@ -573,7 +602,7 @@ describe("hubspot connector: answers", () => {
         (s) => s !== "communication_preferences.statuses.batch.write" && s !== "crm.objects.contacts.write",
       ),
     });
-    const { ctx, health } = context(
+    const { ctx, health } = await context(
       f,
       { batch: true, smsProperty: "engage_accepts_sms" },
       { contacts: { c1: { email: "a@example.com", acceptsEmail: true, acceptsSms: true } } },
@@ -597,7 +626,7 @@ describe("hubspot connector: answers", () => {
 
   it("400 validation: dead with HubSpot's message and correlation id", async () => {
     const f = await fake();
-    const { ctx } = context(f, {}, { contacts: oneContact });
+    const { ctx } = await context(f, {}, { contacts: oneContact });
     f.failNext(1, { type: "validation", message: "Legal basis is required" });
     const [result] = await hubspot.deliver([item("c1")], ctx);
     expect(result).toMatchObject({
@@ -610,9 +639,9 @@ describe("hubspot connector: answers", () => {
 
   it("a call cannot hang: an aborted signal ends it while HubSpot is still silent", async () => {
     const f = await fake();
-    f.latencyMs = 5_000;
     const controller = new AbortController();
-    const { ctx } = context(f, {}, { contacts: oneContact, signal: controller.signal });
+    const { ctx } = await context(f, {}, { contacts: oneContact, signal: controller.signal });
+    f.latencyMs = 5_000;
     setTimeout(() => controller.abort(new Error("attempt timed out")), 100);
     const started = Date.now();
     await expect(hubspot.deliver([item("c1")], ctx)).rejects.toThrow("attempt timed out");
@@ -621,7 +650,7 @@ describe("hubspot connector: answers", () => {
 });
 
 describe("hubspot connector: start-up check and client", () => {
-  const messageOf = async (running: Promise<void> | undefined) => {
+  const messageOf = async (running: Promise<unknown>) => {
     try {
       await running;
       return "(no error)";
@@ -631,18 +660,23 @@ describe("hubspot connector: start-up check and client", () => {
   };
 
   const init = (f: FakeHubSpot, config: Record<string, unknown> = {}) => {
-    const { ctx, health, pace } = context(f, config);
-    const { config: parsed, ...rest } = ctx;
+    const { config: parsed, initCtx, health, pace } = parts(f, config);
     return {
-      run: () => hubspot.init?.(parsed, { ...rest, signal: AbortSignal.timeout(10_000) }),
+      run: () => start(parsed, { ...initCtx, signal: AbortSignal.timeout(10_000) }),
       health,
       pace,
     };
   };
 
+  /** What a successful init returns: the instance's client, and no property trouble yet. */
+  const freshState = {
+    api: { preferencesPath: "/communication-preferences/2026-03", request: expect.any(Function) },
+    propertyTrouble: new Map(),
+  };
+
   it("passes when the subscription type exists", async () => {
     const f = await fake();
-    await expect(init(f).run()).resolves.toBeUndefined();
+    await expect(init(f).run()).resolves.toMatchObject(freshState);
     expect(f.requests.map((r) => r.path)).toEqual(["/communication-preferences/2026-03/definitions"]);
   });
 
@@ -691,7 +725,7 @@ describe("hubspot connector: start-up check and client", () => {
       smsProperty: "engage_accepts_sms",
       postalProperty: "engage_accepts_postal",
     });
-    await expect(run()).resolves.toBeUndefined();
+    await expect(run()).resolves.toMatchObject(freshState);
     expect(f.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
       "GET /communication-preferences/2026-03/definitions 200",
       "GET /crm/v3/properties/contacts/engage_accepts_sms 200",
@@ -749,7 +783,7 @@ describe("hubspot connector: start-up check and client", () => {
   ])("a mirrored property that is %s", async (_, definition, refused) => {
     const f = await fake({ contactProperties: [{ name: "engage_sms", ...definition }] });
     const run = init(f, { smsProperty: "engage_sms" }).run();
-    if (!refused) return expect(run).resolves.toBeUndefined();
+    if (!refused) return expect(run).resolves.toMatchObject(freshState);
     await expect(run).rejects.toThrow(/^smsProperty "engage_sms" cannot hold "true"\/"false" in HubSpot: /);
     await expect(init(f, { smsProperty: "engage_sms" }).run()).rejects.toThrow(refused);
   });
@@ -764,15 +798,44 @@ describe("hubspot connector: start-up check and client", () => {
   it("tries again after a 5xx", async () => {
     const f = await fake();
     f.failNext(1, { type: "server-error" });
-    await expect(init(f).run()).resolves.toBeUndefined();
+    await expect(init(f).run()).resolves.toMatchObject(freshState);
     expect(f.requests.map((r) => r.status)).toEqual([500, 200]);
   });
 
-  it("creates one SDK client per config object", async () => {
+  it("makes a new state for every instance, even of one config object: its own SDK client", async () => {
     const f = await fake();
-    const a = context(f).ctx.config;
-    const b = context(f).ctx.config;
-    expect(apiFor(a)).toBe(apiFor(a));
-    expect(apiFor(a)).not.toBe(apiFor(b));
+    const { config, initCtx } = parts(f);
+    const a = await start(config, initCtx);
+    const b = await start(config, initCtx);
+    expect(a).toMatchObject(freshState);
+    expect(b.api).not.toBe(a.api);
+    expect(b.propertyTrouble).not.toBe(a.propertyTrouble);
+  });
+
+  it("keeps each instance's property trouble in its own state, not per config object", async () => {
+    const f = await fake({ contacts: ["a@example.com"] });
+    const contacts = { c1: { email: "a@example.com", acceptsEmail: true, acceptsSms: true } };
+    const first = await context(f, { smsProperty: "engage_accepts_sms" }, { contacts });
+    // A second instance with the very same config object, as a gateway running two would have two.
+    const health = { unhealthy: vi.fn(), healthy: vi.fn() };
+    const { state: _, ...shared } = first.ctx;
+    const second = { ...shared, health, state: await start(first.ctx.config, { ...shared, health }) };
+    health.healthy.mockClear();
+
+    f.deleteContactProperty("engage_accepts_sms");
+    expect((await hubspot.deliver([item("c1", "Sms")], first.ctx))[0]).toMatchObject({
+      status: "retry",
+      delayMs: PROPERTY_RETRY_MS,
+    });
+    expect(first.ctx.state.propertyTrouble.has("engage_accepts_sms")).toBe(true);
+    expect(second.state.propertyTrouble.size).toBe(0);
+
+    // The first instance stays unhealthy while its SMS cannot be applied; the second one is fine.
+    first.health.healthy.mockClear();
+    expect(await hubspot.deliver([item("c1")], first.ctx)).toEqual([{ status: "delivered" }]);
+    expect(first.health.healthy).not.toHaveBeenCalled();
+    expect(await hubspot.deliver([item("c1")], second)).toEqual([{ status: "delivered" }]);
+    expect(health.healthy).toHaveBeenCalled();
+    expect(health.unhealthy).not.toHaveBeenCalled();
   });
 });

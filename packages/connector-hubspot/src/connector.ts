@@ -7,13 +7,14 @@ import {
   dead,
   defineConnector,
   delivered,
+  type InitContext,
   type PreferenceEvent,
   RetryableError,
   retry,
   skipped,
 } from "@engage-bridge/core";
 import { describeAnswer, type Failure, failureOf, maskEmails, networkFailure } from "./answers.ts";
-import { apiFor, emailSegment, type HubSpotAnswer, type HubSpotApi, NetworkError } from "./api.ts";
+import { createApi, emailSegment, type HubSpotAnswer, type HubSpotApi, NetworkError } from "./api.ts";
 import { type HubSpotConfig, hubspotConfigSchema } from "./config.ts";
 import { blamedProperties, FITTING_PROPERTY, unfitProperty } from "./properties.ts";
 import { REQUEST_SCOPE, requiredScopes, scopesNamed } from "./scopes.ts";
@@ -32,7 +33,24 @@ export const UNKNOWN_CONTACT_RETRY_MS = 60_000;
 export const PROPERTY_RETRY_MS = 3_600_000;
 
 type StatusState = "SUBSCRIBED" | "UNSUBSCRIBED";
-type Ctx = DeliveryContext<HubSpotConfig>;
+
+/**
+ * One connector instance's state: `init` makes it, the gateway hands it to every `deliver` of that
+ * instance as `ctx.state`. Per instance rather than in module-level maps keyed by the config object,
+ * so that two instances never share a client or a property problem, and nothing outlives them.
+ */
+export interface HubSpotState {
+  /** The SDK client, made once per instance (see api.ts: never per call). */
+  readonly api: HubSpotApi;
+  /**
+   * Mirrored properties HubSpot refused, with the reason: kept across calls so that a working email
+   * write does not report the connector healthy while SMS/postal still cannot be applied. A patch
+   * that HubSpot accepts clears its properties.
+   */
+  readonly propertyTrouble: Map<string, string>;
+}
+
+type Ctx = DeliveryContext<HubSpotConfig, HubSpotState>;
 type Item = DeliveryItem<PreferenceEvent>;
 
 /** One email's subscription status to write, for the items at `indexes`. */
@@ -200,22 +218,6 @@ function judgeStatus(
   return delivered();
 }
 
-/**
- * Mirrored properties HubSpot refused, with the reason, per connector config: kept across calls so
- * that a working email write does not report the connector healthy while SMS/postal still cannot be
- * applied. A patch that HubSpot accepts clears its properties.
- */
-const propertyTrouble = new WeakMap<HubSpotConfig, Map<string, string>>();
-
-function troubleOf(config: HubSpotConfig): Map<string, string> {
-  let trouble = propertyTrouble.get(config);
-  if (!trouble) {
-    trouble = new Map();
-    propertyTrouble.set(config, trouble);
-  }
-  return trouble;
-}
-
 const configKeyOf = (config: HubSpotConfig, property: string) =>
   property === config.smsProperty ? "smsProperty" : "postalProperty";
 
@@ -234,8 +236,10 @@ class Run {
   readonly results: (DeliveryResult | undefined)[];
 
   constructor(ctx: Ctx, count: number) {
+    // Only a gateway that skipped `init` (older than connector contract v2) passes no state.
+    if (!ctx.state) throw new Error("the HubSpot connector was not initialised: ctx.state is missing");
     this.ctx = ctx;
-    this.api = apiFor(ctx.config);
+    this.api = ctx.state.api;
     this.results = Array.from({ length: count }, () => undefined);
   }
 
@@ -252,7 +256,7 @@ class Run {
 
   /** A request worked: healthy again, unless a mirrored property is still known to be refused. */
   private working(accepted: readonly string[] = []): void {
-    const trouble = troubleOf(this.ctx.config);
+    const trouble = this.ctx.state.propertyTrouble;
     for (const property of accepted) trouble.delete(property);
     const [still] = trouble.values();
     if (still === undefined) this.ctx.health.healthy();
@@ -452,7 +456,7 @@ class Run {
     const reason =
       `HubSpot refused the contact property ${named}: ${answer}. ` +
       `It must exist on contacts and accept "true"/"false" (${FITTING_PROPERTY})`;
-    const trouble = troubleOf(config);
+    const trouble = this.ctx.state.propertyTrouble;
     for (const property of blamed) {
       this.refused.set(property, reason);
       trouble.set(property, reason);
@@ -537,19 +541,17 @@ async function deliver(items: readonly Item[], ctx: Ctx): Promise<readonly Deliv
   return run.results.map((r) => r ?? retry("no result was recorded for this item"));
 }
 
-type InitContext = Omit<Ctx, "config">;
-
 /**
  * A start-up GET: 5xx, 429 and network errors are tried up to three times; a refused token stops the
  * gateway with the scopes to grant; a 2xx or 404 is the caller's to read.
  */
 async function startupGet(
   config: HubSpotConfig,
-  ctx: InitContext,
+  api: HubSpotApi,
+  ctx: InitContext<HubSpotConfig>,
   pacing: { paid: boolean },
   path: string,
 ): Promise<HubSpotAnswer> {
-  const api = apiFor(config);
   const where = `HubSpot at ${config.baseUrl}`;
   let last = "";
   for (let attempt = 1; attempt <= 3; attempt++) {
@@ -592,13 +594,15 @@ async function startupGet(
  */
 async function checkProperty(
   config: HubSpotConfig,
-  ctx: InitContext,
+  api: HubSpotApi,
+  ctx: InitContext<HubSpotConfig>,
   pacing: { paid: boolean },
   key: "smsProperty" | "postalProperty",
   name: string,
 ): Promise<void> {
   const answer = await startupGet(
     config,
+    api,
     ctx,
     pacing,
     `/crm/v3/properties/contacts/${encodeURIComponent(name)}`,
@@ -619,12 +623,14 @@ async function checkProperty(
 
 /**
  * Start-up check: the token works, `subscriptionId` is one of the account's subscription types, and
- * the mirrored contact properties exist and fit.
+ * the mirrored contact properties exist and fit. Returns the instance's state (its client, used for
+ * the checks too, and no property trouble yet).
  */
-async function init(config: HubSpotConfig, ctx: InitContext): Promise<void> {
-  const api = apiFor(config);
+async function init(config: HubSpotConfig, ctx: InitContext<HubSpotConfig>): Promise<HubSpotState> {
+  const state: HubSpotState = { api: createApi(config), propertyTrouble: new Map() };
+  const { api } = state;
   const pacing = { paid: true };
-  const answer = await startupGet(config, ctx, pacing, `${api.preferencesPath}/definitions`);
+  const answer = await startupGet(config, api, ctx, pacing, `${api.preferencesPath}/definitions`);
   if (answer.status === 404) {
     throw new Error(
       `HubSpot at ${config.baseUrl} has no Communication Preferences API version "${config.apiVersion}": ${describeAnswer(answer)}`,
@@ -652,16 +658,18 @@ async function init(config: HubSpotConfig, ctx: InitContext): Promise<void> {
     const name = config[key];
     if (name === undefined || checked.has(name)) continue;
     checked.add(name);
-    await checkProperty(config, ctx, pacing, key, name);
+    await checkProperty(config, api, ctx, pacing, key, name);
   }
-  troubleOf(config).clear();
   ctx.health.healthy();
+  return state;
 }
 
 export const hubspot = defineConnector({
   name: "hubspot",
   configSchema: hubspotConfigSchema,
   handles: ["contact.acceptsEmail.changed", "contact.acceptsSms.changed", "contact.acceptsPostal.changed"],
+  // A subscription status and two contact properties: one current value each, the newest wins.
+  convergentConsent: true,
   maxBatchSize: BATCH_SIZE,
   // Single writes send one request per item, and the gateway paces `deliver` calls: one item per
   // call keeps its pacing exact. A batch call sends one request for every email status plus one per

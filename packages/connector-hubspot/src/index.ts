@@ -3,6 +3,7 @@ export { type HubSpotConfig, hubspotConfigSchema, LEGAL_BASES } from "./config.t
 export {
   BATCH_SIZE,
   HUBSPOT_RATE_LIMIT,
+  type HubSpotState,
   hubspot,
   hubspot as default,
   PROPERTY_RETRY_MS,

@@ -192,6 +192,14 @@ export interface ConnectorDefinition<
   /** Batches in flight at once; 1 when absent. */
   concurrency?: number;
   /**
+   * The target keeps one current value per contact and channel (an email subscription status, a
+   * suppression), so only the newest preference change matters. Then, when the source has no Engage
+   * API lookup, the gateway skips a preference event older than one already applied for this
+   * instance, contact and channel, and re-sends the newer one when an older one may have landed late.
+   * Leave it unset for connectors that must see every event as it was sent (a forwarder, a log).
+   */
+  convergentConsent?: boolean;
+  /**
    * Optional start-up: checks (credentials, referenced objects) and the instance's state. Throw to
    * refuse to start with a clear message; the gateway reports it and exits. What it returns (an SDK
    * client, caches) is handed to every `deliver` of this instance as `ctx.state`: per-instance state

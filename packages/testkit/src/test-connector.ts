@@ -26,6 +26,8 @@ export function createTestConnector(
     maxBatchSize?: number;
     rateLimit?: RateLimit;
     concurrency?: number;
+    /** Declare the target convergent (one current value per contact and channel); default true. */
+    convergentConsent?: boolean;
   } = {},
 ) {
   return defineConnector({
@@ -34,6 +36,7 @@ export function createTestConnector(
     handles: options.handles ?? KNOWN_EVENT_TYPES,
     maxBatchSize: options.maxBatchSize ?? 50,
     concurrency: options.concurrency ?? 1,
+    convergentConsent: options.convergentConsent ?? true,
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     async deliver(items, ctx) {
       const results: DeliveryResult[] = [];

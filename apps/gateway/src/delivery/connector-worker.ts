@@ -59,6 +59,7 @@ export class ConnectorWorker {
   private readonly owner = `${process.pid}:${randomUUID()}`;
   private readonly pacer: Pacer;
   private state: unknown;
+  private readonly convergent: boolean;
   private readonly stopping = new AbortController();
   private readonly abortAll = new AbortController();
   private wakeUp: (() => void) | undefined;
@@ -73,6 +74,7 @@ export class ConnectorWorker {
     this.name = options.name;
     this.pacer = new Pacer(options.rateLimit);
     this.batchSize = batchSizeOf(options.connector, options.config);
+    this.convergent = options.connector.convergentConsent === true;
     this.log = options.logger.child({ connector: this.name });
     // A lease outlives the slowest attempt, so a live worker never loses work to another one.
     this.leaseMs = options.attemptTimeoutMs * 2 + 10_000;
@@ -214,9 +216,11 @@ export class ConnectorWorker {
       });
     }
 
-    // Without the Engage API, order decides: older preference changes never overwrite newer ones.
+    // Without the Engage API, order decides: for a target that keeps one current value (the
+    // connector declares it), older preference changes never overwrite newer ones. Other
+    // connectors get every event as it was sent, under its own id.
     let toDeliver: { leased: LeasedDelivery; item: DeliveryItem; reasserted?: boolean }[] = items;
-    if (source && !source.lookup) {
+    if (source && !source.lookup && this.convergent) {
       const decisions = await consentDecisions(
         items.map((i) => ({ ...i.item, maybeSentBefore: i.leased.maybeSentBefore })),
         (contactId, channel) => store.appliedConsent(this.name, contactId, channel),
@@ -301,7 +305,7 @@ export class ConnectorWorker {
           const event = entry.item.event;
           // A re-sent newer event changes nothing in what was applied last.
           const consent =
-            result.status === "delivered" && isPreferenceEvent(event) && !entry.reasserted
+            this.convergent && result.status === "delivered" && isPreferenceEvent(event) && !entry.reasserted
               ? {
                   contactId: event.contactId,
                   channel: event.channel,

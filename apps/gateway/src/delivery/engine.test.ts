@@ -197,6 +197,23 @@ describe("delivery engine", () => {
     expect(t.state.get("c-1:email")).toBe(true);
   });
 
+  it("gives a connector that does not declare convergent consent every preference event as sent, under its own id", async () => {
+    const t = await target();
+    const forwarder = createTestConnector("forwarder", { convergentConsent: false });
+    const gw = await startTestGateway(
+      { connectors: { forwarder: { baseUrl: t.url } } },
+      { connectors: [forwarder] },
+    );
+    cleanups.push(() => gw.stop());
+    await gw.post(preference("c-3", false, "2026-11-28T10:00:00Z"));
+    await settled(gw, "forwarder", 1);
+    // Older, arriving later: a forwarder still gets it (no skip, no rewrite into the newer event).
+    await gw.post(preference("c-3", true, "2026-11-28T09:00:00Z"));
+    await settled(gw, "forwarder", 2);
+    expect(t.state.get("c-3:email")).toBe(true);
+    expect(await gw.store.listDeliveries({ status: "skipped", limit: 0 })).toEqual([]);
+  });
+
   it("converges consent with the Engage API: the current value is applied whatever the order", async () => {
     const t = await target();
     const engage = await startFakeEngageApi({ apiKey: "engage-key" });
