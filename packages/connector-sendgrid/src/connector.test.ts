@@ -4,6 +4,7 @@ import {
   type DeliveryContext,
   type DeliveryItem,
   type DeliveryResult,
+  type InitContext,
   type PreferenceEvent,
   parseEngageEvent,
   RetryableError,
@@ -18,12 +19,13 @@ import {
 } from "@engage-bridge/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { type SendGridConfig, sendgridConfigSchema } from "./config.ts";
-import { createSendGridConnector, sendgridConnector } from "./connector.ts";
+import { createSendGridConnector, type SendGridState, sendgridConnector } from "./connector.ts";
 
 /**
  * The connector's `deliver` and `init` called the way the gateway calls them, against the fake
- * SendGrid through the official SDK. Contacts come from an in-memory `ContactLookup` (the contract's
- * injection point; the gateway tests use the real Engage client and the fake Engage API).
+ * SendGrid through the official SDK: `init` once per configured instance, and what it returned passed
+ * to every `deliver` of that instance as `ctx.state`. Contacts come from an in-memory `ContactLookup`
+ * (the contract's injection point; the gateway tests use the real Engage client and the fake Engage API).
  */
 
 type EmailEvent = PreferenceEvent<"contact.acceptsEmail.changed">;
@@ -90,11 +92,16 @@ const logger = {
   error: (o: unknown) => logs.push(o),
 };
 
+/** What `init` is given (and the config it is called with), plus the health reports made. */
+type InitCtx = InitContext<SendGridConfig> & { config: SendGridConfig; reports: string[] };
+/** What `deliver` is given: an instance's config and the state its `init` returned. */
+type Ctx = DeliveryContext<SendGridConfig, SendGridState> & { reports: string[] };
+
 function context(
   sg: FakeSendGrid,
   contacts: Map<string, Contact> | undefined,
   overrides: Partial<SendGridConfig> = {},
-): DeliveryContext<SendGridConfig> & { reports: string[] } {
+): InitCtx {
   const { reports, health } = healthProbe();
   return {
     config: sendgridConfigSchema.parse({ apiKey: sg.apiKey, baseUrl: sg.url, ...overrides }),
@@ -106,11 +113,28 @@ function context(
   };
 }
 
+/** Calls `init` for `ctx.config`, as the gateway does once per configured instance; returns its state. */
+async function init(connector: typeof sendgridConnector, ctx: InitCtx): Promise<SendGridState> {
+  if (!connector.init) throw new Error("the sendgrid connector has an init");
+  return connector.init(ctx.config, ctx);
+}
+
+/** A new instance, as the gateway starts it: `init` called once, its state in the context for `deliver`. */
+async function started(
+  connector: typeof sendgridConnector,
+  sg: FakeSendGrid,
+  contacts: Map<string, Contact> | undefined,
+  overrides: Partial<SendGridConfig> = {},
+): Promise<Ctx> {
+  const ctx = context(sg, contacts, overrides);
+  return { ...ctx, state: await init(connector, ctx) };
+}
+
 /** Calls deliver and turns its answer or exception into results, like the engine does. */
 async function deliver(
   connector: typeof sendgridConnector,
   items: DeliveryItem<EmailEvent>[],
-  ctx: DeliveryContext<SendGridConfig>,
+  ctx: Ctx,
 ): Promise<DeliveryResult[]> {
   try {
     return settleBatch(items.length, { results: await connector.deliver(items, ctx) });
@@ -139,7 +163,7 @@ describe("sendgrid connector: deliver", () => {
   it("adds every opted-out address of a batch in one POST", async () => {
     const sg = await fake();
     const contacts = optedOut(300);
-    const ctx = context(sg, contacts);
+    const ctx = await started(sendgridConnector, sg, contacts);
     const items = [...contacts.keys()].map((id) => item(id, false));
     const results = await deliver(sendgridConnector, items, ctx);
     expect(results.every((r) => r.status === "delivered")).toBe(true);
@@ -167,7 +191,7 @@ describe("sendgrid connector: deliver", () => {
     }
     // Payload values say the opposite: Engage's current value wins.
     const items = [item("in-1", false), item("in-2", false), item("in-3", false), item("out-1", true)];
-    const results = await deliver(sendgridConnector, items, context(sg, contacts));
+    const results = await deliver(sendgridConnector, items, await started(sendgridConnector, sg, contacts));
     expect(results.map((r) => r.status)).toEqual(["delivered", "delivered", "delivered", "delivered"]);
     expect([...sg.globalSuppressions].sort()).toEqual(["other@example.com", "out1@example.com"]);
     expect(sg.requests.map((r) => r.method)).toEqual(["POST", "DELETE", "DELETE", "DELETE"]);
@@ -182,7 +206,7 @@ describe("sendgrid connector: deliver", () => {
     const sg = await fake();
     const contacts = optedOut(2);
     for (let i = 0; i < 3; i++) contacts.set(`in-${i}`, { email: `in${i}@example.com`, acceptsEmail: true });
-    const ctx = context(sg, contacts);
+    const ctx = await started(sendgridConnector, sg, contacts);
     const paced: { sent: number; answered: boolean }[] = [];
     ctx.pace = async () => {
       paced.push({ sent: sg.requests.length, answered: sg.requests.every((r) => r.answeredAt > 0) });
@@ -201,7 +225,7 @@ describe("sendgrid connector: deliver", () => {
     ]);
 
     // A pace that rejects (the attempt was aborted while waiting) ends the call.
-    const more = context(sg, contacts);
+    const more = await started(sendgridConnector, sg, contacts);
     more.pace = () => Promise.reject(new Error("aborted while pacing"));
     await expect(
       sendgridConnector.deliver(
@@ -221,7 +245,7 @@ describe("sendgrid connector: deliver", () => {
     ]);
     sg.globalSuppressions.add("shared@example.com");
     const items = [item("a"), item("c"), item("b"), item("c")];
-    const results = await deliver(sendgridConnector, items, context(sg, contacts));
+    const results = await deliver(sendgridConnector, items, await started(sendgridConnector, sg, contacts));
     expect(results[0]).toEqual({
       status: "skipped",
       reason: "superseded by a later change of the same email address in this batch",
@@ -241,7 +265,7 @@ describe("sendgrid connector: deliver", () => {
       ["bad-email", { email: "not-an-address", acceptsEmail: false }],
       ["no-value", { email: "novalue@example.com" }],
     ]);
-    const ctx = context(sg, contacts);
+    const ctx = await started(sendgridConnector, sg, contacts);
     const results = await deliver(
       sendgridConnector,
       [item("no-email"), item("unknown"), item("bad-email"), item("no-value", null)],
@@ -255,7 +279,11 @@ describe("sendgrid connector: deliver", () => {
     ]);
     expect(sg.requests).toHaveLength(0);
 
-    const noLookup = await deliver(sendgridConnector, [item("no-email")], context(sg, undefined));
+    const noLookup = await deliver(
+      sendgridConnector,
+      [item("no-email")],
+      await started(sendgridConnector, sg, undefined),
+    );
     expect(noLookup[0]).toMatchObject({ status: "skipped" });
     expect((noLookup[0] as { reason: string }).reason).toMatch(/no Engage API lookup is configured/);
   });
@@ -263,7 +291,7 @@ describe("sendgrid connector: deliver", () => {
   it("retries an item whose lookup failed, and only that one", async () => {
     const sg = await fake();
     const contacts = optedOut(2);
-    const ctx = context(sg, contacts);
+    const ctx = await started(sendgridConnector, sg, contacts);
     const lookup = ctx.lookupContact;
     ctx.lookupContact = async (id, options) => {
       if (id === "c-1")
@@ -284,7 +312,7 @@ describe("sendgrid connector: deliver", () => {
     // Passes the connector's loose check; the (fake) SendGrid wants a dotted domain.
     contacts.set("c-5", { email: "user@localhost", acceptsEmail: false });
     const items = [...contacts.keys()].map((id) => item(id));
-    const results = await deliver(sendgridConnector, items, context(sg, contacts));
+    const results = await deliver(sendgridConnector, items, await started(sendgridConnector, sg, contacts));
     expect(results[5]).toEqual({
       status: "dead",
       reason: "SendGrid rejected the request (400): <email> is not a valid email address (recipient_emails)",
@@ -303,7 +331,7 @@ describe("sendgrid connector: deliver", () => {
     const results = await deliver(
       connector,
       [...contacts.keys()].map((id) => item(id)),
-      context(sg, contacts),
+      await started(connector, sg, contacts),
     );
     expect(results.every((r) => r.status === "delivered")).toBe(true);
     expect(sg.requests.map((r) => r.emails.length)).toEqual([10, 10, 5]);
@@ -315,7 +343,7 @@ describe("sendgrid connector: deliver", () => {
       sg.failAlways({ status });
       const contacts = optedOut(3);
       contacts.set("in", { email: "in@example.com", acceptsEmail: true });
-      const ctx = context(sg, contacts);
+      const ctx = await started(sendgridConnector, sg, contacts);
       const results = await deliver(
         sendgridConnector,
         [...contacts.keys()].map((id) => item(id)),
@@ -337,22 +365,17 @@ describe("sendgrid connector: deliver", () => {
     const contacts = optedOut(2);
     contacts.set("in", { email: "in@example.com", acceptsEmail: true });
     const items = [...contacts.keys()].map((id) => item(id));
-    const results = await deliver(sendgridConnector, items, context(sg, contacts));
+    const ctx = await started(sendgridConnector, sg, contacts);
+    const results = await deliver(sendgridConnector, items, ctx);
     expect(results).toEqual(Array(3).fill({ status: "retry", reason: "SendGrid answered 502: bad gateway" }));
     expect(sg.requests).toHaveLength(1);
-    // Next attempt goes through.
-    expect((await deliver(sendgridConnector, items, context(sg, contacts))).map((r) => r.status)).toEqual([
-      "delivered",
-      "delivered",
-      "delivered",
-    ]);
+    // Next attempt (same instance) goes through.
+    const next = await deliver(sendgridConnector, items, ctx);
+    expect(next.map((r) => r.status)).toEqual(["delivered", "delivered", "delivered"]);
 
     const url = sg.url;
     await sg.close();
-    const down = {
-      ...context(sg, contacts),
-      config: sendgridConfigSchema.parse({ apiKey: "SG.k", baseUrl: url }),
-    };
+    const down = await started(sendgridConnector, sg, contacts, { apiKey: "SG.k", baseUrl: url });
     const offline = await deliver(sendgridConnector, items, down);
     expect(offline.every((r) => r.status === "retry" && /SendGrid unreachable/.test(r.reason))).toBe(true);
   });
@@ -362,8 +385,9 @@ describe("sendgrid connector: deliver", () => {
       const sg = await fake();
       sg.failNext(1, { status: 429, resetSeconds: 2, resetStyle });
       const contacts = optedOut(3);
-      const ctx = context(sg, contacts);
       const connector = createSendGridConnector();
+      // One instance: the second call sees the pause the first one noted in its state.
+      const ctx = await started(connector, sg, contacts);
       const items = [...contacts.keys()].map((id) => item(id));
       const thrown = await connector.deliver(items, ctx).then(
         () => undefined,
@@ -391,7 +415,7 @@ describe("sendgrid connector: deliver", () => {
     );
     for (const c of contacts.values()) if (c.email) sg.globalSuppressions.add(c.email);
     const connector = createSendGridConnector();
-    const ctx = context(sg, contacts);
+    const ctx = await started(connector, sg, contacts);
     const items = [...contacts.keys()].map((id) => item(id));
     const first = await deliver(connector, items, ctx);
     expect(first.map((r) => r.status)).toEqual(["delivered", "delivered", "delivered", "retry", "retry"]);
@@ -416,10 +440,30 @@ describe("sendgrid connector: deliver", () => {
     expect(sg.requests.slice(3).every((r) => r.status === 204)).toBe(true);
   });
 
+  it("keeps state per instance, not per config: init sends nothing in global mode, and one instance's rate-limit pause does not hold back another", async () => {
+    const sg = await fake();
+    const contacts = optedOut(2);
+    const connector = createSendGridConnector();
+    const first = await started(connector, sg, contacts);
+    // A second instance of the same type, even with the very same config object: its own state.
+    const second = { ...first, state: await init(connector, first) };
+    expect(second.state).not.toBe(first.state);
+    expect(second.state.api).not.toBe(first.state.api);
+    expect(sg.requests).toHaveLength(0);
+
+    sg.failNext(1, { status: 429, resetSeconds: 30 });
+    await expect(connector.deliver([item("c-0")], first)).rejects.toMatchObject({ rateLimited: true });
+    // The first waits for SendGrid's reset without a request; the second is not held back.
+    await expect(connector.deliver([item("c-0")], first)).rejects.toMatchObject({ rateLimited: true });
+    expect(sg.requests).toHaveLength(1);
+    expect(await deliver(connector, [item("c-1")], second)).toEqual([{ status: "delivered" }]);
+    expect(sg.requests).toHaveLength(2);
+  });
+
   it("stops at once when the gateway aborts the attempt", async () => {
     const sg = await fake({ latencyMs: 1_000 });
     const contacts = optedOut(2);
-    const ctx = context(sg, contacts);
+    const ctx = await started(sendgridConnector, sg, contacts);
     const controller = new AbortController();
     ctx.signal = controller.signal;
     setTimeout(() => controller.abort(new Error("attempt timed out")), 50);
@@ -435,7 +479,7 @@ describe("sendgrid connector: deliver", () => {
     await deliver(
       sendgridConnector,
       [...contacts.keys()].map((id) => item(id)),
-      context(sg, contacts),
+      await started(sendgridConnector, sg, contacts),
     );
     const text = JSON.stringify(logs);
     expect(text).toContain('"added":2');
@@ -449,9 +493,8 @@ describe("sendgrid connector: unsubscribe group", () => {
     const contacts = optedOut(3);
     contacts.set("in", { email: "in@example.com", acceptsEmail: true });
     sg.groupList(4242).add("in@example.com");
-    const ctx = context(sg, contacts, { groupId: 4242 });
     const connector = createSendGridConnector();
-    await connector.init?.(ctx.config, ctx);
+    const ctx = await started(connector, sg, contacts, { groupId: 4242 });
     const results = await deliver(
       connector,
       [...contacts.keys()].map((id) => item(id)),
@@ -488,8 +531,7 @@ describe("sendgrid connector: unsubscribe group", () => {
 
     sg.failNext(1, { status: 503 });
     const connector = createSendGridConnector();
-    const ctx = context(sg, optedOut(1), { groupId: 4242 });
-    await connector.init?.(ctx.config, ctx);
+    const ctx = await started(connector, sg, optedOut(1), { groupId: 4242 });
     // Unchecked at start: checked before the first POST.
     await deliver(connector, [item("c-0")], ctx);
     expect(sg.requests.slice(-2).map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
@@ -503,8 +545,7 @@ describe("sendgrid connector: unsubscribe group", () => {
     const connector = createSendGridConnector({ groupRecheckMs: 0 });
     const contacts = optedOut(2);
     contacts.set("in", { email: "in@example.com", acceptsEmail: true });
-    const ctx = context(sg, contacts, { groupId: 4242 });
-    await connector.init?.(ctx.config, ctx);
+    const ctx = await started(connector, sg, contacts, { groupId: 4242 });
     sg.groups.delete(4242);
     const results = await deliver(
       connector,
@@ -541,9 +582,8 @@ describe("sendgrid connector: a malformed address, whichever way SendGrid answer
         const contacts = optedOut(8);
         // Passes the connector's loose check; the (fake) SendGrid wants a dotted domain.
         contacts.set("c-5", { email: "user@localhost", acceptsEmail: false });
-        const ctx = context(sg, contacts, groupId === undefined ? {} : { groupId });
         const connector = createSendGridConnector();
-        await connector.init?.(ctx.config, ctx);
+        const ctx = await started(connector, sg, contacts, groupId === undefined ? {} : { groupId });
         const results = await deliver(
           connector,
           [...contacts.keys()].map((id) => item(id)),
@@ -589,7 +629,11 @@ describe("sendgrid connector: a malformed address, whichever way SendGrid answer
     const contacts = optedOut(3);
     // SendGrid's echo names c1 (in capitals) but not c0, and (being an injected answer) stores nothing.
     sg.failNext(1, { status: 201, method: "POST", body: { recipient_emails: ["C1@EXAMPLE.COM"] } });
-    const results = await deliver(sendgridConnector, [item("c-0"), item("c-1")], context(sg, contacts));
+    const results = await deliver(
+      sendgridConnector,
+      [item("c-0"), item("c-1")],
+      await started(sendgridConnector, sg, contacts),
+    );
     expect(results).toEqual([{ status: "delivered" }, { status: "delivered" }]);
     expect(sg.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
       "POST /v3/asm/suppressions/global 201",
@@ -601,7 +645,11 @@ describe("sendgrid connector: a malformed address, whichever way SendGrid answer
     const sg = await fake();
     const contacts = optedOut(2);
     sg.failNext(1, { status: 201, method: "POST", body: "" });
-    const results = await deliver(sendgridConnector, [item("c-0"), item("c-1")], context(sg, contacts));
+    const results = await deliver(
+      sendgridConnector,
+      [item("c-0"), item("c-1")],
+      await started(sendgridConnector, sg, contacts),
+    );
     expect(results).toEqual([{ status: "delivered" }, { status: "delivered" }]);
     expect([...sg.globalSuppressions].sort()).toEqual(["c0@example.com", "c1@example.com"]);
     expect(sg.requests.map((r) => `${r.method} ${r.emails.length} ${r.status}`)).toEqual([
@@ -615,9 +663,8 @@ describe("sendgrid connector: a malformed address, whichever way SendGrid answer
     const sg = await fake({ groups: [4242] });
     const contacts = optedOut(3);
     for (const c of contacts.values()) if (c.email) sg.groupList(4242).add(c.email);
-    const ctx = context(sg, contacts, { groupId: 4242 });
     const connector = createSendGridConnector();
-    await connector.init?.(ctx.config, ctx);
+    const ctx = await started(connector, sg, contacts, { groupId: 4242 });
     sg.failNext(1, { status: 201, method: "POST", body: "" });
     const results = await deliver(
       connector,
@@ -637,13 +684,21 @@ describe("sendgrid connector: a malformed address, whichever way SendGrid answer
     const contacts = optedOut(1);
     sg.failNext(1, { status: 201, method: "POST", body: { recipient_emails: [] } });
     sg.failNext(1, { status: 503, method: "GET" });
-    const results = await deliver(sendgridConnector, [item("c-0")], context(sg, contacts));
+    const results = await deliver(
+      sendgridConnector,
+      [item("c-0")],
+      await started(sendgridConnector, sg, contacts),
+    );
     expect(results).toEqual([{ status: "retry", reason: "SendGrid answered 503: service unavailable" }]);
 
     // An answer that says neither "listed" nor "not listed": retried too.
     sg.failNext(1, { status: 201, method: "POST", body: { recipient_emails: [] } });
     sg.failNext(1, { status: 200, method: "GET", body: [] });
-    const again = await deliver(sendgridConnector, [item("c-0")], context(sg, contacts));
+    const again = await deliver(
+      sendgridConnector,
+      [item("c-0")],
+      await started(sendgridConnector, sg, contacts),
+    );
     expect(again).toEqual([
       { status: "retry", reason: "SendGrid answered 200 without saying whether the address is suppressed" },
     ]);
@@ -670,8 +725,7 @@ describe("sendgrid connector: an unknown group, whichever way SendGrid answers i
       const sg = await fake({ groups: [4242], unknownGroup });
       const connector = createSendGridConnector({ groupRecheckMs: 0 });
       const contacts = optedOut(2);
-      const ctx = context(sg, contacts, { groupId: 4242 });
-      await connector.init?.(ctx.config, ctx);
+      const ctx = await started(connector, sg, contacts, { groupId: 4242 });
       sg.groups.delete(4242);
       const results = await deliver(
         connector,

@@ -17,6 +17,7 @@ export {
   MAX_ADDRESSES_PER_REQUEST,
   MAX_BATCH_SIZE,
   type SendGridConnectorOptions,
+  type SendGridState,
   sendgridConnector,
 } from "./connector.ts";
 export {
