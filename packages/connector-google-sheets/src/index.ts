@@ -22,9 +22,11 @@ export {
   a1,
   DEFAULT_RATE_LIMIT,
   endRow,
+  type GoogleSheetsState,
   googleSheetsConnector,
   HeaderMismatchError,
   MAX_BATCH_SIZE,
+  type SheetState,
 } from "./connector.ts";
 export {
   type Cell,
