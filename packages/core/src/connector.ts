@@ -146,6 +146,12 @@ export class RetryableError extends Error {
     this.rateLimited = options.rateLimited ?? false;
     Object.defineProperty(this, BRAND, { value: "retryable" });
   }
+  // In the class, not beside it: bundlers that trust `sideEffects: false` keep it with the class.
+  static {
+    Object.defineProperty(RetryableError, Symbol.hasInstance, {
+      value: brandedInstanceOf(RetryableError, "retryable"),
+    });
+  }
 }
 
 /** The whole batch can never succeed as sent (bad credentials, invalid config): every item is dead. */
@@ -156,14 +162,12 @@ export class PermanentError extends Error {
     super(message, { cause: options.cause });
     Object.defineProperty(this, BRAND, { value: "permanent" });
   }
+  static {
+    Object.defineProperty(PermanentError, Symbol.hasInstance, {
+      value: brandedInstanceOf(PermanentError, "permanent"),
+    });
+  }
 }
-
-Object.defineProperty(RetryableError, Symbol.hasInstance, {
-  value: brandedInstanceOf(RetryableError, "retryable"),
-});
-Object.defineProperty(PermanentError, Symbol.hasInstance, {
-  value: brandedInstanceOf(PermanentError, "permanent"),
-});
 
 /** What `init` receives: the delivery context without the config (its own argument) and the state it makes. */
 export type InitContext<Config> = Omit<DeliveryContextBase<Config>, "config">;
