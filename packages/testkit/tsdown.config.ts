@@ -1,4 +1,4 @@
 import { defineConfig } from "tsdown";
 import { packageBuild } from "../../tsdown.base.ts";
 
-export default defineConfig(packageBuild(["src/index.ts", "src/test-connectors.ts"]));
+export default defineConfig(packageBuild(["src/index.ts", "src/test-connectors.ts", "src/conformance.ts"]));

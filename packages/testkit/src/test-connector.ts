@@ -4,20 +4,21 @@ import {
   dead,
   defineConnector,
   delivered,
+  httpVerdict,
   isPreferenceEvent,
   KNOWN_EVENT_TYPES,
   type KnownEventType,
-  PermanentError,
   type RateLimit,
-  RetryableError,
+  throwForVerdict,
 } from "@engage-bridge/core";
 import { z } from "zod";
 
 /**
  * A connector for engine tests, delivering to {@link startFakeTarget}: a preference becomes
  * `state["<contactId>:<channel>"] = <value>` (the current value when the Engage API is configured),
- * any other event `state["event:<id>"] = <type>`. It maps answers like real connectors do: 429 →
- * rate-limited retry after `Retry-After`, 5xx → retry, other 4xx → permanent.
+ * any other event `state["event:<id>"] = <type>`. It maps answers with core's shared vocabulary
+ * (`httpVerdict`): 429 → rate-limited retry after `Retry-After`, 5xx → retry, 401/403/410 → dead and
+ * unhealthy, other 4xx → dead.
  */
 export function createTestConnector(
   name = "testTarget",
@@ -63,15 +64,13 @@ export function createTestConnector(
         signal: ctx.signal,
       });
       await response.arrayBuffer();
-      if (response.status === 429) {
-        const seconds = Number(response.headers.get("retry-after"));
-        throw new RetryableError("target rate limited (429)", {
-          rateLimited: true,
-          ...(Number.isFinite(seconds) && seconds > 0 ? { delayMs: seconds * 1000 } : {}),
-        });
-      }
-      if (response.status >= 500) throw new RetryableError(`target answered ${response.status}`);
-      if (!response.ok) throw new PermanentError(`target refused the batch (${response.status})`);
+      // The shared vocabulary: 429 → rate-limited retry after Retry-After, 5xx → retry,
+      // 401/403/410 → dead and unhealthy, other 4xx → dead.
+      throwForVerdict(
+        httpVerdict(response.status, response.headers),
+        `target answered ${response.status}`,
+        ctx.health,
+      );
       return results;
     },
   });
