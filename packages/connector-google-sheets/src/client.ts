@@ -1,3 +1,4 @@
+import { type HeaderSource, headerOf, retryAfterMs } from "@engage-bridge/core";
 import { sheets, type sheets_v4 } from "@googleapis/sheets";
 import { JWT } from "google-auth-library";
 import { DEFAULT_TOKEN_URL, type GoogleSheetsConfig, type ServiceAccountCredentials } from "./config.ts";
@@ -68,24 +69,6 @@ interface ErrorLike {
   response?: { status?: unknown; data?: unknown; headers?: unknown };
 }
 
-function header(headers: unknown, name: string): string | undefined {
-  if (headers instanceof Headers) return headers.get(name) ?? undefined;
-  if (headers && typeof headers === "object") {
-    const value = (headers as Record<string, unknown>)[name];
-    return typeof value === "string" ? value : undefined;
-  }
-  return undefined;
-}
-
-/** `Retry-After` as milliseconds (seconds or an HTTP date); Google's Sheets 429s usually carry none. */
-export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
 export function classify(error: unknown, tokenUrl: string, signal: AbortSignal): Failure {
   if (signal.aborted) return { kind: "aborted" };
   if (!error || typeof error !== "object") return { kind: "other", message: String(error) };
@@ -119,6 +102,8 @@ export function classify(error: unknown, tokenUrl: string, signal: AbortSignal):
     status,
     googleStatus: typeof apiError?.status === "string" ? apiError.status : undefined,
     message: typeof apiError?.message === "string" ? apiError.message : undefined,
-    retryAfterMs: retryAfterMs(header(e.response?.headers, "retry-after")),
+    // Google's Sheets 429s usually carry no Retry-After; honoured when present. In Node the SDK's
+    // headers are node-fetch's `Headers` (gaxios's fetch), not the global class: read with `.get`.
+    retryAfterMs: retryAfterMs(headerOf(e.response?.headers as HeaderSource, "retry-after")),
   };
 }

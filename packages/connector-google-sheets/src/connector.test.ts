@@ -684,6 +684,25 @@ describe("init", () => {
     expect((error as Error).message).not.toContain("PRIVATE KEY");
   });
 
+  it("masks an address Google quotes in a token refusal", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    const key = JSON.parse(config.serviceAccount ?? "{}") as { client_email: string };
+    const description = `Invalid grant: account ${key.client_email} is disabled`;
+    fake.failNext(
+      1,
+      { status: 400, body: { error: "invalid_grant", error_description: description } },
+      "token",
+    );
+    const ctx = initContext();
+    const error = await init(config, ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toBe(
+      "Google refused the service-account credentials at tokenUrl (400 invalid_grant: Invalid grant: account <email> is disabled)",
+    );
+    expect(ctx.health.unhealthy).toHaveBeenCalledWith((error as Error).message);
+  });
+
   it("refuses to start with an unreadable key file or a file that is no key", async () => {
     const fake = await fakeGoogle();
     const { serviceAccount: _, ...rest } = fake.connectorConfig();

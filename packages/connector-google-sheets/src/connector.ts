@@ -6,6 +6,7 @@ import {
   defineConnector,
   delivered,
   LOYALTY_EVENT_TYPES,
+  maskEmails,
   PermanentError,
   RetryableError,
   raceAbort,
@@ -241,7 +242,8 @@ function toDeliveryError(failure: Failure, ctx: Context): Error {
   switch (failure.kind) {
     case "token": {
       if (failure.status === 400 || failure.status === 401 || failure.status === 403) {
-        const detail = [failure.code, failure.description].filter(Boolean).join(": ");
+        // Google's texts are quoted as they come, but never an address (the account's, say).
+        const detail = maskEmails([failure.code, failure.description].filter(Boolean).join(": "));
         return permanent(
           `Google refused the service-account credentials at tokenUrl (${failure.status}${detail ? ` ${detail}` : ""})`,
           true,

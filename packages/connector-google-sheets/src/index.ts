@@ -2,7 +2,6 @@ export {
   classify,
   createSheetsClient,
   type Failure,
-  retryAfterMs,
   SHEETS_SCOPE,
   type SheetsClient,
 } from "./client.ts";

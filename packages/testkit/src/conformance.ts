@@ -68,6 +68,8 @@ interface Run {
 }
 
 const RETRY_AFTER_SECONDS = 7;
+/** Per case: a connector may wait out short pauses of its own (e.g. before re-reading a target). */
+const CASE_TIMEOUT_MS = 30_000;
 
 function defaultItems(connector: AnyConnector, count: number): DeliveryItem[] {
   return Array.from({ length: count }, (_, i) => {
@@ -122,42 +124,64 @@ export function describeConnector(connector: AnyConnector, options: ConformanceO
   }
 
   describe(`${connector.name}: connector conformance`, () => {
-    it("returns one result per item, in order, for a batch of the size the gateway sends", async () => {
-      const { results, thrown, count } = await run();
-      expect(thrown).toBeUndefined();
-      expect(results).toHaveLength(count);
-      for (const result of results) expect(["delivered", "skipped"]).toContain(result.status);
-    });
+    it(
+      "returns one result per item, in order, for a batch of the size the gateway sends",
+      async () => {
+        const { results, thrown, count } = await run();
+        expect(thrown).toBeUndefined();
+        expect(results).toHaveLength(count);
+        for (const result of results) expect(["delivered", "skipped"]).toContain(result.status);
+      },
+      CASE_TIMEOUT_MS,
+    );
 
-    it("answers a 429 with Retry-After with a rate-limited retry, no earlier than asked", async () => {
-      const { results, thrown } = await run((t) =>
-        t.fail({ kind: "rate-limited", retryAfterSeconds: RETRY_AFTER_SECONDS }, 1_000),
-      );
-      for (const result of results) {
-        expect(result.status).toBe("retry");
-        expect((result as { delayMs?: number }).delayMs ?? 0).toBeGreaterThanOrEqual(
-          RETRY_AFTER_SECONDS * 1000,
+    it(
+      "answers a 429 with Retry-After with a rate-limited retry, no earlier than asked",
+      async () => {
+        const { results, thrown } = await run((t) =>
+          t.fail({ kind: "rate-limited", retryAfterSeconds: RETRY_AFTER_SECONDS }, 1_000),
         );
-      }
-      // The gateway slows the connector only for a rate-limited error (not for per-item results).
-      expect(thrown).toBeInstanceOf(RetryableError);
-      expect((thrown as RetryableError).rateLimited).toBe(true);
-    });
+        for (const result of results) {
+          expect(result.status).toBe("retry");
+          expect((result as { delayMs?: number }).delayMs ?? 0).toBeGreaterThanOrEqual(
+            RETRY_AFTER_SECONDS * 1000,
+          );
+        }
+        // The gateway slows the connector only for a rate-limited error (not for per-item results).
+        expect(thrown).toBeInstanceOf(RetryableError);
+        expect((thrown as RetryableError).rateLimited).toBe(true);
+      },
+      CASE_TIMEOUT_MS,
+    );
 
-    it("retries every item after a 5xx", async () => {
-      const { results } = await run((t) => t.fail({ kind: "server-error" }, 1_000));
-      for (const result of results) expect(result.status).toBe("retry");
-    });
+    it(
+      "retries every item after a 5xx",
+      async () => {
+        const { results } = await run((t) => t.fail({ kind: "server-error" }, 1_000));
+        for (const result of results) expect(result.status).toBe("retry");
+      },
+      CASE_TIMEOUT_MS,
+    );
 
-    it("ends every item dead after a 401 and reports the connector unhealthy", async () => {
-      const { results, unhealthy } = await run((t) => t.fail({ kind: "unauthorized" }, 1_000));
-      for (const result of results) expect(result.status).toBe("dead");
-      expect(unhealthy.length).toBeGreaterThan(0);
-    });
+    it(
+      "ends every item dead after a 401 and reports the connector unhealthy",
+      async () => {
+        const { results, unhealthy } = await run((t) => t.fail({ kind: "unauthorized" }, 1_000));
+        for (const result of results) expect(result.status).toBe("dead");
+        expect(unhealthy.length).toBeGreaterThan(0);
+      },
+      CASE_TIMEOUT_MS,
+    );
 
-    it("never reports an aborted attempt delivered (timeout or shutdown): it is retried", async () => {
-      const { results } = await run(() => {}, { signal: AbortSignal.abort(new Error("attempt timed out")) });
-      for (const result of results) expect(result.status).toBe("retry");
-    });
+    it(
+      "never reports an aborted attempt delivered (timeout or shutdown): it is retried",
+      async () => {
+        const { results } = await run(() => {}, {
+          signal: AbortSignal.abort(new Error("attempt timed out")),
+        });
+        for (const result of results) expect(result.status).toBe("retry");
+      },
+      CASE_TIMEOUT_MS,
+    );
   });
 }
