@@ -204,7 +204,7 @@ describe("hubspot connector: email statuses", () => {
     const [invalid] = await hubspot.deliver([item("c1")], ctx);
     expect(invalid).toMatchObject({
       status: "dead",
-      reason: expect.stringMatching(/VALIDATION_ERROR: bad input for \[email\]/),
+      reason: expect.stringMatching(/VALIDATION_ERROR: bad input for <email>/),
     });
     expect(f.status("a@example.com")).toBeUndefined();
   });
@@ -518,7 +518,7 @@ describe("hubspot connector: no email", () => {
     const { ctx } = await context(f, {}, { lookup });
     expect((await hubspot.deliver([item("c1")], ctx))[0]).toEqual({
       status: "retry",
-      reason: "contact lookup failed: Engage answered 503 for [email]",
+      reason: "contact lookup failed: Engage answered 503 for <email>",
     });
   });
 });
@@ -622,6 +622,59 @@ describe("hubspot connector: answers", () => {
       status: "dead",
       reason: expect.stringContaining("needs the scope crm.objects.contacts.write"),
     });
+  });
+
+  it("a 401 in a batch: the items not sent yet are dead too, and nothing more is sent", async () => {
+    const f = await fake({ contacts: ["a@example.com", "b@example.com"] });
+    const { ctx, health } = await context(
+      f,
+      { batch: true, smsProperty: "engage_accepts_sms" },
+      {
+        contacts: {
+          c1: { email: "a@example.com", acceptsEmail: true },
+          c2: { email: "b@example.com", acceptsSms: true },
+        },
+      },
+    );
+    f.failNext(1, { type: "unauthorized" });
+    const [email, sms] = await hubspot.deliver([item("c1"), item("c2", "Sms")], ctx);
+    expect(email).toMatchObject({ status: "dead", reason: expect.stringMatching(/^HubSpot answered 401/) });
+    expect(sms).toMatchObject({
+      status: "dead",
+      reason: expect.stringMatching(
+        /^not sent after an earlier answer in the same batch: HubSpot answered 401/,
+      ),
+    });
+    expect(f.requests).toHaveLength(1);
+    expect(health.unhealthy).toHaveBeenCalledTimes(1);
+  });
+
+  it("a 403 concerns one kind of request: that kind is not sent again in the call, the others are", async () => {
+    const f = await fake({
+      contacts: ["a@example.com", "b@example.com"],
+      scopes: FAKE_HUBSPOT_SCOPES.filter((s) => s !== "crm.objects.contacts.write"),
+    });
+    const contacts = {
+      c1: { email: "a@example.com", acceptsEmail: true, acceptsSms: true },
+      c2: { email: "b@example.com", acceptsSms: false },
+    };
+    const { ctx } = await context(f, { batch: true, smsProperty: "engage_accepts_sms" }, { contacts });
+    const results = await hubspot.deliver([item("c1", "Sms"), item("c2", "Sms"), item("c1")], ctx);
+    expect(results.map((r) => r.status)).toEqual(["dead", "dead", "delivered"]);
+    expect(results[1]).toMatchObject({
+      reason: expect.stringMatching(
+        /^not sent after an earlier answer in the same batch: HubSpot answered 403 .*needs the scope crm\.objects\.contacts\.write/,
+      ),
+    });
+    expect(f.requests.map((r) => `${r.method} ${r.status}`)).toEqual(["POST 200", "PATCH 403"]);
+
+    // The other way round: the batch write is refused, the contact patches still go through.
+    f.scopes.add("crm.objects.contacts.write");
+    f.scopes.delete("communication_preferences.statuses.batch.write");
+    f.requests.splice(0);
+    const again = await hubspot.deliver([item("c1"), item("c1", "Sms"), item("c2", "Sms")], ctx);
+    expect(again.map((r) => r.status)).toEqual(["dead", "delivered", "delivered"]);
+    expect(f.requests.map((r) => `${r.method} ${r.status}`)).toEqual(["POST 403", "PATCH 200", "PATCH 200"]);
   });
 
   it("400 validation: dead with HubSpot's message and correlation id", async () => {
@@ -793,6 +846,18 @@ describe("hubspot connector: start-up check and client", () => {
     await expect(init(f, { apiVersion: "2019-01" }).run()).rejects.toThrow(
       /no Communication Preferences API version "2019-01"/,
     );
+  });
+
+  it("fails for an endpoint HubSpot no longer serves (410), and reports the connector unhealthy", async () => {
+    const f = await fake();
+    // The fake's server-error fault answers any status it is given (here 410 Gone).
+    f.failNext(1, { type: "server-error", status: 410 });
+    const { run, health } = init(f);
+    await expect(run()).rejects.toThrow(
+      /no longer serves GET \/communication-preferences\/2026-03\/definitions: HubSpot answered 410/,
+    );
+    expect(health.unhealthy).toHaveBeenCalledWith(expect.stringMatching(/^HubSpot removed an endpoint/));
+    expect(f.requests).toHaveLength(1);
   });
 
   it("tries again after a 5xx", async () => {

@@ -8,12 +8,13 @@ import {
   defineConnector,
   delivered,
   type InitContext,
+  maskEmails,
   type PreferenceEvent,
-  RetryableError,
   retry,
   skipped,
+  throwForVerdict,
 } from "@engage-bridge/core";
-import { describeAnswer, type Failure, failureOf, maskEmails, networkFailure } from "./answers.ts";
+import { describeAnswer, type Failure, failureOf, networkFailure } from "./answers.ts";
 import { createApi, emailSegment, type HubSpotAnswer, type HubSpotApi, NetworkError } from "./api.ts";
 import { type HubSpotConfig, hubspotConfigSchema } from "./config.ts";
 import { blamedProperties, FITTING_PROPERTY, unfitProperty } from "./properties.ts";
@@ -223,12 +224,17 @@ const configKeyOf = (config: HubSpotConfig, property: string) =>
 
 /**
  * One `deliver` call: sends the writes one request at a time, paced, and fills in each item's
- * result. After a failure that concerns every request (credentials, HubSpot down) it sends nothing
- * more; a rate limit ends the call (the whole batch is retried and the gateway slows down).
+ * result. After a failure that concerns every request it sends nothing more: HubSpot down (the rest
+ * is retried) or the token refused (401: the rest is dead, as every request would be refused). A
+ * 403 or 410 concerns one kind of request: the rest of that kind is dead, the other kinds are still
+ * sent. A rate limit ends the call (the whole batch is retried and the gateway slows down).
  */
 class Run {
   private paid = true;
-  private stopped: string | undefined;
+  /** The result of every item not sent yet, after a failure that concerns every request. */
+  private stopped: DeliveryResult | undefined;
+  /** The result of the items not sent yet whose request needs this scope (after a 403 or 410). */
+  private readonly refusedScopes = new Map<string, DeliveryResult>();
   /** Mirrored properties refused in this call: later patches with them are not sent. */
   private readonly refused = new Map<string, string>();
   private readonly ctx: Ctx;
@@ -247,10 +253,14 @@ class Run {
     for (const index of indexes) this.results[index] = result;
   }
 
-  /** False (and the items retried) once an earlier request failed for every request. */
-  private mayGoOn(indexes: readonly number[]): boolean {
-    if (this.stopped === undefined) return true;
-    this.set(indexes, retry(`not sent after an earlier failure in the same batch: ${this.stopped}`));
+  /**
+   * False (and the items given their result) once an earlier request failed for every request, or
+   * for every request that needs `scope`.
+   */
+  private mayGoOn(indexes: readonly number[], scope: string): boolean {
+    const result = this.stopped ?? this.refusedScopes.get(scope);
+    if (result === undefined) return true;
+    this.set(indexes, result);
     return false;
   }
 
@@ -300,22 +310,29 @@ class Run {
           log,
           failure.daily ? "HubSpot daily limit reached" : "HubSpot rate limit reached",
         );
-        throw new RetryableError(
+        throwForVerdict(
+          { kind: "rate-limited", delayMs: failure.delayMs },
           failure.daily ? `HubSpot's daily limit is used up: ${failure.reason}` : failure.reason,
-          { delayMs: failure.delayMs, rateLimited: true },
         );
-      case "auth": {
-        const reason = authReason(failure.reason, scope, this.ctx.config);
-        this.ctx.health.unhealthy(`HubSpot refused the access token: ${reason}`);
-        this.ctx.logger.error(log, "HubSpot refused the access token");
+        return;
+      case "unhealthy": {
+        const { summary, reason } = unhealthyReason(failure, scope, this.ctx.config);
+        this.ctx.health.unhealthy(`${summary}: ${reason}`);
+        this.ctx.logger.error(log, summary);
         this.set(indexes, dead(reason));
-        this.stopped = failure.reason;
+        const rest = dead(`not sent after an earlier answer in the same batch: ${reason}`);
+        // A refused token refuses every request; a missing scope or a removed endpoint, this kind.
+        if (failure.status === 401) this.stopped = rest;
+        else this.refusedScopes.set(scope, rest);
         return;
       }
       case "transient":
         this.ctx.logger.warn(log, "HubSpot request failed; will retry");
-        this.set(indexes, retry(failure.reason));
-        this.stopped = failure.reason;
+        this.set(indexes, retry(failure.reason, failure.delayMs));
+        this.stopped = retry(
+          `not sent after an earlier failure in the same batch: ${failure.reason}`,
+          failure.delayMs,
+        );
         return;
       case "invalid":
         this.ctx.logger.warn(log, "HubSpot rejected the request");
@@ -340,7 +357,7 @@ class Run {
 
   /** `POST …/statuses/{email}`: one request per email. */
   async writeOne(write: StatusWrite): Promise<void> {
-    if (!this.mayGoOn(write.indexes)) return;
+    if (!this.mayGoOn(write.indexes, REQUEST_SCOPE.statusWrite)) return;
     const path = `${this.api.preferencesPath}/statuses/${emailSegment(write.email)}`;
     const sent = await this.send("POST", path, this.statusBody(write));
     if ("failure" in sent) {
@@ -361,7 +378,7 @@ class Run {
   /** `POST …/statuses/batch/write`: results matched to inputs by email. */
   async writeBatch(writes: readonly StatusWrite[]): Promise<void> {
     const all = writes.flatMap((w) => w.indexes);
-    if (!this.mayGoOn(all)) return;
+    if (!this.mayGoOn(all, REQUEST_SCOPE.batchWrite)) return;
     const inputs = writes.map((w) => ({ subscriberIdString: w.email, ...this.statusBody(w) }));
     const sent = await this.send("POST", `${this.api.preferencesPath}/statuses/batch/write`, { inputs });
     if ("failure" in sent) {
@@ -399,7 +416,7 @@ class Run {
 
   /** `PATCH /crm/v3/objects/contacts/{email}?idProperty=email`: mirrored SMS/postal preferences. */
   async patchContact(write: PropertyWrite): Promise<void> {
-    if (!this.mayGoOn(write.indexes)) return;
+    if (!this.mayGoOn(write.indexes, REQUEST_SCOPE.contactPatch)) return;
     const names = Object.keys(write.properties);
     const refused = names.map((n) => this.refused.get(n)).find((r) => r !== undefined);
     if (refused !== undefined) {
@@ -470,10 +487,28 @@ class Run {
   }
 }
 
-/** The reason for a 401 (the token itself) or a 403 (a scope: the one this request needs, and the rest). */
-function authReason(reason: string, scope: string, config: HubSpotConfig): string {
-  if (!/^HubSpot answered 403/.test(reason)) return `${reason}; check accessToken (revoked or expired?)`;
-  return `${reason}; the private app needs the scope ${scope} (all it needs: ${requiredScopes(config)})`;
+/**
+ * The items' reason and the connector's unhealthy reason for a 401 (the token itself), a 403 (a
+ * scope: the one this request needs, and the rest) or a 410 (HubSpot removed the endpoint).
+ */
+function unhealthyReason(
+  failure: Extract<Failure, { kind: "unhealthy" }>,
+  scope: string,
+  config: HubSpotConfig,
+): { summary: string; reason: string } {
+  if (failure.status === 410) {
+    return {
+      summary: "HubSpot removed an endpoint the connector uses",
+      reason: `${failure.reason}; HubSpot no longer serves this endpoint (apiVersion ${config.apiVersion}?)`,
+    };
+  }
+  return {
+    summary: "HubSpot refused the access token",
+    reason:
+      failure.status === 403
+        ? `${failure.reason}; the private app needs the scope ${scope} (all it needs: ${requiredScopes(config)})`
+        : `${failure.reason}; check accessToken (revoked or expired?)`,
+  };
 }
 
 /** The inputs of a batch that a 400 answer names (in `errors`, `context` or its message). */
@@ -568,7 +603,11 @@ async function startupGet(
     }
     const failure = failureOf(answer);
     if (!failure || failure.kind === "not-found") return answer;
-    if (failure.kind === "auth") {
+    if (failure.kind === "unhealthy" && failure.status === 410) {
+      ctx.health.unhealthy(`HubSpot removed an endpoint the connector uses: ${failure.reason}`);
+      throw new Error(`${where} no longer serves GET ${path}: ${failure.reason}`);
+    }
+    if (failure.kind === "unhealthy") {
       ctx.health.unhealthy(`HubSpot refused the access token: ${failure.reason}`);
       const named = scopesNamed(answer.body);
       throw new Error(
@@ -580,9 +619,11 @@ async function startupGet(
     if (failure.kind === "invalid") throw new Error(`${where} refused GET ${path}: ${failure.reason}`);
     last = failure.reason;
     if (attempt === 3) break;
-    // Rate limit or 5xx: worth another try after a short wait (never longer than the start-up budget).
-    const wait =
-      failure.kind === "rate-limited" && !failure.daily ? Math.min(failure.delayMs, 10_000) : 1_000;
+    // Rate limit or 5xx: worth another try after a short wait, as long as HubSpot asked for (423,
+    // Retry-After, the rolling window), never longer than the start-up budget.
+    const asked =
+      failure.kind === "rate-limited" ? (failure.daily ? undefined : failure.delayMs) : failure.delayMs;
+    const wait = Math.min(asked ?? 1_000, 10_000);
     await sleep(wait, undefined, { signal: ctx.signal });
   }
   throw new Error(`${where} could not be checked: ${last}`);
