@@ -1,6 +1,6 @@
 import { type FakeSendGrid, type FakeSendGridUnknownGroup, startFakeSendGrid } from "@engage-bridge/testkit";
 import { afterEach, describe, expect, it } from "vitest";
-import { maskEmails, SendGridApi, SendGridError, sendgridMessage } from "./api.ts";
+import { SendGridApi, SendGridError, sendgridMessage } from "./api.ts";
 
 /**
  * The SDK against the fake SendGrid: the requests the connector relies on, and the fake's answers
@@ -241,7 +241,7 @@ describe("SendGridApi against the fake", () => {
     expect(error.waitMs).toBeLessThanOrEqual(4_000);
   });
 
-  it("maps injected faults: 5xx transient, 403 unauthorized, 400 rejected with SendGrid's message (addresses masked)", async () => {
+  it("maps injected faults: 5xx transient, 403/410 unauthorized, 400 rejected with SendGrid's message (addresses masked)", async () => {
     const sg = await fake();
     const api = new SendGridApi({ apiKey: sg.apiKey, baseUrl: sg.url, groupId: undefined });
     sg.failNext(1, { status: 503 });
@@ -260,6 +260,34 @@ describe("SendGridApi against the fake", () => {
       kind: "rejected",
       status: 400,
       message: "SendGrid rejected the request (400): <email> is not allowed (recipient_emails)",
+    });
+    // Core's verdict for what SendGrid has no rule of its own: 410 (the endpoint is gone) needs an
+    // operator like a refused key; 408 and 425 may pass; a Retry-After on them is kept.
+    sg.failNext(1, { status: 410, message: "gone" });
+    expect(await failure(api.addSuppressions(["a@example.com"], signal()))).toMatchObject({
+      kind: "unauthorized",
+      status: 410,
+      message: "SendGrid answered 410 (the endpoint is gone): gone",
+    });
+    for (const status of [408, 425]) {
+      sg.failNext(1, { status });
+      expect(await failure(api.addSuppressions(["a@example.com"], signal()))).toMatchObject({
+        kind: "transient",
+        status,
+        retryAfterMs: undefined,
+      });
+    }
+    sg.failNext(1, { status: 503, headers: { "Retry-After": "12" } });
+    expect(await failure(api.addSuppressions(["a@example.com"], signal()))).toMatchObject({
+      kind: "transient",
+      retryAfterMs: 12_000,
+      waitMs: 0,
+    });
+    // A 429 carrying Retry-After as well as SendGrid's reset waits for the later of the two.
+    sg.failNext(1, { status: 429, resetSeconds: 2, resetStyle: "seconds", headers: { "Retry-After": "5" } });
+    expect(await failure(api.addSuppressions(["a@example.com"], signal()))).toMatchObject({
+      kind: "rate-limited",
+      waitMs: 5_000,
     });
     // A fault for DELETE only leaves a POST alone.
     sg.failNext(1, { status: 500, method: "DELETE" });
@@ -307,6 +335,5 @@ describe("SendGrid error text", () => {
     expect(sendgridMessage("<html>bad gateway</html>")).toBe("");
     expect(sendgridMessage(undefined)).toBe("");
     expect(sendgridMessage({ errors: [{ message: "x".repeat(1000) }] }).length).toBe(300);
-    expect(maskEmails("to <a@b.co>, c.d@e.org; plain text")).toBe("to <<email>>, <email>; plain text");
   });
 });

@@ -1,8 +1,9 @@
+import { type HeaderSource, httpVerdict, maskEmails } from "@engage-bridge/core";
 import type sendgridDefaultClient from "@sendgrid/client";
 // @ts-expect-error TS2595: the SDK's typings (`export =` its shared client) cannot name the class it exports.
 import { Client as SdkClient } from "@sendgrid/client";
 import type { SendGridConfig } from "./config.ts";
-import { waitAfter } from "./rate-limit.ts";
+import { MAX_HINT_MS, waitAfter } from "./rate-limit.ts";
 
 /**
  * The few SendGrid suppression calls the connector makes, through the official SDK. One SDK
@@ -12,13 +13,19 @@ import { waitAfter } from "./rate-limit.ts";
  * axios error for everything else (network errors, timeouts, aborts).
  */
 
-/** How a failed call should be treated. */
+/**
+ * How a failed call should be treated: core's `httpVerdict` (the vocabulary every connector shares),
+ * with the wait SendGrid's rate-limit headers ask for.
+ */
 export type FailureKind =
   /** 429: wait `waitMs`, then try again. */
   | "rate-limited"
-  /** 5xx, 408, network error, timeout, unexpected answer: try again later. */
+  /** 5xx, 408, 425, network error, timeout, redirect, unexpected answer: try again later. */
   | "transient"
-  /** 401/403: the API key is refused (or lacks the scope); nothing will work until it is fixed. */
+  /**
+   * 401/403: the API key is refused (or lacks the scope); 410: the endpoint is gone. Nothing will
+   * work until an operator acts (core's `unhealthy`).
+   */
   | "unauthorized"
   /** Other 4xx: this request can never succeed as sent. */
   | "rejected";
@@ -33,12 +40,22 @@ export class SendGridError extends Error {
   readonly detail: string;
   /** Milliseconds to wait before the next request (rate limit), 0 when none. */
   readonly waitMs: number;
-  constructor(kind: FailureKind, status: number, message: string, detail: string, waitMs: number) {
+  /** A transient answer's `Retry-After` in milliseconds: retry no earlier; undefined when not given. */
+  readonly retryAfterMs: number | undefined;
+  constructor(
+    kind: FailureKind,
+    status: number,
+    message: string,
+    detail: string,
+    waitMs: number,
+    retryAfterMs?: number,
+  ) {
     super(message);
     this.kind = kind;
     this.status = status;
     this.detail = detail;
     this.waitMs = waitMs;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -76,13 +93,7 @@ export interface ListedAnswer extends SendGridAnswer {
   listed: Set<string>;
 }
 
-const EMAIL_LIKE = /[^\s@"'<>()[\]{},;:]+@[^\s@"'<>()[\]{},;:]+/g;
 const MAX_DETAIL = 300;
-
-/** Masks anything that looks like an e-mail address, so that SendGrid's words can be stored and shown. */
-export function maskEmails(text: string): string {
-  return text.replace(EMAIL_LIKE, "<email>");
-}
 
 /** SendGrid's `{errors:[{message, field}]}` as one line, addresses masked, bounded in length. */
 export function sendgridMessage(body: unknown): string {
@@ -129,40 +140,43 @@ export function toSendGridError(error: unknown, signal: AbortSignal): Error {
   const headers = e?.response?.headers;
   const detail = sendgridMessage(e?.response?.body ?? e?.response?.data);
   const said = detail ? `: ${detail}` : "";
-  if (status === 429) {
-    return new SendGridError(
-      "rate-limited",
-      429,
-      "SendGrid rate limit reached (429)",
-      detail,
-      waitAfter(429, headers),
-    );
+  // SendGrid's own rule first: the wait its rate-limit headers ask for (X-RateLimit-Remaining 0 and
+  // -Reset; after a 429, the later of -Reset and Retry-After). Otherwise core's verdict decides.
+  const waitMs = waitAfter(status, headers);
+  const verdict = httpVerdict(status, headers as HeaderSource, { maxDelayMs: MAX_HINT_MS });
+  // A redirect (never followed: the key travels in a header) or another non-error answer the SDK
+  // rejected: not an answer to the request, so it may pass later.
+  if (status < 400 || verdict.kind === "ok") {
+    return new SendGridError("transient", status, `SendGrid answered ${status}${said}`, detail, waitMs);
   }
-  if (status === 401 || status === 403) {
-    return new SendGridError(
-      "unauthorized",
-      status,
-      `SendGrid refused the API key (${status})${said}`,
-      detail,
-      waitAfter(status, headers),
-    );
+  switch (verdict.kind) {
+    case "rate-limited":
+      return new SendGridError("rate-limited", 429, "SendGrid rate limit reached (429)", detail, waitMs);
+    case "unhealthy": {
+      const message =
+        status === 401 || status === 403
+          ? `SendGrid refused the API key (${status})${said}`
+          : `SendGrid answered ${status} (the endpoint is gone)${said}`;
+      return new SendGridError("unauthorized", status, message, detail, waitMs);
+    }
+    case "dead":
+      return new SendGridError(
+        "rejected",
+        status,
+        `SendGrid rejected the request (${status})${said}`,
+        detail,
+        waitMs,
+      );
+    case "retry":
+      return new SendGridError(
+        "transient",
+        status,
+        `SendGrid answered ${status}${said}`,
+        detail,
+        waitMs,
+        verdict.delayMs,
+      );
   }
-  if (status >= 400 && status < 500 && status !== 408) {
-    return new SendGridError(
-      "rejected",
-      status,
-      `SendGrid rejected the request (${status})${said}`,
-      detail,
-      waitAfter(status, headers),
-    );
-  }
-  return new SendGridError(
-    "transient",
-    status,
-    `SendGrid answered ${status}${said}`,
-    detail,
-    waitAfter(status, headers),
-  );
 }
 
 type Method = "GET" | "POST" | "DELETE";

@@ -337,26 +337,27 @@ describe("sendgrid connector: deliver", () => {
     expect(sg.requests.map((r) => r.emails.length)).toEqual([10, 10, 5]);
   });
 
-  it("401/403: every item dead with the reason, the connector unhealthy; the key never in the reason", async () => {
-    for (const status of [401, 403]) {
-      const sg = await fake();
-      sg.failAlways({ status });
-      const contacts = optedOut(3);
-      contacts.set("in", { email: "in@example.com", acceptsEmail: true });
-      const ctx = await started(sendgridConnector, sg, contacts);
-      const results = await deliver(
-        sendgridConnector,
-        [...contacts.keys()].map((id) => item(id)),
-        ctx,
-      );
-      expect(results.every((r) => r.status === "dead")).toBe(true);
-      const reason = (results[0] as { reason: string }).reason;
-      expect(reason).toMatch(new RegExp(`^SendGrid refused the API key \\(${status}\\)`));
-      expect(reason).not.toContain(sg.apiKey);
-      expect(ctx.reports.at(-1)).toBe(`unhealthy: ${reason}`);
-      // Halted after the first refusal.
-      expect(sg.requests).toHaveLength(1);
-    }
+  // 401 → every item dead, connector unhealthy: the conformance suite (conformance.test.ts); the
+  // 401's reason, without the key: api.test.ts. A 403 (a key without the Suppressions scope) is
+  // SendGrid's other refusal, handled the same way.
+  it("403: every item dead with the reason, the connector unhealthy; the key never in the reason", async () => {
+    const sg = await fake();
+    sg.failAlways({ status: 403 });
+    const contacts = optedOut(3);
+    contacts.set("in", { email: "in@example.com", acceptsEmail: true });
+    const ctx = await started(sendgridConnector, sg, contacts);
+    const results = await deliver(
+      sendgridConnector,
+      [...contacts.keys()].map((id) => item(id)),
+      ctx,
+    );
+    expect(results.every((r) => r.status === "dead")).toBe(true);
+    const reason = (results[0] as { reason: string }).reason;
+    expect(reason).toBe("SendGrid refused the API key (403): access forbidden");
+    expect(reason).not.toContain(sg.apiKey);
+    expect(ctx.reports.at(-1)).toBe(`unhealthy: ${reason}`);
+    // Halted after the first refusal.
+    expect(sg.requests).toHaveLength(1);
   });
 
   it("5xx or network error: retried, nothing else tried in the batch", async () => {
@@ -372,6 +373,17 @@ describe("sendgrid connector: deliver", () => {
     // Next attempt (same instance) goes through.
     const next = await deliver(sendgridConnector, items, ctx);
     expect(next.map((r) => r.status)).toEqual(["delivered", "delivered", "delivered"]);
+    // A Retry-After on a 5xx: the batch is retried no earlier (not a rate limit: no pause).
+    sg.failNext(1, { status: 503, headers: { "Retry-After": "20" } });
+    const later = await deliver(sendgridConnector, items, ctx);
+    expect(later).toEqual(
+      Array(3).fill({
+        status: "retry",
+        reason: "SendGrid answered 503: service unavailable",
+        delayMs: 20_000,
+      }),
+    );
+    expect(ctx.state.pausedUntil).toBe(0);
 
     const url = sg.url;
     await sg.close();
@@ -460,6 +472,8 @@ describe("sendgrid connector: deliver", () => {
     expect(sg.requests).toHaveLength(2);
   });
 
+  // The conformance suite aborts before the first request; this aborts one in flight, and checks that
+  // the abort itself ends the call (not a SendGrid failure made of it).
   it("stops at once when the gateway aborts the attempt", async () => {
     const sg = await fake({ latencyMs: 1_000 });
     const contacts = optedOut(2);

@@ -7,9 +7,9 @@ import {
   defineConnector,
   delivered,
   type PreferenceEvent,
-  RetryableError,
   retry,
   skipped,
+  throwForVerdict,
 } from "@engage-bridge/core";
 import { type AddAnswer, type GroupCheck, SendGridApi, SendGridError } from "./api.ts";
 import { type SendGridConfig, sendgridConfigSchema } from "./config.ts";
@@ -199,10 +199,10 @@ async function checkGroupAtStart(
 function throwIfPaused(state: SendGridState): void {
   const pause = state.pausedUntil - Date.now();
   if (pause > 0) {
-    throw new RetryableError("SendGrid rate limit reached; waiting for its reset", {
-      delayMs: pause,
-      rateLimited: true,
-    });
+    throwForVerdict(
+      { kind: "rate-limited", delayMs: pause },
+      "SendGrid rate limit reached; waiting for its reset",
+    );
   }
 }
 
@@ -334,7 +334,7 @@ class SuppressionWriter {
         this.settle(list, this.halt.result);
         return;
       case "transient":
-        this.halt ??= { result: retry(error.message), rateLimited: false, waitMs: 0 };
+        this.halt ??= { result: retry(error.message, error.retryAfterMs), rateLimited: false, waitMs: 0 };
         this.settle(list, this.halt.result);
         this.noteWait(error.waitMs);
         return;
@@ -433,10 +433,10 @@ class SuppressionWriter {
       this.written === 0 &&
       this.results.every((r) => r === undefined || r.status === "retry")
     ) {
-      throw new RetryableError(halt.result.status === "retry" ? halt.result.reason : "rate limited", {
-        delayMs: halt.waitMs,
-        rateLimited: true,
-      });
+      throwForVerdict(
+        { kind: "rate-limited", delayMs: halt.waitMs },
+        halt.result.status === "retry" ? halt.result.reason : "rate limited",
+      );
     }
   }
 

@@ -3,7 +3,6 @@ export {
   type FailureKind,
   type GroupCheck,
   type ListedAnswer,
-  maskEmails,
   type SendGridAnswer,
   SendGridApi,
   SendGridError,
@@ -27,6 +26,5 @@ export {
   type RateLimitInfo,
   readRateLimit,
   resetDelayMs,
-  retryAfterMs,
   waitAfter,
 } from "./rate-limit.ts";

@@ -1,13 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_WAIT_MS,
-  headerValue,
-  MAX_HINT_MS,
-  readRateLimit,
-  resetDelayMs,
-  retryAfterMs,
-  waitAfter,
-} from "./rate-limit.ts";
+import { DEFAULT_WAIT_MS, MAX_HINT_MS, readRateLimit, resetDelayMs, waitAfter } from "./rate-limit.ts";
 
 const NOW = 1_800_000_000_000; // 2027-01-15, in ms
 
@@ -30,12 +22,6 @@ describe("X-RateLimit-Reset", () => {
     expect(resetDelayMs(undefined, NOW)).toBeUndefined();
     expect(resetDelayMs("soon", NOW)).toBeUndefined();
     expect(resetDelayMs("-3", NOW)).toBeUndefined();
-  });
-
-  it("Retry-After as seconds or HTTP date", () => {
-    expect(retryAfterMs("2", NOW)).toBe(2_000);
-    expect(retryAfterMs(new Date(NOW + 3_000).toUTCString(), NOW)).toBe(3_000);
-    expect(retryAfterMs("later", NOW)).toBeUndefined();
   });
 });
 
@@ -62,17 +48,30 @@ describe("waitAfter", () => {
     expect(waitAfter(429, headers("0", "1800000007"), NOW)).toBe(7_000);
     expect(waitAfter(429, headers("0", "7"), NOW)).toBe(7_000);
     expect(waitAfter(429, { "retry-after": "4" }, NOW)).toBe(4_000);
+    expect(waitAfter(429, { "retry-after": new Date(NOW + 3_000).toUTCString() }, NOW)).toBe(3_000);
+    expect(waitAfter(429, { "retry-after": "later" }, NOW)).toBe(DEFAULT_WAIT_MS);
     expect(waitAfter(429, {}, NOW)).toBe(DEFAULT_WAIT_MS);
   });
 
-  it("reads headers case-insensitively, from plain objects and from Headers-like objects", () => {
-    expect(headerValue({ "x-ratelimit-remaining": "3" }, "X-RateLimit-Remaining")).toBe("3");
-    expect(headerValue(new Headers({ "X-RateLimit-Reset": "9" }), "x-ratelimit-reset")).toBe("9");
-    expect(headerValue({ "x-a": ["1", "2"] }, "x-a")).toBe("1");
-    expect(headerValue(undefined, "x-a")).toBeUndefined();
+  it("after a 429 with both, waits for the later of the reset and Retry-After", () => {
+    // A reset rounded to whole epoch seconds can fall a little before what Retry-After asks.
+    expect(waitAfter(429, { ...headers("0", "1800000006.5"), "Retry-After": "7" }, NOW)).toBe(7_000);
+    expect(waitAfter(429, { ...headers("0", "1800000009"), "Retry-After": "7" }, NOW)).toBe(9_000);
+    expect(waitAfter(429, { ...headers("0", "1700000000"), "Retry-After": "0" }, NOW)).toBe(DEFAULT_WAIT_MS);
+    expect(waitAfter(429, { "Retry-After": "999999" }, NOW)).toBe(MAX_HINT_MS);
+  });
+
+  it("reads headers case-insensitively, from plain objects, from Headers and from AxiosHeaders-like objects", () => {
     expect(readRateLimit({ "X-RateLimit-Remaining": "2", "X-RateLimit-Reset": "3" }, NOW)).toEqual({
       remaining: 2,
       resetInMs: 3_000,
     });
+    expect(
+      readRateLimit(new Headers({ "x-ratelimit-remaining": "0", "x-ratelimit-reset": "9" }), NOW),
+    ).toEqual({ remaining: 0, resetInMs: 9_000 });
+    const axiosLike = { get: (name: string) => (name === "x-ratelimit-remaining" ? 4 : undefined) };
+    expect(readRateLimit(axiosLike, NOW)).toEqual({ remaining: 4, resetInMs: undefined });
+    expect(readRateLimit({ "x-ratelimit-remaining": ["1", "2"] }, NOW).remaining).toBe(1);
+    expect(readRateLimit(undefined, NOW)).toEqual({ remaining: undefined, resetInMs: undefined });
   });
 });

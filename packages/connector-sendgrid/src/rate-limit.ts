@@ -1,3 +1,5 @@
+import { type HeaderSource, headerOf, retryAfterMs } from "@engage-bridge/core";
+
 /**
  * SendGrid's rate-limit headers. Every v3 answer carries `X-RateLimit-Limit`, `X-RateLimit-Remaining`
  * and `X-RateLimit-Reset`; the numbers are not published and differ per endpoint. `Reset` is
@@ -19,26 +21,6 @@ export interface RateLimitInfo {
   resetInMs: number | undefined;
 }
 
-/** A header of an axios/SDK answer (an `AxiosHeaders` or a plain object), case-insensitively. */
-export function headerValue(headers: unknown, name: string): string | undefined {
-  if (headers === null || typeof headers !== "object") return undefined;
-  const getter = (headers as { get?: unknown }).get;
-  let value: unknown;
-  if (typeof getter === "function") value = (getter as (n: string) => unknown).call(headers, name);
-  if (value === undefined || value === null) {
-    const wanted = name.toLowerCase();
-    for (const [key, v] of Object.entries(headers as Record<string, unknown>)) {
-      if (key.toLowerCase() === wanted) {
-        value = v;
-        break;
-      }
-    }
-  }
-  if (Array.isArray(value)) value = value[0];
-  if (typeof value === "number") return String(value);
-  return typeof value === "string" ? value : undefined;
-}
-
 function numeric(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const trimmed = text.trim();
@@ -58,31 +40,26 @@ export function resetDelayMs(value: string | undefined, now = Date.now()): numbe
   return Math.min(MAX_HINT_MS, Math.max(0, Math.ceil(ms)));
 }
 
-/** `Retry-After` as seconds or an HTTP date, in milliseconds (SendGrid does not promise it). */
-export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const seconds = numeric(value);
-  if (seconds !== undefined) return Math.min(MAX_HINT_MS, Math.ceil(seconds * 1000));
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.min(MAX_HINT_MS, Math.max(0, date - now));
-}
-
+/** The rate-limit headers of an SDK answer (an `AxiosHeaders`, a plain object, a `Headers`). */
 export function readRateLimit(headers: unknown, now = Date.now()): RateLimitInfo {
   return {
-    remaining: numeric(headerValue(headers, "x-ratelimit-remaining")),
-    resetInMs: resetDelayMs(headerValue(headers, "x-ratelimit-reset"), now),
+    remaining: numeric(headerOf(headers as HeaderSource, "x-ratelimit-remaining")),
+    resetInMs: resetDelayMs(headerOf(headers as HeaderSource, "x-ratelimit-reset"), now),
   };
 }
 
 /**
  * How long to wait after an answer: after a 429, or when no requests are left in the window, until
  * the reset (at least {@link DEFAULT_WAIT_MS} when the reset is unknown or already past); otherwise 0.
+ * A 429 that also carries `Retry-After` (read by core's `retryAfterMs`; SendGrid does not promise
+ * it) waits for the later of the two: never earlier than either says.
  */
 export function waitAfter(status: number, headers: unknown, now = Date.now()): number {
   const info = readRateLimit(headers, now);
   if (status === 429) {
-    const hint = info.resetInMs ?? retryAfterMs(headerValue(headers, "retry-after"), now);
-    return hint !== undefined && hint > 0 ? hint : DEFAULT_WAIT_MS;
+    const retryAfter = retryAfterMs(headerOf(headers as HeaderSource, "retry-after"), now, MAX_HINT_MS);
+    const hint = Math.max(info.resetInMs ?? 0, retryAfter ?? 0);
+    return hint > 0 ? hint : DEFAULT_WAIT_MS;
   }
   if (info.remaining === 0) {
     return info.resetInMs !== undefined && info.resetInMs > 0 ? info.resetInMs : DEFAULT_WAIT_MS;
