@@ -209,17 +209,18 @@ describe("start", () => {
       status: string;
     }[];
     expect(events.map((e) => e.status)).toEqual(Array(7).fill("accepted"));
-    // The three connectors deliver to their in-process fakes: 3 preference events to HubSpot, the
-    // email one to SendGrid, 4 loyalty events to Sheets.
+    // The four connectors deliver to their in-process fakes: 3 preference events to HubSpot, the
+    // email one to SendGrid, 4 loyalty events to Sheets, all 7 to the webhook receiver.
     const base = /--url (http:\/\/[^/]+)\//.exec(banner)?.[1] ?? "";
     const deliveries = await waitFor(async () => {
       const rows = JSON.parse((await runCli(["deliveries", "--json"], { cwd: dir })).stdout) as {
         connector: string;
         status: string;
       }[];
-      return rows.length === 8 && rows.every((r) => r.status === "delivered") ? rows : undefined;
+      return rows.length === 15 && rows.every((r) => r.status === "delivered") ? rows : undefined;
     });
     expect(deliveries.filter((d) => d.connector === "hubspot")).toHaveLength(3);
+    expect(deliveries.filter((d) => d.connector === "webhook")).toHaveLength(7);
     const token = /\(token (\S+)\)/.exec(banner)?.[1] ?? "";
     const stats = await fetch(`${base}/admin/stats`, { headers: { authorization: `Bearer ${token}` } });
     expect(stats.status).toBe(200);
@@ -232,6 +233,7 @@ describe("start", () => {
       },
       sendgrid: { globalSuppressions: ["sample.contact@example.com"] },
       googleSheets: { rows: 5 },
+      webhook: { received: 7 },
     });
     child.kill("SIGTERM");
     expect(await exited).toBe(0);

@@ -8,6 +8,7 @@ import {
   startFakeGoogle,
   startFakeHubSpot,
   startFakeSendGrid,
+  startFakeWebhookReceiver,
 } from "@engage-bridge/testkit";
 import { parseConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/schema.ts";
@@ -52,7 +53,7 @@ export function sandboxConfig(registry: ConnectorRegistry, cwd = process.cwd()):
 export interface Sandbox {
   config: GatewayConfig;
   /** Where the fakes listen, for the banner. */
-  fakes: Record<"engageApi" | "hubspot" | "sendgrid" | "googleSheets", string>;
+  fakes: Record<"engageApi" | "hubspot" | "sendgrid" | "googleSheets" | "webhook", string>;
   /** What the fake targets hold now (for a look after send-sample). */
   state(): Record<string, unknown>;
   close(): Promise<void>;
@@ -60,15 +61,17 @@ export interface Sandbox {
 
 /**
  * Sandbox mode for `start`: SQLite under ./data, one source `engage` (generated secret, the sample
- * payload key), and the three connectors pointed at in-process fakes of HubSpot, SendGrid and Google
- * Sheets, with a fake Engage API that knows the sample contact — the recommended setup, so preference
- * events apply Engage's current value.
+ * payload key), and the four connectors pointed at in-process fakes of HubSpot, SendGrid, Google
+ * Sheets and a Standard Webhooks receiver (its secret generated), with a fake Engage API that knows the
+ * sample contact — the recommended setup, so preference events apply Engage's current value.
  */
 export async function startSandbox(registry: ConnectorRegistry, cwd = process.cwd()): Promise<Sandbox> {
   const engage = await startFakeEngageApi();
   const hubspot = await startFakeHubSpot({ contacts: [SANDBOX_EMAIL] });
   const sendgrid = await startFakeSendGrid();
   const google = await startFakeGoogle();
+  // Signs with a fresh whsec_ secret; http is fine for a loopback receiver.
+  const receiver = await startFakeWebhookReceiver();
   engage.setContact(SAMPLE_CONTACT_ID, {
     email: SANDBOX_EMAIL,
     acceptsEmail: false,
@@ -99,12 +102,19 @@ export async function startSandbox(registry: ConnectorRegistry, cwd = process.cw
       },
       sendgrid: { apiKey: sendgrid.apiKey, baseUrl: sendgrid.url },
       googleSheets: sheets,
+      webhook: { url: receiver.url, secret: receiver.secret },
     },
   });
   const config = parseConfig(text, "(sandbox)", { registry });
   return {
     config,
-    fakes: { engageApi: engage.url, hubspot: hubspot.url, sendgrid: sendgrid.url, googleSheets: google.url },
+    fakes: {
+      engageApi: engage.url,
+      hubspot: hubspot.url,
+      sendgrid: sendgrid.url,
+      googleSheets: google.url,
+      webhook: receiver.url,
+    },
     state: () => ({
       hubspot: {
         email: hubspot.status(SANDBOX_EMAIL)?.statusState ?? null,
@@ -112,9 +122,16 @@ export async function startSandbox(registry: ConnectorRegistry, cwd = process.cw
       },
       sendgrid: { globalSuppressions: [...sendgrid.globalSuppressions] },
       googleSheets: { rows: google.rows(sheets.spreadsheetId, sheets.sheetName).length },
+      webhook: { received: receiver.accepted().length },
     }),
     close: async () => {
-      await Promise.all([engage.close(), hubspot.close(), sendgrid.close(), google.close()]);
+      await Promise.all([
+        engage.close(),
+        hubspot.close(),
+        sendgrid.close(),
+        google.close(),
+        receiver.close(),
+      ]);
     },
   };
 }

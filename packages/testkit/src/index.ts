@@ -3,6 +3,7 @@ export * from "./fake-google.ts";
 export * from "./fake-hubspot.ts";
 export * from "./fake-sendgrid.ts";
 export * from "./fake-target.ts";
+export * from "./fake-webhook-receiver.ts";
 export * from "./samples.ts";
 export * from "./sender.ts";
 export * from "./test-connector.ts";

@@ -23,6 +23,7 @@ function placeholders(text: string): Record<string, string> {
     ...env,
     ENGAGE_SIGNING_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     ENGAGE_PAYLOAD_KEY: "DaqfT7Ys6tGqM3zbesEKpmacTJEqBCp2",
+    FORWARD_SIGNING_SECRET: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
     HUBSPOT_ENABLED: "true",
     ENGAGE_BRIDGE_ADMIN_TOKEN: "an-admin-token-of-32-characters!",
   };

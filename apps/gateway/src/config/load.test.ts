@@ -357,6 +357,7 @@ describe("JSON Schema", () => {
       "hubspot",
       "sendgrid",
       "googleSheets",
+      "webhook",
     ]);
     expect(generated.properties.connectors?.properties?.hubspot).toEqual({
       $ref: "#/$defs/connector-hubspot",
