@@ -157,13 +157,16 @@ for (const [key, raw] of Object.entries(properties)) {
 for (const [name, def] of connectorDefs) {
   const type = name.slice("connector-".length);
   const list: Row[] = [];
+  const rate = resolve((def.properties as Node).rateLimit).description as string | undefined;
+  const defaultRate = /Default for [^:]+: (.*)$/.exec(rate ?? "")?.[1];
   const own = { ...def, properties: { ...(def.properties as Node) } };
   for (const common of commonKeys) delete (own.properties as Node)[common];
   rows(own, `connectors.${type}`, list, () => false);
   sections.push(
     `## Connector \`${type}\`\n\n${(def.description as string | undefined) ?? ""}\n\n` +
       `An instance named \`${type}\` needs no \`type\`; any other instance name needs \`type: ${type}\`. ` +
-      `Every instance also takes ${commonKeys.map((k) => `\`${k}\``).join(", ")} ([connectors](#connectors)).\n\n${table(list)}`,
+      `Every instance also takes ${commonKeys.map((k) => `\`${k}\``).join(", ")} ([connectors](#connectors))` +
+      `${defaultRate ? `; its default \`rateLimit\` is ${defaultRate.replace(/\.$/, "")}` : ""}.\n\n${table(list)}`,
   );
 }
 

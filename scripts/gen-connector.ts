@@ -1,8 +1,8 @@
 // `pnpm gen:connector <name>`: scaffolds packages/connector-<name>, a connector package in the shape
 // every connector has (package.json, tsconfig, tsdown build, README with the config table, config.ts,
 // connector.ts, a fake of the target beside it, tests on the shared conformance suite that pass
-// untouched), and registers it: one import and one entry in apps/gateway/src/connectors/builtin.ts,
-// plus the workspace dependency in apps/gateway/package.json. Then `pnpm install` links it.
+// untouched), and registers it: one line in apps/gateway/src/connectors/builtin.ts, plus the
+// workspace dependency in apps/gateway/package.json. Then `pnpm install` links it.
 //
 //   pnpm gen:connector acme-crm          # → packages/connector-acme-crm, connector name "acmeCrm"
 //   pnpm gen:connector acme-crm --no-register   # a package only (e.g. to publish as a plugin)
@@ -63,6 +63,7 @@ const packageJson = {
   },
   main: "./dist/index.cjs",
   types: "./dist/types/index.d.cts",
+  typesVersions: { "*": { testing: ["./dist/types/testing.d.cts"] } },
   files: [
     "dist/**/*.js",
     "dist/**/*.cjs",
@@ -79,7 +80,9 @@ const packageJson = {
     test: "vitest run",
   },
   dependencies: { zod: "catalog:" },
-  peerDependencies: { "@engage-bridge/core": `workspace:^` },
+  peerDependencies: { "@engage-bridge/core": "workspace:^", "@engage-bridge/testkit": "workspace:^" },
+  // ./testing (the sandbox's fake) only: a service using the connector does not need testkit.
+  peerDependenciesMeta: { "@engage-bridge/testkit": { optional: true } },
   devDependencies: {
     "@biomejs/biome": "catalog:",
     "@engage-bridge/core": "workspace:^",
@@ -111,7 +114,10 @@ const files: Record<string, string> = {
   "tsdown.config.ts": `import { defineConfig } from "tsdown";
 import { packageBuild } from "../../tsdown.base.ts";
 
-export default defineConfig(packageBuild(["src/index.ts", "src/testing.ts"]));
+// The connector is both a named and the default export: in CommonJS the default is \`exports.default\`.
+export default defineConfig(
+  packageBuild(["src/index.ts", "src/testing.ts"], { outputOptions: { exports: "named" } }),
+);
 `,
   "src/config.ts": `import { secret } from "@engage-bridge/core";
 import { z } from "zod";
@@ -268,16 +274,22 @@ export async function startFake${pascal}(options: { apiKey?: string } = {}): Pro
   return fake;
 }
 `,
-  "src/testing.ts": `/** For tests and the sandbox: the fake target, and the config block that points at it. */
+  "src/testing.ts": `import type { ConnectorSandbox } from "@engage-bridge/testkit";
+import { startFake${pascal} } from "./fake.ts";
+
+/** For tests: the fake target. */
 export { type Fake${pascal}, startFake${pascal} } from "./fake.ts";
 
-import { type Fake${pascal}, startFake${pascal} } from "./fake.ts";
-
-/** How to run this connector without the real ${title}: start the fake, use this config block. */
-export async function sandbox(): Promise<{ fake: Fake${pascal}; config: Record<string, unknown> }> {
+/** Sandbox mode (\`engage-bridge start\` without a config): the fake, and the block pointing at it. */
+export const sandbox: ConnectorSandbox = async () => {
   const fake = await startFake${pascal}();
-  return { fake, config: { baseUrl: fake.url, apiKey: fake.apiKey } };
-}
+  return {
+    config: { baseUrl: fake.url, apiKey: fake.apiKey },
+    url: fake.url,
+    state: () => ({ consents: Object.fromEntries(fake.consents) }),
+    close: () => fake.close(),
+  };
+};
 `,
   "src/index.ts": `export { type ${pascal}State, ${camel}, ${camel} as default } from "./connector.ts";
 export { type ${pascal}Config, ${camel}ConfigSchema } from "./config.ts";
@@ -382,15 +394,14 @@ copyFileSync(join(root, "LICENSE"), join(dir, "LICENSE"));
 const touched = [relative(root, dir)];
 
 if (register) {
-  // The one registration line (and its import) in the gateway's list of built-in connectors.
+  // The one registration line in the gateway's list of built-in connector packages.
   const builtinFile = "apps/gateway/src/connectors/builtin.ts";
   let builtin = read(builtinFile);
-  const list = /export const BUILTIN_CONNECTORS: readonly AnyConnector\[\] = \[\n([\s\S]*?)\];/;
-  if (!list.test(builtin)) fail(`cannot find BUILTIN_CONNECTORS in ${builtinFile}`);
+  const list = /export const BUILTIN_PACKAGES = \[\n([\s\S]*?)\] as const;/;
+  if (!list.test(builtin)) fail(`cannot find BUILTIN_PACKAGES in ${builtinFile}`);
   builtin = builtin.replace(list, (whole, entries: string) =>
-    whole.replace(entries, `${entries}  ${camel},\n`),
+    whole.replace(entries, `${entries}  "${pkgName}",\n`),
   );
-  builtin = `import ${camel} from "${pkgName}";\n${builtin}`;
   writeFileSync(join(root, builtinFile), builtin);
   // The workspace dependency.
   const gatewayPackage = "apps/gateway/package.json";

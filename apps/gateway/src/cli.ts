@@ -97,7 +97,7 @@ const VERSION = (
 
 const program = new Command()
   .name("engage-bridge")
-  .description("Voyado Engage webhooks to HubSpot, SendGrid, Google Sheets and more")
+  .description("Voyado Engage webhooks, verified, stored durably and delivered to the systems you connect")
   .version(VERSION, "--version", "print the version")
   .showHelpAfterError();
 
@@ -189,20 +189,20 @@ function printSandboxBanner(sandbox: Sandbox, url: string): void {
       rule,
       "  SANDBOX MODE — fake targets and a generated secret; NOT FOR PRODUCTION",
       "  No config file was found (--config, ENGAGE_BRIDGE_CONFIG, ./engage-bridge.yaml).",
-      "  Nothing leaves this machine: HubSpot, SendGrid, Google Sheets, the webhook receiver and the",
-      "  Engage API are in-process fakes. With NODE_ENV=production, start refuses to run without a",
-      "  config file.",
+      "  Nothing leaves this machine: every connector's target and the Engage API are in-process",
+      "  fakes. With NODE_ENV=production, start refuses to run without a config file.",
       rule,
       `  listening     ${url}/webhooks/${SANDBOX_SOURCE}`,
       `  store         ${sandbox.config.store}`,
       `  secret        ${secret}`,
       `  dashboard     ${url}/admin/   (token ${sandbox.config.admin?.token ?? ""})`,
-      `  connectors    hubspot, sendgrid, googleSheets, webhook → in-process fakes (${Object.values(sandbox.fakes).join(", ")})`,
+      "  fakes",
+      ...Object.entries(sandbox.fakes).map(([name, fakeUrl]) => `    ${name.padEnd(16)} ${fakeUrl}`),
       "",
       "  Try, in another terminal:",
       `    ${cli} send-sample --url ${url}/webhooks/${SANDBOX_SOURCE} --secret ${secret}`,
       `    ${cli} deliveries`,
-      `    curl ${url}/sandbox        # what the fake HubSpot, SendGrid, Sheets and webhook receiver hold now`,
+      `    curl ${url}/sandbox        # what each fake target holds now`,
       "",
     ].join("\n"),
   );

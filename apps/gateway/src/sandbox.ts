@@ -4,14 +4,12 @@ import { join, resolve } from "node:path";
 import {
   SAMPLE_CONTACT_ID,
   SAMPLE_PAYLOAD_KEY,
+  type SandboxTarget,
   startFakeEngageApi,
-  startFakeGoogle,
-  startFakeHubSpot,
-  startFakeSendGrid,
-  startFakeWebhookReceiver,
 } from "@engage-bridge/testkit";
 import { parseConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/schema.ts";
+import { builtinSandboxes } from "./connectors/builtin.ts";
 import type { ConnectorRegistry } from "./connectors/registry.ts";
 
 export const SANDBOX_DIR = "data";
@@ -52,33 +50,39 @@ export function sandboxConfig(registry: ConnectorRegistry, cwd = process.cwd()):
 
 export interface Sandbox {
   config: GatewayConfig;
-  /** Where the fakes listen, for the banner. */
-  fakes: Record<"engageApi" | "hubspot" | "sendgrid" | "googleSheets" | "webhook", string>;
-  /** What the fake targets hold now (for a look after send-sample). */
+  /** Where each fake listens, by connector (and `engageApi`), for the banner. */
+  fakes: Record<string, string>;
+  /** What the fake targets hold now, by connector (for a look after send-sample). */
   state(): Record<string, unknown>;
   close(): Promise<void>;
 }
 
 /**
  * Sandbox mode for `start`: SQLite under ./data, one source `engage` (generated secret, the sample
- * payload key), and the four connectors pointed at in-process fakes of HubSpot, SendGrid, Google
- * Sheets and a Standard Webhooks receiver (its secret generated), with a fake Engage API that knows the
- * sample contact — the recommended setup, so preference events apply Engage's current value.
+ * payload key), and every built-in connector pointed at the fake its package's `./testing` entry
+ * starts, with a fake Engage API that knows the sample contact — the recommended setup, so
+ * preference events apply Engage's current value. No connector is named here.
  */
 export async function startSandbox(registry: ConnectorRegistry, cwd = process.cwd()): Promise<Sandbox> {
   const engage = await startFakeEngageApi();
-  const hubspot = await startFakeHubSpot({ contacts: [SANDBOX_EMAIL] });
-  const sendgrid = await startFakeSendGrid();
-  const google = await startFakeGoogle();
-  // Signs with a fresh whsec_ secret; http is fine for a loopback receiver.
-  const receiver = await startFakeWebhookReceiver();
   engage.setContact(SAMPLE_CONTACT_ID, {
     email: SANDBOX_EMAIL,
     acceptsEmail: false,
     acceptsSms: true,
     acceptsPostal: false,
   });
-  const sheets = google.connectorConfig({ spreadsheetId: "1SandboxLoyaltyLog", sheetName: "Loyalty" });
+  const targets: [string, SandboxTarget][] = [];
+  try {
+    for (const { connector, sandbox } of await builtinSandboxes()) {
+      targets.push([
+        connector.name,
+        await sandbox({ contact: { id: SAMPLE_CONTACT_ID, email: SANDBOX_EMAIL } }),
+      ]);
+    }
+  } catch (error) {
+    await Promise.all([engage.close(), ...targets.map(([, t]) => t.close())]);
+    throw error;
+  }
   const text = JSON.stringify({
     // A sandbox has a secret printed on the screen and fake targets: this machine only (`--host`
     // opens it up on purpose).
@@ -92,46 +96,15 @@ export async function startSandbox(registry: ConnectorRegistry, cwd = process.cw
         engageApi: { baseUrl: engage.url, apiKey: engage.apiKey },
       },
     },
-    connectors: {
-      hubspot: {
-        accessToken: hubspot.accessToken,
-        baseUrl: hubspot.url,
-        subscriptionId: hubspot.subscriptions[0]?.id ?? "123456",
-        smsProperty: "engage_accepts_sms",
-        postalProperty: "engage_accepts_postal",
-      },
-      sendgrid: { apiKey: sendgrid.apiKey, baseUrl: sendgrid.url },
-      googleSheets: sheets,
-      webhook: { url: receiver.url, secret: receiver.secret },
-    },
+    connectors: Object.fromEntries(targets.map(([name, t]) => [name, t.config])),
   });
   const config = parseConfig(text, "(sandbox)", { registry });
   return {
     config,
-    fakes: {
-      engageApi: engage.url,
-      hubspot: hubspot.url,
-      sendgrid: sendgrid.url,
-      googleSheets: google.url,
-      webhook: receiver.url,
-    },
-    state: () => ({
-      hubspot: {
-        email: hubspot.status(SANDBOX_EMAIL)?.statusState ?? null,
-        contact: hubspot.contact(SANDBOX_EMAIL),
-      },
-      sendgrid: { globalSuppressions: [...sendgrid.globalSuppressions] },
-      googleSheets: { rows: google.rows(sheets.spreadsheetId, sheets.sheetName).length },
-      webhook: { received: receiver.accepted().length },
-    }),
+    fakes: { engageApi: engage.url, ...Object.fromEntries(targets.map(([name, t]) => [name, t.url])) },
+    state: () => Object.fromEntries(targets.map(([name, t]) => [name, t.state()])),
     close: async () => {
-      await Promise.all([
-        engage.close(),
-        hubspot.close(),
-        sendgrid.close(),
-        google.close(),
-        receiver.close(),
-      ]);
+      await Promise.all([engage.close(), ...targets.map(([, t]) => t.close())]);
     },
   };
 }

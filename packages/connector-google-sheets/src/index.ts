@@ -23,6 +23,7 @@ export {
   endRow,
   type GoogleSheetsState,
   googleSheetsConnector,
+  googleSheetsConnector as default,
   HeaderMismatchError,
   MAX_BATCH_SIZE,
   type SheetState,

@@ -18,6 +18,7 @@ export {
   type SendGridConnectorOptions,
   type SendGridState,
   sendgridConnector,
+  sendgridConnector as default,
 } from "./connector.ts";
 export {
   DEFAULT_WAIT_MS,

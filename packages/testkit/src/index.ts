@@ -1,3 +1,4 @@
+export * from "./connector-sandbox.ts";
 export * from "./fake-engage-api.ts";
 export * from "./fake-google.ts";
 export * from "./fake-hubspot.ts";

@@ -14,7 +14,7 @@ const BOOLEAN = /^(true|false)$/i;
 
 /**
  * Coerces interpolated strings where the config's JSON Schema expects a number or a boolean:
- * environment variables are text, so `port: ${PORT}` or `enabled: ${HUBSPOT_ENABLED}` would
+ * environment variables are text, so `port: ${PORT}` or `enabled: ${CRM_ENABLED}` would
  * otherwise never validate. Where a key also accepts text (`trustProxy`, `bodyLimit`), a value that
  * reads as a boolean or a number is still taken as one. A value that does not parse becomes a
  * problem naming the reference. Works on a copy; the schema walk follows `$ref` and picks a

@@ -23,9 +23,7 @@ export const rateLimitSchema = z
   })
   .describe(
     "Pace of this instance's requests to its target: at most `requests` in any rolling window of " +
-      "`perSeconds` seconds. Absent = the connector's own rate (HubSpot 100 per 10 s, raise it to 190 for " +
-      "Pro/Enterprise apps; Google Sheets 60 per 60 s; SendGrid none, it follows SendGrid's rate-limit " +
-      "headers).",
+      "`perSeconds` seconds. Absent = the connector's own default (see its section and README).",
   ) satisfies z.ZodType<RateLimit>;
 
 export const filterSchema = z
@@ -69,7 +67,7 @@ export const commonSchema = z.strictObject({
     .min(1)
     .optional()
     .describe(
-      "The connector this instance runs (`hubspot`, `sendgrid`, `googleSheets` or a plugin's name); " +
+      "The connector this instance runs (a built-in connector's name or a plugin's); " +
         "defaults to the instance name, so a block named after its connector needs none.",
     ),
   enabled: z

@@ -37,6 +37,7 @@ export function configJsonSchema(registry: ConnectorRegistry): unknown {
     };
     for (const connector of Object.values(registry)) {
       const own = input(connector.configSchema);
+      const rate = connector.rateLimit;
       own.properties = {
         type: {
           type: "string",
@@ -44,6 +45,12 @@ export function configJsonSchema(registry: ConnectorRegistry): unknown {
           description: "The connector this instance runs; defaults to the instance name.",
         },
         ...common,
+        rateLimit: {
+          ...common.rateLimit,
+          description: `${common.rateLimit.description ?? ""} Default for ${connector.name}: ${
+            rate ? `${rate.requests} per ${rate.perSeconds} s` : "none (it follows the target's own signals)"
+          }.`,
+        },
         ...own.properties,
       };
       const ref = `#/$defs/connector-${connector.name}`;
@@ -93,7 +100,7 @@ const REFERENCE = {
 
 /**
  * Number and boolean keys also accept a whole `${ENV_VAR}` reference, as the loader does, so that an
- * editor does not flag `port: ${PORT}` or `enabled: ${HUBSPOT_ENABLED}`.
+ * editor does not flag `port: ${PORT}` or `enabled: ${CRM_ENABLED}`.
  */
 function acceptReferences(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(acceptReferences);

@@ -117,7 +117,7 @@ const sourceSchema = z
       .describe(
         "Voyado Engage API access for contact lookups at delivery time. Makes consent convergent: " +
           "connectors apply Engage's current value whatever the order of events, and get the contact's " +
-          "email (HubSpot and SendGrid skip every event without it). Recommended; without it, the " +
+          "email (connectors that act on an address skip events that carry none). Recommended; without it, the " +
           "payload's value is applied.",
       ),
   })

@@ -12,7 +12,7 @@ const NO_SLOT: PacerSlot = Object.freeze({ release() {}, cancel() {} });
 
 /**
  * Paces the requests of one connector so that no window of `perSeconds` ever holds more than
- * `requests` of them: the rolling window that targets such as HubSpot enforce (a token bucket lets
+ * `requests` of them: the rolling window that rate-limited targets enforce (a token bucket lets
  * twice that through one window: a full bucket, then a bucket's worth of refills). A slot counts
  * from when it is taken until one window after it is released, because its request may reach the
  * target at any moment in between; so the limit holds at the target whatever a call's duration.

@@ -26,7 +26,7 @@ export const event = (svixId: string, extra: Partial<NewEvent> = {}): NewEvent =
   contactId: "c-1",
   receivedAt: new Date(),
   body: Buffer.from(`{"id":"${svixId}"}`),
-  connectors: ["hubspot", "sendgrid"],
+  connectors: ["targetA", "targetB"],
   ...extra,
 });
 
@@ -50,7 +50,7 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
       expect(store.counters.commits).toBeLessThan(300);
       const stats = await store.stats();
       expect(stats.events).toEqual({ "contact.acceptsEmail.changed": 300 });
-      expect(stats.deliveries).toEqual({ hubspot: { pending: 300 }, sendgrid: { pending: 300 } });
+      expect(stats.deliveries).toEqual({ targetA: { pending: 300 }, targetB: { pending: 300 } });
       expect(stats.queueDepth).toBe(600);
       await store.close();
     });
@@ -73,7 +73,7 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
       const outcomes = await Promise.allSettled([
         store.insertEvent(event("good-1")),
         // One delivery per connector: a connector named twice breaks the (event, connector) key.
-        store.insertEvent(event("bad", { connectors: ["hubspot", "hubspot"] })),
+        store.insertEvent(event("bad", { connectors: ["targetA", "targetA"] })),
         store.insertEvent(event("good-2")),
       ]);
       expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
@@ -109,19 +109,19 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
       expect(await store.listEvents({ limit: 1 })).toHaveLength(1);
       const stats = await store.stats(new Date(Date.now() + 90_000));
       expect(stats.oldestPendingSeconds).toBeGreaterThanOrEqual(89);
-      expect(stats.pendingByConnector.hubspot?.depth).toBe(1);
-      expect(stats.pendingByConnector.sendgrid?.oldestSeconds).toBeGreaterThanOrEqual(89);
+      expect(stats.pendingByConnector.targetA?.depth).toBe(1);
+      expect(stats.pendingByConnector.targetB?.oldestSeconds).toBeGreaterThanOrEqual(89);
       await store.close();
     });
   });
 
   describe(`${name} deliveries`, () => {
     const lease = (store: Store, owner = "w1", now = new Date()) =>
-      store.leaseDue("hubspot", 10, owner, 60_000, now);
+      store.leaseDue("targetA", 10, owner, 60_000, now);
 
     it("leases due work once, gives it back when the lease expires, and fences late results", async () => {
       const { store } = await open();
-      await store.insertEvent(event("l1", { connectors: ["hubspot"] }));
+      await store.insertEvent(event("l1", { connectors: ["targetA"] }));
       const first = await lease(store, "w1");
       expect(first).toHaveLength(1);
       expect(first[0]?.event).toMatchObject({
@@ -159,7 +159,7 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
 
     it("schedules retries, releases leases on shutdown, replays finished work", async () => {
       const { store } = await open();
-      await store.insertEvent(event("r1", { connectors: ["hubspot"] }));
+      await store.insertEvent(event("r1", { connectors: ["targetA"] }));
       const [leased] = await lease(store);
       const next = new Date(Date.now() + 30_000);
       await store.complete("w1", [
@@ -188,7 +188,7 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
 
     it("throttled attempts do not count; the attempt history is kept", async () => {
       const { store, rows } = await open();
-      await store.insertEvent(event("t1", { connectors: ["hubspot"] }));
+      await store.insertEvent(event("t1", { connectors: ["targetA"] }));
       const [leased] = await lease(store);
       const startedAt = new Date();
       await store.complete("w1", [
@@ -201,7 +201,7 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
           countsAsAttempt: false,
         },
       ]);
-      expect(await store.listDeliveries({ connector: "hubspot", limit: 0 })).toMatchObject([
+      expect(await store.listDeliveries({ connector: "targetA", limit: 0 })).toMatchObject([
         { status: "retrying", attempts: 0, lastError: "429" },
       ]);
       await store.close();
@@ -213,8 +213,8 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
 
     it("keeps the consent with the greatest order key and the event that carried it", async () => {
       const { store } = await open();
-      await store.insertEvent(event("k1", { connectors: ["hubspot"] }));
-      await store.insertEvent(event("k2", { connectors: ["hubspot"] }));
+      await store.insertEvent(event("k1", { connectors: ["targetA"] }));
+      await store.insertEvent(event("k2", { connectors: ["targetA"] }));
       const leased = await lease(store);
       expect(leased.map((l) => l.event.svixId)).toEqual(["k1", "k2"]);
       const id = (svixId: string) => leased.find((l) => l.event.svixId === svixId)?.deliveryId ?? "";
@@ -233,15 +233,15 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
           consent: { contactId: "c-1", channel: "email", orderKey: 10 },
         },
       ]);
-      const applied = await store.appliedConsent("hubspot", "c-1", "email");
+      const applied = await store.appliedConsent("targetA", "c-1", "email");
       expect(applied?.orderKey).toBe(20);
       expect(applied?.event?.svixId).toBe("k2");
       expect(Buffer.from(applied?.event?.body ?? []).toString()).toBe('{"id":"k2"}');
-      expect(await store.appliedConsent("hubspot", "c-1", "sms")).toBeUndefined();
-      expect(await store.appliedConsent("sendgrid", "c-1", "email")).toBeUndefined();
+      expect(await store.appliedConsent("targetA", "c-1", "sms")).toBeUndefined();
+      expect(await store.appliedConsent("targetB", "c-1", "email")).toBeUndefined();
       // The applied event purged: the order key still counts, the event reads as absent.
       expect(await store.purge(new Date(Date.now() + 1000))).toBe(2);
-      expect(await store.appliedConsent("hubspot", "c-1", "email")).toEqual({
+      expect(await store.appliedConsent("targetA", "c-1", "email")).toEqual({
         orderKey: 20,
         event: undefined,
       });
@@ -252,7 +252,7 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
       const { store } = await open();
       const old = new Date(Date.now() - 40 * 86_400_000);
       await store.insertEvent(event("old-done", { receivedAt: old, connectors: [] }));
-      await store.insertEvent(event("old-open", { receivedAt: old, connectors: ["hubspot"] }));
+      await store.insertEvent(event("old-open", { receivedAt: old, connectors: ["targetA"] }));
       await store.insertEvent(event("new-done", { connectors: [] }));
       expect(await store.purge(new Date(Date.now() - 30 * 86_400_000))).toBe(1);
       expect((await store.listEvents({ limit: 0 })).map((e) => e.svixId).sort()).toEqual([
@@ -268,7 +268,7 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
       // Contact A (1001): stored with its id, and rows stored before every status kept one (legacy),
       // whose body names A with a numeric id, in an unknown type, or in the envelope of an
       // undecryptable event.
-      await store.insertEvent(event("a1", { contactId: "1001", connectors: ["hubspot"] }));
+      await store.insertEvent(event("a1", { contactId: "1001", connectors: ["targetA"] }));
       const legacy = { contactId: null as never, connectors: [] };
       await store.insertEvent(
         event("a2", {
@@ -307,7 +307,7 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
             eventType: "loyalty.addPoints",
             payload: { contactId: "10011", sourceId: "1001" },
           }),
-          connectors: ["hubspot"],
+          connectors: ["targetA"],
         }),
       );
       await store.insertEvent(
@@ -326,7 +326,7 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
       const left = (await rows("events")).map((r) => r.svix_id).sort();
       expect(left).toEqual(["b1", "b2"]);
       // B's pending delivery is still there, still due.
-      const due = await store.leaseDue("hubspot", 10, "w1", 60_000);
+      const due = await store.leaseDue("targetA", 10, "w1", 60_000);
       expect(due.map((d) => d.event.svixId)).toEqual(["b1"]);
       await store.close();
     });
@@ -334,7 +334,7 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
     it("forgets a contact: no row mentions it afterwards, other contacts stay", async () => {
       const { store, rows } = await open();
       const secret = "contact-to-forget";
-      await store.insertEvent(event("f1", { contactId: secret, connectors: ["hubspot"] }));
+      await store.insertEvent(event("f1", { contactId: secret, connectors: ["targetA"] }));
       await store.insertEvent(
         event("f2", {
           contactId: null as never,
@@ -347,7 +347,7 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
         event("f3", {
           contactId: `${secret}-other`,
           body: Buffer.from(`{"contactId":"${secret}-other"}`),
-          connectors: ["hubspot"],
+          connectors: ["targetA"],
         }),
       );
       const [leased] = await lease(store);
@@ -359,7 +359,7 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
           consent: { contactId: secret, channel: "email", orderKey: 1 },
         },
       ]);
-      expect((await store.appliedConsent("hubspot", secret, "email"))?.orderKey).toBe(1);
+      expect((await store.appliedConsent("targetA", secret, "email"))?.orderKey).toBe(1);
       expect(await store.forgetContact(secret)).toBe(2);
       await store.close();
       for (const table of ["events", "deliveries", "attempts", "consent_state"]) {

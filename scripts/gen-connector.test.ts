@@ -1,0 +1,95 @@
+// `pnpm gen:connector` as a user runs it, in a copy of the workspace: generate, install, and the new
+// package's own tests pass untouched; the gateway's tests of the registry see it; and the change
+// outside the new folder is the registration, the gateway's dependency and the lockfile (plus the
+// gateway's generated config JSON Schema, which now describes the new connector's block).
+//
+//   node --test scripts/gen-connector.test.ts
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+let copy: string;
+
+function run(command: string, args: string[], cwd = copy): string {
+  const result = spawnSync(command, args, {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, CI: "true" },
+    timeout: 600_000,
+  });
+  assert.equal(result.status, 0, `${command} ${args.join(" ")} failed:\n${result.stdout}\n${result.stderr}`);
+  return result.stdout;
+}
+
+before(() => {
+  copy = mkdtempSync(join(tmpdir(), "engage-bridge-gen-"));
+  // The working tree as it is (tracked and new files, not ignored ones), under git to see the change.
+  const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard", "-z"], {
+    cwd: root,
+    encoding: "utf8",
+  })
+    .split("\0")
+    .filter(Boolean);
+  for (const file of files) {
+    mkdirSync(join(copy, dirname(file)), { recursive: true });
+    try {
+      cpSync(join(root, file), join(copy, file));
+    } catch {
+      // listed but deleted in the working tree
+    }
+  }
+  run("git", ["init", "-q"]);
+  run("git", ["add", "-A"]);
+  run("git", ["-c", "user.name=ci", "-c", "user.email=ci@example.invalid", "commit", "-qm", "base"]);
+});
+
+after(() => rmSync(copy, { recursive: true, force: true }));
+
+describe("pnpm gen:connector", () => {
+  it("scaffolds a package whose tests pass untouched, registered with one line", { timeout: 900_000 }, () => {
+    run("pnpm", ["install", "--frozen-lockfile", "--offline"]);
+    run("pnpm", ["gen:connector", "acme-crm"]);
+    // Installing links the new package and builds the workspace (root `prepare`).
+    run("pnpm", ["install", "--no-frozen-lockfile", "--offline"]);
+
+    const status = run("git", ["status", "--porcelain"])
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.slice(3))
+      .sort();
+    assert.deepEqual(status, [
+      "apps/gateway/engage-bridge.schema.json",
+      "apps/gateway/package.json",
+      "apps/gateway/src/connectors/builtin.ts",
+      "packages/connector-acme-crm/",
+      "pnpm-lock.yaml",
+    ]);
+    const registration = run("git", ["diff", "--numstat", "--", "apps/gateway/src"]).trim();
+    assert.equal(registration, "1\t0\tapps/gateway/src/connectors/builtin.ts", "one registration line");
+
+    const pkg = ["--filter", "@engage-bridge/connector-acme-crm"];
+    run("pnpm", [...pkg, "typecheck"]);
+    run("pnpm", [...pkg, "lint"]);
+    const tests = run("pnpm", [...pkg, "test"]);
+    assert.match(tests, /connector conformance/);
+    assert.doesNotMatch(tests, /failed/i);
+
+    // The gateway knows it through the registry: its config block validates, its secret is masked.
+    const config = join(copy, "engage-bridge.yaml");
+    run("node", [
+      "-e",
+      `require("node:fs").writeFileSync(${JSON.stringify(config)}, ${JSON.stringify(
+        'sources: { engage: { signingSecrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] } }\n' +
+          'connectors:\n  acmeCrm: { baseUrl: "https://api.acme.example", apiKey: "acme-secret-key" }\n',
+      )})`,
+    ]);
+    const checked = run("node", ["apps/gateway/bin/engage-bridge.js", "check-config", "--config", config]);
+    assert.match(checked, /acmeCrm:\n\s+type: acmeCrm/);
+    assert.doesNotMatch(checked, /acme-secret-key/);
+  });
+});
