@@ -495,17 +495,17 @@ describe("hubspot connector: no email", () => {
     const none = await context(f, {}, { lookup: null });
     expect((await hubspot.deliver([item("c1", "Email", true)], none.ctx))[0]).toMatchObject({
       status: "skipped",
-      reason: expect.stringMatching(/^no email: configure engageApi on the source/),
+      reason: expect.stringMatching(/^no email address: configure engageApi on the source/),
     });
     const { ctx } = await context(f, {}, { contacts: { c2: { acceptsEmail: true } } });
     const [unknown, noEmail] = await hubspot.deliver([item("c1"), item("c2")], ctx);
     expect(unknown).toMatchObject({
       status: "skipped",
-      reason: "no email: Engage does not know the contact",
+      reason: "no email address: Engage does not know the contact",
     });
     expect(noEmail).toMatchObject({
       status: "skipped",
-      reason: "no email: the contact has no email address in Engage",
+      reason: "no email address: the contact has none in Engage",
     });
     expect(f.requests).toHaveLength(0);
   });

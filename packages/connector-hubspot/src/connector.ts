@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  currentPreference,
   type DeliveryContext,
   type DeliveryItem,
   type DeliveryResult,
   dead,
   defineConnector,
   delivered,
+  emailPreference,
   type InitContext,
   maskEmails,
   type PreferenceEvent,
@@ -95,32 +95,11 @@ async function plan(item: Item, ctx: Ctx): Promise<Plan> {
       };
     }
   }
-  if (!ctx.lookupContact) {
-    return {
-      kind: "result",
-      result: skipped(
-        "no email: configure engageApi on the source, HubSpot knows subscribers by email and only the Engage API has it",
-      ),
-    };
-  }
-  let preference: Awaited<ReturnType<typeof currentPreference>>;
-  try {
-    preference = await currentPreference(item, ctx);
-  } catch (error) {
-    if (ctx.signal.aborted) throw error;
-    return {
-      kind: "result",
-      result: retry(`contact lookup failed: ${maskEmails((error as Error).message)}`),
-    };
-  }
-  if (!preference.contact)
-    return { kind: "result", result: skipped("no email: Engage does not know the contact") };
-  const email = preference.contact.email?.trim();
-  if (!email)
-    return { kind: "result", result: skipped("no email: the contact has no email address in Engage") };
-  if (preference.value === undefined) {
-    return { kind: "result", result: skipped("no preference value: neither Engage nor the event has one") };
-  }
+  // The rule every email-keyed target shares (core): no lookup, unknown contact or no address →
+  // skipped; lookup failure → retry; no value anywhere → dead.
+  const preference = await emailPreference(item, ctx);
+  if (preference.kind === "result") return preference;
+  const { email } = preference;
   if (property) return { kind: "property", email, property, value: preference.value ? "true" : "false" };
   return { kind: "status", email, state: preference.value ? "SUBSCRIBED" : "UNSUBSCRIBED" };
 }

@@ -272,10 +272,10 @@ describe("sendgrid connector: deliver", () => {
       ctx,
     );
     expect(results).toEqual([
-      { status: "skipped", reason: "contact has no email address in Engage" },
-      { status: "skipped", reason: "contact not found in Engage" },
+      { status: "skipped", reason: "no email address: the contact has none in Engage" },
+      { status: "skipped", reason: "no email address: Engage does not know the contact" },
       { status: "dead", reason: "the contact's email address in Engage is not a valid address" },
-      { status: "dead", reason: "neither Engage nor the event says whether the contact accepts email" },
+      { status: "dead", reason: "no preference value: neither Engage nor the event says what the contact accepts" },
     ]);
     expect(sg.requests).toHaveLength(0);
 
@@ -285,7 +285,7 @@ describe("sendgrid connector: deliver", () => {
       await started(sendgridConnector, sg, undefined),
     );
     expect(noLookup[0]).toMatchObject({ status: "skipped" });
-    expect((noLookup[0] as { reason: string }).reason).toMatch(/no Engage API lookup is configured/);
+    expect((noLookup[0] as { reason: string }).reason).toMatch(/configure engageApi on the source/);
   });
 
   it("retries an item whose lookup failed, and only that one", async () => {

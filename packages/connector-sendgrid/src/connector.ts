@@ -1,11 +1,11 @@
 import {
-  currentPreference,
   type DeliveryContextBase,
   type DeliveryItem,
   type DeliveryResult,
   dead,
   defineConnector,
   delivered,
+  emailPreference,
   type PreferenceEvent,
   retry,
   skipped,
@@ -127,13 +127,6 @@ const NOT_ADDED = (groupId: number | undefined) =>
 const NOT_ADDED_REFUSED = (refusal: string) =>
   `SendGrid answered 201 but did not add the address: its answer leaves it out, and looking it up was refused (${refusal})`;
 
-function lookupFailure(error: unknown): DeliveryResult {
-  const message = error instanceof Error ? error.message : String(error);
-  const text = message.startsWith("contact lookup") ? message : `contact lookup failed: ${message}`;
-  const hint = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
-  return retry(text.slice(0, 300), typeof hint === "number" && hint > 0 ? hint : undefined);
-}
-
 /** Runs `fn` over `items` with at most `limit` calls in flight; results in order. */
 async function mapLimit<T, R>(
   items: readonly T[],
@@ -211,27 +204,13 @@ async function resolveItem(
   item: DeliveryItem<PreferenceEvent>,
   ctx: Pick<DeliveryContextBase<SendGridConfig>, "lookupContact" | "signal">,
 ): Promise<Resolved> {
-  if (!ctx.lookupContact) {
-    return skipped(
-      "no Engage API lookup is configured for this source, so the email address is unknown " +
-        "(configure sources.<name>.engageApi)",
-    );
-  }
-  let preference: Awaited<ReturnType<typeof currentPreference>>;
-  try {
-    preference = await currentPreference(item, ctx);
-  } catch (error) {
-    if (ctx.signal.aborted) throw error;
-    return lookupFailure(error);
-  }
-  if (!preference.contact) return skipped("contact not found in Engage");
-  const email = preference.contact.email?.trim().toLowerCase();
-  if (!email) return skipped("contact has no email address in Engage");
+  // The rule every email-keyed target shares (core): no lookup, unknown contact or no address →
+  // skipped; lookup failure → retry; no value anywhere → dead.
+  const preference = await emailPreference(item, ctx);
+  if (preference.kind === "result") return preference.result;
+  const email = preference.email.toLowerCase();
   if (email.length > MAX_EMAIL_LENGTH || !EMAIL.test(email)) {
     return dead("the contact's email address in Engage is not a valid address");
-  }
-  if (preference.value === undefined) {
-    return dead("neither Engage nor the event says whether the contact accepts email");
   }
   return { email, suppress: !preference.value };
 }

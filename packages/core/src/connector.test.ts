@@ -6,13 +6,14 @@ import {
   dead,
   defineConnector,
   delivered,
+  emailPreference,
   PermanentError,
   RetryableError,
   retry,
   settleBatch,
   skipped,
 } from "./connector.ts";
-import { parseEngageEvent } from "./events.ts";
+import { type PreferenceEvent, parseEngageEvent } from "./events.ts";
 
 const logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -166,5 +167,61 @@ describe("errors across copies of this package", () => {
     expect(new QuotaError("quota") instanceof QuotaError).toBe(true);
     expect(new RetryableError("plain") instanceof QuotaError).toBe(false);
     expect(new RetryableError("x").name).toBe("RetryableError");
+  });
+});
+
+describe("emailPreference: one rule for targets that know people by email", () => {
+  const event = parseEngageEvent(
+    JSON.stringify({
+      id: "e-1",
+      eventType: "contact.acceptsEmail.changed",
+      payload: { contactId: "c-1", value: false },
+    }),
+  ) as PreferenceEvent;
+  const item = { deliveryId: "d", event, attempt: 1, receivedAt: new Date() };
+  const signal = new AbortController().signal;
+  const contact = (email: string | undefined, acceptsEmail: boolean | undefined) => ({
+    id: "c-1",
+    email,
+    mobilePhone: undefined,
+    preferences: { acceptsEmail, acceptsSms: undefined, acceptsPostal: undefined },
+    raw: {},
+  });
+
+  it("applies Engage's current value to the contact's address", async () => {
+    const decision = await emailPreference(item, {
+      signal,
+      lookupContact: async () => contact(" a@example.com ", true),
+    });
+    expect(decision).toMatchObject({ kind: "apply", email: "a@example.com", value: true });
+  });
+
+  it("skips what has no address to act on, and retries a failed lookup", async () => {
+    expect(await emailPreference(item, { signal, lookupContact: undefined })).toMatchObject({
+      result: { status: "skipped" },
+    });
+    expect(await emailPreference(item, { signal, lookupContact: async () => undefined })).toMatchObject({
+      result: { status: "skipped", reason: "no email address: Engage does not know the contact" },
+    });
+    expect(
+      await emailPreference(item, { signal, lookupContact: async () => contact(undefined, true) }),
+    ).toMatchObject({ result: { status: "skipped" } });
+    const failing = async () => {
+      throw Object.assign(new Error("Engage answered 429"), { retryAfterMs: 2000 });
+    };
+    expect(await emailPreference(item, { signal, lookupContact: failing })).toEqual({
+      kind: "result",
+      result: retry("contact lookup failed: Engage answered 429", 2000),
+    });
+  });
+
+  it("ends a change with no value anywhere dead: a consent change that cannot be applied is visible", async () => {
+    const noValue = { ...item, event: { ...event, data: { ...event.data, value: undefined } } };
+    expect(
+      await emailPreference(noValue as never, {
+        signal,
+        lookupContact: async () => contact("a@example.com", undefined),
+      }),
+    ).toMatchObject({ result: { status: "dead" } });
   });
 });

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { EngageEvent, KnownEventType, PreferenceEvent } from "./events.ts";
+import { maskEmails } from "./mask-emails.ts";
 
 /**
  * The contract between the gateway and a connector. The gateway knows connectors only through
@@ -346,4 +347,59 @@ export async function currentPreference(
     contact,
     source: value === undefined ? "payload" : "engage-api",
   };
+}
+
+/** What to do for one preference event at a target that knows people by email address. */
+export type EmailPreference =
+  | {
+      kind: "apply";
+      /** The contact's address in Engage, trimmed (targets compare it their own way). */
+      email: string;
+      /** The value to apply (Engage's current one, else the payload's). */
+      value: boolean;
+      contact: EngageContact;
+    }
+  | { kind: "result"; result: DeliveryResult };
+
+/**
+ * The one rule for preference events at targets that know people by email (HubSpot, SendGrid, yours):
+ *
+ * - no Engage API lookup on the source → `skipped` (only Engage knows the address);
+ * - the lookup fails → `retry` (after the lookup's own hint), never applied from a stale payload;
+ *   an aborted attempt rethrows;
+ * - Engage does not know the contact, or it has no address → `skipped` (nothing to act on);
+ * - neither Engage nor the payload has a value → `dead`: a consent change that cannot be applied must
+ *   be visible to operators (dead deliveries are alerted on), not pass as "nothing to do";
+ * - else `apply` with the address, the value and the contact.
+ */
+export async function emailPreference(
+  item: DeliveryItem<PreferenceEvent>,
+  ctx: Pick<DeliveryContextBase<unknown>, "lookupContact" | "signal">,
+): Promise<EmailPreference> {
+  const result = (r: DeliveryResult): EmailPreference => ({ kind: "result", result: r });
+  if (!ctx.lookupContact) {
+    return result(
+      skipped(
+        "no email address: configure engageApi on the source (the event carries a contact id, only Engage knows the address)",
+      ),
+    );
+  }
+  let preference: CurrentPreference;
+  try {
+    preference = await currentPreference(item, ctx);
+  } catch (error) {
+    if (ctx.signal.aborted) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    const hint = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+    const text = message.startsWith("contact lookup") ? message : `contact lookup failed: ${message}`;
+    return result(
+      retry(maskEmails(text).slice(0, 300), typeof hint === "number" && hint > 0 ? hint : undefined),
+    );
+  }
+  if (!preference.contact) return result(skipped("no email address: Engage does not know the contact"));
+  const email = preference.contact.email?.trim();
+  if (!email) return result(skipped("no email address: the contact has none in Engage"));
+  if (preference.value === undefined)
+    return result(dead("no preference value: neither Engage nor the event says what the contact accepts"));
+  return { kind: "apply", email, value: preference.value, contact: preference.contact };
 }

@@ -1,5 +1,7 @@
 import { PermanentError, RetryableError } from "./connector.ts";
 
+export { maskEmails } from "./mask-emails.ts";
+
 /**
  * One vocabulary for what a target's HTTP answer means to a delivery, shared by every connector,
  * so that a 429, a 503 or a 401 is handled the same way whichever target sent it.
@@ -110,14 +112,4 @@ export function throwForVerdict(
     case "dead":
       throw new PermanentError(reason);
   }
-}
-
-const EMAIL_LIKE = /[^\s@"'<>(),;:[\]]+@[^\s@"'<>(),;:[\]]+/g;
-
-/**
- * Masks every e-mail address in a text (`<email>`). Targets quote addresses in their error
- * messages, and those messages are stored and shown as delivery errors: no personal data there.
- */
-export function maskEmails(text: string): string {
-  return text.replace(EMAIL_LIKE, "<email>");
 }

@@ -236,14 +236,14 @@ describe("hubspot connector through the gateway", () => {
     await gw.post(emailEvent("c-1", true));
     await settled(gw, 1, "skipped");
     expect((await rows(gw, "skipped"))[0]?.lastError).toBe(
-      "no email: the contact has no email address in Engage",
+      "no email address: the contact has none in Engage",
     );
 
     const noLookup = await gateway(hs, undefined);
     await noLookup.post(emailEvent("c-1", true));
     await settled(noLookup, 1, "skipped");
     expect((await rows(noLookup, "skipped"))[0]?.lastError).toMatch(
-      /^no email: configure engageApi on the source/,
+      /^no email address: configure engageApi on the source/,
     );
     expect(writes(hs)).toHaveLength(0);
   });

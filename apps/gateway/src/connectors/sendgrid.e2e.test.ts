@@ -307,8 +307,8 @@ describe("sendgrid connector through the gateway", () => {
     await gw.post(sampleEvent("contact.acceptsPostal.changed", { payload: { value: false } }));
     await settled(gw, 2, "skipped");
     expect((await lastErrors(gw, "skipped")).sort()).toEqual([
-      "contact has no email address in Engage",
-      "contact not found in Engage",
+      "no email address: Engage does not know the contact",
+      "no email address: the contact has none in Engage",
     ]);
     expect((await gw.store.stats()).deliveries.sendgrid).toEqual({ skipped: 2 });
     expect(sg.requests).toHaveLength(0);
@@ -317,6 +317,6 @@ describe("sendgrid connector through the gateway", () => {
     const bare = await gateway(sg, undefined);
     await bare.post(emailEvent("no-email", false));
     await settled(bare, 1, "skipped");
-    expect((await lastErrors(bare, "skipped"))[0]).toMatch(/no Engage API lookup is configured/);
+    expect((await lastErrors(bare, "skipped"))[0]).toMatch(/configure engageApi on the source/);
   });
 });
