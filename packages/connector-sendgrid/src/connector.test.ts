@@ -275,7 +275,10 @@ describe("sendgrid connector: deliver", () => {
       { status: "skipped", reason: "no email address: the contact has none in Engage" },
       { status: "skipped", reason: "no email address: Engage does not know the contact" },
       { status: "dead", reason: "the contact's email address in Engage is not a valid address" },
-      { status: "dead", reason: "no preference value: neither Engage nor the event says what the contact accepts" },
+      {
+        status: "dead",
+        reason: "no preference value: neither Engage nor the event says what the contact accepts",
+      },
     ]);
     expect(sg.requests).toHaveLength(0);
 
