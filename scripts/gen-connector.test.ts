@@ -75,9 +75,14 @@ describe("pnpm gen:connector", () => {
     const pkg = ["--filter", "@engage-bridge/connector-acme-crm"];
     run("pnpm", [...pkg, "typecheck"]);
     run("pnpm", [...pkg, "lint"]);
-    const tests = run("pnpm", [...pkg, "test"]);
+    run("pnpm", [...pkg, "test"]);
+    // Again, verbose, to see that the shared conformance suite is among what passed.
+    const verbose = run("pnpm", [...pkg, "exec", "vitest", "run", "--reporter=verbose"]);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes, removed before matching
+    const tests = verbose.replace(/\u001b\[[0-9;]*m/g, "");
     assert.match(tests, /connector conformance/);
     assert.doesNotMatch(tests, /failed/i);
+    assert.match(tests, /Tests\s+\d+ passed/);
 
     // The gateway knows it through the registry: its config block validates, its secret is masked.
     const config = join(copy, "engage-bridge.yaml");
