@@ -42,6 +42,21 @@ export interface ConnectorWorkerOptions {
   health: ConnectorHealth;
 }
 
+/** A leased delivery with its event read back; `reasserted` when the guard sends a newer event in its place. */
+interface Entry {
+  leased: LeasedDelivery;
+  item: DeliveryItem;
+  reasserted?: boolean;
+}
+
+/** What one `deliver` call came to: a result per item, and whether the target throttled it. */
+interface Call {
+  results: DeliveryResult[];
+  throttled: boolean;
+  startedAt: Date;
+  durationMs: number;
+}
+
 /** The paced requests of one batch: the one reserved before leasing, then one per `ctx.pace()`. */
 interface Paced {
   slots: PacerSlot[];
@@ -182,14 +197,31 @@ export class ConnectorWorker {
     }
   }
 
+  /**
+   * One leased batch, in five steps: read the stored events, let the consent guard decide (connectors
+   * that declare convergent consent), call the connector, turn its results into updates (the retry
+   * policy), record them. A shutdown during the call records nothing: the leases go back untouched.
+   */
   private async deliverBatch(leased: readonly LeasedDelivery[], paced: Paced): Promise<void> {
-    const { connector, store, policy, metrics } = this.options;
     const source = this.options.sources.get(leased[0]?.event.source ?? "");
     const updates: DeliveryUpdate[] = [];
-    const now = () => new Date();
+    const items = this.readItems(leased, source, updates);
+    const toDeliver = await this.guardConsent(items, source, updates);
+    if (toDeliver.length > 0) {
+      const call = await this.callConnector(toDeliver, source, paced);
+      if (!call) return;
+      updates.push(...this.updatesFor(toDeliver, call));
+    }
+    await this.record(updates);
+  }
 
-    // Events are stored raw; parse them again with the source's current payload key.
-    const items: { leased: LeasedDelivery; item: DeliveryItem }[] = [];
+  /** Events are stored raw: parsed again with the source's current payload key; unreadable ones die. */
+  private readItems(
+    leased: readonly LeasedDelivery[],
+    source: SourceRuntime | undefined,
+    updates: DeliveryUpdate[],
+  ): Entry[] {
+    const items: Entry[] = [];
     for (const l of leased) {
       if (!source) {
         updates.push({
@@ -215,138 +247,161 @@ export class ConnectorWorker {
         item: { deliveryId: l.deliveryId, event, attempt: l.attempts + 1, receivedAt: l.event.receivedAt },
       });
     }
+    return items;
+  }
 
-    // Without the Engage API, order decides: for a target that keeps one current value (the
-    // connector declares it), older preference changes never overwrite newer ones. Other
-    // connectors get every event as it was sent, under its own id.
-    let toDeliver: { leased: LeasedDelivery; item: DeliveryItem; reasserted?: boolean }[] = items;
-    if (source && !source.lookup && this.convergent) {
-      const decisions = await consentDecisions(
-        items.map((i) => ({ ...i.item, maybeSentBefore: i.leased.maybeSentBefore })),
-        (contactId, channel) => store.appliedConsent(this.name, contactId, channel),
-      );
-      toDeliver = [];
-      items.forEach((entry, index) => {
-        const decision = decisions[index];
-        if (decision === undefined) {
-          toDeliver.push(entry);
-          return;
-        }
-        if ("reassert" in decision) {
-          try {
-            const newer = parseEngageEvent(decision.reassert.body, {
-              messageId: decision.reassert.svixId,
-              payloadKey: source.payloadKey,
-            });
-            const item = { ...entry.item, event: newer, receivedAt: decision.reassert.receivedAt };
-            toDeliver.push({ leased: entry.leased, item, reasserted: true });
-            return;
-          } catch {
-            // The newer event can no longer be read: skipping is all that is left.
-          }
-        }
-        const reason = "skip" in decision ? decision.skip : decision.reason;
-        updates.push({
-          deliveryId: entry.leased.deliveryId,
-          status: "skipped",
-          error: reason,
-          attempt: { startedAt: now(), durationMs: 0, outcome: "skipped", error: reason },
-        });
-      });
-    }
-
-    if (toDeliver.length > 0) {
-      const startedAt = now();
-      const signal = AbortSignal.any([
-        this.abortAll.signal,
-        AbortSignal.timeout(this.options.attemptTimeoutMs),
-      ]);
-      let results: DeliveryResult[];
-      let rateLimited: RetryableError | undefined;
-      try {
-        paced.called = true;
-        const returned = await connector.deliver(
-          toDeliver.map((i) => i.item as never),
-          {
-            config: this.options.config,
-            state: this.state,
-            logger: this.log,
-            health: this.options.health,
-            signal,
-            lookupContact: source?.lookup,
-            pace: () => this.nextSlot(paced.slots, signal),
-          },
-        );
-        results = settleBatch(toDeliver.length, { results: returned });
-      } catch (error) {
-        if (this.abortAll.signal.aborted) return; // shutting down: the leases go back untouched
-        if (error instanceof RetryableError && error.rateLimited) rateLimited = error;
-        const cause = signal.aborted
-          ? new RetryableError(`attempt timed out after ${this.options.attemptTimeoutMs} ms`)
-          : error;
-        results = settleBatch(toDeliver.length, { error: cause });
+  /**
+   * Without the Engage API, order decides: for a target that keeps one current value (the connector
+   * declares it), older preference changes never overwrite newer ones; they are skipped, or the newer
+   * event is sent again in their place. Other connectors get every event as it was sent, under its
+   * own id.
+   */
+  private async guardConsent(
+    items: Entry[],
+    source: SourceRuntime | undefined,
+    updates: DeliveryUpdate[],
+  ): Promise<Entry[]> {
+    if (!source || source.lookup || !this.convergent) return items;
+    const decisions = await consentDecisions(
+      items.map((i) => ({ ...i.item, maybeSentBefore: i.leased.maybeSentBefore })),
+      (contactId, channel) => this.options.store.appliedConsent(this.name, contactId, channel),
+    );
+    const toDeliver: Entry[] = [];
+    items.forEach((entry, index) => {
+      const decision = decisions[index];
+      if (decision === undefined) {
+        toDeliver.push(entry);
+        return;
       }
-      const durationMs = Date.now() - startedAt.getTime();
-      if (rateLimited) this.pacer.penalize(rateLimited.delayMs);
-      else if (results.some((r) => r.status !== "retry")) this.pacer.reward();
-      metrics.batchSize.observe({ connector: this.name }, toDeliver.length);
-      metrics.attemptSeconds.observe({ connector: this.name }, durationMs / 1000);
-
-      toDeliver.forEach((entry, index) => {
-        const result = results[index] ?? { status: "retry", reason: "no result" };
-        // Being throttled is not failing: a rate-limited call does not use up maxAttempts (maxAgeHours
-        // still bounds it), or a daily quota could kill deliveries that only had to wait.
-        const throttled = rateLimited !== undefined && result.status === "retry";
-        const attempts = entry.leased.attempts + (throttled ? 0 : 1);
-        const reason = result.status === "delivered" ? undefined : result.reason;
-        const attempt = { startedAt, durationMs, outcome: result.status, error: reason };
-        metrics.attempts.inc({ connector: this.name, outcome: result.status });
-        if (result.status !== "retry") {
-          const event = entry.item.event;
-          // A re-sent newer event changes nothing in what was applied last.
-          const consent =
-            this.convergent && result.status === "delivered" && isPreferenceEvent(event) && !entry.reasserted
-              ? {
-                  contactId: event.contactId,
-                  channel: event.channel,
-                  orderKey: orderKey(event, entry.item.receivedAt),
-                }
-              : undefined;
-          updates.push({
-            deliveryId: entry.leased.deliveryId,
-            status: result.status,
-            error: reason,
-            attempt,
-            consent,
+      if ("reassert" in decision) {
+        try {
+          const newer = parseEngageEvent(decision.reassert.body, {
+            messageId: decision.reassert.svixId,
+            payloadKey: source.payloadKey,
           });
+          const item = { ...entry.item, event: newer, receivedAt: decision.reassert.receivedAt };
+          toDeliver.push({ leased: entry.leased, item, reasserted: true });
           return;
+        } catch {
+          // The newer event can no longer be read: skipping is all that is left.
         }
-        const nextAttemptAt = new Date(
-          Date.now() + nextDelayMs(policy, Math.max(1, attempts), result.delayMs),
-        );
-        const giveUp = giveUpReason(policy, attempts, entry.leased.queuedAt, nextAttemptAt);
-        updates.push(
-          giveUp
-            ? {
-                deliveryId: entry.leased.deliveryId,
-                status: "dead",
-                error: `${giveUp}: ${result.reason}`,
-                attempt,
-              }
-            : {
-                deliveryId: entry.leased.deliveryId,
-                status: "retrying",
-                error: result.reason,
-                nextAttemptAt,
-                attempt,
-                countsAsAttempt: !throttled,
-              },
-        );
+      }
+      const reason = "skip" in decision ? decision.skip : decision.reason;
+      updates.push({
+        deliveryId: entry.leased.deliveryId,
+        status: "skipped",
+        error: reason,
+        attempt: { startedAt: new Date(), durationMs: 0, outcome: "skipped", error: reason },
       });
-    }
+    });
+    return toDeliver;
+  }
 
-    for (const u of updates) metrics.outcomes.inc({ connector: this.name, status: u.status });
-    await store.complete(this.owner, updates);
+  /**
+   * Calls `deliver` under the attempt timeout, settles what it returned or threw into one result per
+   * item, and adjusts the pace (a rate-limited error slows the connector; a result other than retry
+   * speeds it up again). `undefined` when the gateway is shutting down.
+   */
+  private async callConnector(
+    toDeliver: Entry[],
+    source: SourceRuntime | undefined,
+    paced: Paced,
+  ): Promise<Call | undefined> {
+    const { connector, metrics } = this.options;
+    const startedAt = new Date();
+    const signal = AbortSignal.any([
+      this.abortAll.signal,
+      AbortSignal.timeout(this.options.attemptTimeoutMs),
+    ]);
+    let results: DeliveryResult[];
+    let rateLimited: RetryableError | undefined;
+    try {
+      paced.called = true;
+      const returned = await connector.deliver(
+        toDeliver.map((i) => i.item as never),
+        {
+          config: this.options.config,
+          state: this.state,
+          logger: this.log,
+          health: this.options.health,
+          signal,
+          lookupContact: source?.lookup,
+          pace: () => this.nextSlot(paced.slots, signal),
+        },
+      );
+      results = settleBatch(toDeliver.length, { results: returned });
+    } catch (error) {
+      if (this.abortAll.signal.aborted) return undefined;
+      if (error instanceof RetryableError && error.rateLimited) rateLimited = error;
+      const cause = signal.aborted
+        ? new RetryableError(`attempt timed out after ${this.options.attemptTimeoutMs} ms`)
+        : error;
+      results = settleBatch(toDeliver.length, { error: cause });
+    }
+    const durationMs = Date.now() - startedAt.getTime();
+    if (rateLimited) this.pacer.penalize(rateLimited.delayMs);
+    else if (results.some((r) => r.status !== "retry")) this.pacer.reward();
+    metrics.batchSize.observe({ connector: this.name }, toDeliver.length);
+    metrics.attemptSeconds.observe({ connector: this.name }, durationMs / 1000);
+    return { results, throttled: rateLimited !== undefined, startedAt, durationMs };
+  }
+
+  /** Each item's result as a store update: final, or retried on the policy's schedule until it gives up. */
+  private updatesFor(toDeliver: Entry[], call: Call): DeliveryUpdate[] {
+    const { policy, metrics } = this.options;
+    const { startedAt, durationMs } = call;
+    return toDeliver.map((entry, index): DeliveryUpdate => {
+      const result = call.results[index] ?? { status: "retry", reason: "no result" };
+      // Being throttled is not failing: a rate-limited call does not use up maxAttempts (maxAgeHours
+      // still bounds it), or a daily quota could kill deliveries that only had to wait.
+      const throttled = call.throttled && result.status === "retry";
+      const attempts = entry.leased.attempts + (throttled ? 0 : 1);
+      const reason = result.status === "delivered" ? undefined : result.reason;
+      const attempt = { startedAt, durationMs, outcome: result.status, error: reason };
+      metrics.attempts.inc({ connector: this.name, outcome: result.status });
+      if (result.status !== "retry") {
+        const event = entry.item.event;
+        // A re-sent newer event changes nothing in what was applied last.
+        const consent =
+          this.convergent && result.status === "delivered" && isPreferenceEvent(event) && !entry.reasserted
+            ? {
+                contactId: event.contactId,
+                channel: event.channel,
+                orderKey: orderKey(event, entry.item.receivedAt),
+              }
+            : undefined;
+        return {
+          deliveryId: entry.leased.deliveryId,
+          status: result.status,
+          error: reason,
+          attempt,
+          consent,
+        };
+      }
+      const nextAttemptAt = new Date(Date.now() + nextDelayMs(policy, Math.max(1, attempts), result.delayMs));
+      const giveUp = giveUpReason(policy, attempts, entry.leased.queuedAt, nextAttemptAt);
+      return giveUp
+        ? {
+            deliveryId: entry.leased.deliveryId,
+            status: "dead",
+            error: `${giveUp}: ${result.reason}`,
+            attempt,
+          }
+        : {
+            deliveryId: entry.leased.deliveryId,
+            status: "retrying",
+            error: result.reason,
+            nextAttemptAt,
+            attempt,
+            countsAsAttempt: !throttled,
+          };
+    });
+  }
+
+  /** Commits the batch's updates (fenced by this worker's lease), with metrics and one log line. */
+  private async record(updates: DeliveryUpdate[]): Promise<void> {
+    for (const u of updates) this.options.metrics.outcomes.inc({ connector: this.name, status: u.status });
+    await this.options.store.complete(this.owner, updates);
     const counts = Object.groupBy(updates, (u) => u.status);
     this.log.info(
       Object.fromEntries(Object.entries(counts).map(([status, list]) => [status, list?.length ?? 0])),
