@@ -2,42 +2,58 @@
  * Ingest benchmark: the real gateway against a minimal "verify and answer 204" Express app, in one run,
  * on loopback, with the same signed Engage payloads.
  *
- *   pnpm bench:ingest                       # from the repository root
+ *   pnpm bench:ingest                                       # from the repository root: SQLite
+ *   pnpm bench:ingest --store postgres --replicas 1,2,3     # SQLite, then PostgreSQL with 1, 2, 3 replicas
  *   BENCH_DURATION=30 node apps/gateway/bench/ingest.ts
+ *
+ * Options:
+ *   --store sqlite|postgres  sqlite (default): the baseline and one gateway on SQLite, as always.
+ *                      postgres: the same two, then for each replica count N a fresh schema on a
+ *                      throwaway PostgreSQL cluster (initdb/pg_ctl, as the tests start it; or
+ *                      TEST_DATABASE_URL) and N gateway processes `start --role ingest` on it, on
+ *                      N ports; the load is split over them (one autocannon instance per replica,
+ *                      all at once, the same total connections).
+ *   --replicas 1,2,3   the replica counts to measure with --store postgres (default 1,2,3).
  *
  * Environment:
  *   BENCH_DURATION     seconds of measurement per target (default 10; no separate warm-up)
- *   BENCH_CONNECTIONS  concurrent keep-alive connections (default 64)
- *   BENCH_GATEWAY_NODE_OPTIONS  NODE_OPTIONS for the gateway child only, e.g.
- *                      "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it
+ *   BENCH_CONNECTIONS  concurrent keep-alive connections per target, in total (default 64)
+ *   BENCH_GATEWAY_NODE_OPTIONS  NODE_OPTIONS for the gateway children only, e.g.
+ *                      "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them
+ *   PG_BIN, TEST_DATABASE_URL   where PostgreSQL is (see src/test-support/postgres.ts)
  *
  * Every request carries a unique svix-id (the gateway deduplicates on it), a unique event id and a
- * signature made at send time. The gateway runs as `engage-bridge start` (a child process, types
- * stripped) with its durable SQLite store (WAL, synchronous=FULL, group commit) in a temp dir.
- * No connector is configured: `start` also runs the delivery workers, and the built-in connectors
- * refuse to start without real credentials; so events are stored without delivery rows and the
- * numbers are for ingest alone. Afterwards the SQLite file is read to check that the gateway stored
- * exactly as many events as it acknowledged.
+ * signature made at send time. The gateways run as `engage-bridge start` (child processes, types
+ * stripped): on SQLite with its durable store (WAL, synchronous=FULL, group commit) in a temp dir;
+ * on PostgreSQL with `synchronous_commit` on (the store never lowers it) and group commit per process.
+ * No connector is configured: the built-in connectors refuse to start without real credentials;
+ * so events are stored without delivery rows and the numbers are for ingest alone. Afterwards the
+ * store is read to check that the gateways stored exactly as many events as they acknowledged, each
+ * event id once, and every svix-id the client saw acknowledged.
  *
- * The goal printed at the end: gateway req/s ≥ 0.5 × baseline req/s and gateway p99 < 50 ms.
+ * The goal printed at the end (SQLite gateway): req/s ≥ 0.5 × baseline req/s and p99 < 50 ms.
  * The exit code is 1 only when a check of correctness fails (non-2xx answers, stored ≠ acknowledged),
  * not when the goal is missed: timings on a shared machine are noisy.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { signWebhook } from "@engage-bridge/core";
 import { SAMPLE_EVENT_TYPES, sampleEvent } from "@engage-bridge/testkit";
 import autocannon from "autocannon";
 import {
+  type ChildGateway,
   freePort,
   spawnGateway,
   TEST_SECRET,
   tempDir,
   writeChildConfig,
 } from "../src/test-support/harness.ts";
+import { startTestPostgres, type TestPostgres } from "../src/test-support/postgres.ts";
 
 const DURATION = positiveNumber("BENCH_DURATION", 10);
 const CONNECTIONS = Math.ceil(positiveNumber("BENCH_CONNECTIONS", 64));
@@ -46,6 +62,7 @@ const GOAL_P99_MS = 50;
 const SECRET = TEST_SECRET;
 const SOURCE = "engage";
 const BASELINE_ENTRY = fileURLToPath(new URL("./baseline-server.ts", import.meta.url));
+const MAX_REPLICAS = 16;
 
 const out = (text = "") => process.stdout.write(`${text}\n`);
 
@@ -61,6 +78,63 @@ function positiveNumber(name: string, fallback: number): number {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Command line
+
+const USAGE =
+  "usage: node apps/gateway/bench/ingest.ts [--store sqlite|postgres] [--replicas 1,2,3]\n" +
+  "       (pnpm bench:ingest [--store postgres] [--replicas 1,2,3] from the repository root)\n";
+
+interface BenchOptions {
+  store: "sqlite" | "postgres";
+  /** Replica counts to measure on PostgreSQL (empty with --store sqlite). */
+  replicas: number[];
+}
+
+function usageError(message: string): never {
+  process.stderr.write(`${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function parseOptions(argv: readonly string[]): BenchOptions {
+  // `pnpm run bench:ingest -- --store postgres` hands the "--" on as well.
+  const args = argv[0] === "--" ? argv.slice(1) : [...argv];
+  let values: { store?: string; replicas?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        store: { type: "string" },
+        replicas: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    usageError((error as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const store = values.store ?? "sqlite";
+  if (store !== "sqlite" && store !== "postgres")
+    usageError(`--store must be sqlite or postgres, got ${JSON.stringify(store)}`);
+  if (store === "sqlite") {
+    if (values.replicas !== undefined) usageError("--replicas needs --store postgres");
+    return { store, replicas: [] };
+  }
+  const replicas = (values.replicas ?? "1,2,3").split(",").map((part) => {
+    const n = Number(part.trim());
+    if (!Number.isInteger(n) || n < 1 || n > MAX_REPLICAS)
+      usageError(`--replicas takes whole numbers from 1 to ${MAX_REPLICAS}, got ${JSON.stringify(part)}`);
+    if (n > CONNECTIONS) usageError(`${n} replicas need at least ${n} connections (BENCH_CONNECTIONS)`);
+    return n;
+  });
+  return { store, replicas };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Payloads: realistic Engage bodies, one template per event type, with a unique event id and a
 // random contact id (Engage contact ids are GUIDs; traffic spans many contacts) per request.
 
@@ -70,24 +144,36 @@ const TEMPLATES = SAMPLE_EVENT_TYPES.map((type) =>
   sampleEvent(type, { id: ID_SLOT, contactId: CONTACT_SLOT }),
 );
 
-/** Autocannon options that sign every request freshly (unique svix-id, current timestamp). */
-function signedRequests(url: string, tag: string): autocannon.Options {
+/**
+ * Autocannon options that sign every request freshly (unique svix-id, current timestamp). With
+ * `acked`, the svix-id of every request answered 2xx is added to it (one request at a time per
+ * connection: the connection's context holds the id of the request in flight).
+ */
+function signedRequests(
+  url: string,
+  tag: string,
+  connections: number,
+  acked: Set<string> | undefined,
+): autocannon.Options {
   let n = 0;
   return {
     url,
     method: "POST",
-    connections: CONNECTIONS,
+    connections,
     duration: DURATION,
     headers: { "content-type": "application/json" },
+    // Raw per-instance results: several instances (one per replica) are merged into one result.
+    skipAggregateResult: true,
     requests: [
       {
-        setupRequest(req) {
+        setupRequest(req, context) {
           n += 1;
           const body = (TEMPLATES[n % TEMPLATES.length] as string)
             .replace(ID_SLOT, randomUUID())
             .replace(CONTACT_SLOT, randomUUID());
           const id = `msg_bench_${tag}_${n}`;
           const timestamp = Math.floor(Date.now() / 1000);
+          if (acked) (context as { svixId?: string }).svixId = id;
           req.body = body;
           req.headers = {
             ...req.headers,
@@ -97,13 +183,43 @@ function signedRequests(url: string, tag: string): autocannon.Options {
           };
           return req;
         },
+        ...(acked
+          ? {
+              onResponse(status: number, _body: string, context: object) {
+                const id = (context as { svixId?: string }).svixId;
+                if (status >= 200 && status < 300 && typeof id === "string") acked.add(id);
+              },
+            }
+          : {}),
       },
     ],
   };
 }
 
+/** What one autocannon instance returns with `skipAggregateResult` (its histograms still encoded). */
+interface RawResult {
+  latencies: string;
+  totalCompletedRequests: number;
+  totalRequests: number;
+  samples: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  "2xx": number;
+  duration: number;
+}
+
+/** autocannon's own merge (it is how its workers are combined); missing from @types/autocannon. */
+const aggregateResult = (
+  autocannon as unknown as {
+    aggregateResult(results: RawResult[], opts: autocannon.Options): autocannon.Result;
+  }
+).aggregateResult;
+
 interface Measured {
   name: string;
+  /** Gateway processes behind the target (1 for the baseline and SQLite). */
+  replicas: number;
   rps: number;
   p50: number;
   p90: number;
@@ -129,22 +245,48 @@ interface CpuSample {
   busy: number;
   self: number;
   server: number;
+  db: number;
 }
 
 interface CpuShare {
   server: number;
   client: number;
+  /** The PostgreSQL cluster (postmaster and its children); 0 when there is none. */
+  db: number;
   other: number;
 }
 
-function processTicks(pid: number | "self"): number {
+function statFields(pid: number | "self"): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+function processTicks(pid: number | "self"): number {
+  const fields = statFields(pid);
   return Number(fields[11]) + Number(fields[12]); // utime + stime
 }
 
-function cpuSample(serverPid: number | undefined): CpuSample | undefined {
-  if (serverPid === undefined || !existsSync("/proc/stat")) return undefined;
+/**
+ * A PostgreSQL cluster's ticks: the postmaster's own and those of the children it reaped (cutime,
+ * cstime: backends that exited), plus the children still running (backends, WAL writer, checkpointer).
+ */
+function clusterTicks(postmaster: number): number {
+  const fields = statFields(postmaster);
+  let ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const child = statFields(Number(entry));
+      if (Number(child[1]) === postmaster) ticks += Number(child[11]) + Number(child[12]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks;
+}
+
+function cpuSample(serverPids: readonly number[], dbPid: number | undefined): CpuSample | undefined {
+  if (serverPids.length === 0 || !existsSync("/proc/stat")) return undefined;
   try {
     const [user, nice, system, , , irq, softirq, steal] = (
       readFileSync("/proc/stat", "utf8").split("\n")[0] ?? ""
@@ -154,7 +296,13 @@ function cpuSample(serverPid: number | undefined): CpuSample | undefined {
       .slice(1)
       .map(Number);
     const busy = [user, nice, system, irq, softirq, steal].reduce<number>((a, b) => a + (b ?? 0), 0);
-    return { at: performance.now(), busy, self: processTicks("self"), server: processTicks(serverPid) };
+    return {
+      at: performance.now(),
+      busy,
+      self: processTicks("self"),
+      server: serverPids.reduce((sum, pid) => sum + processTicks(pid), 0),
+      db: dbPid === undefined ? 0 : clusterTicks(dbPid),
+    };
   } catch {
     return undefined;
   }
@@ -165,40 +313,81 @@ function cpuShare(before: CpuSample | undefined, after: CpuSample | undefined): 
   const ticks = ((after.at - before.at) / 1000) * CLOCK_TICKS;
   const server = (after.server - before.server) / ticks;
   const client = (after.self - before.self) / ticks;
-  return { server, client, other: Math.max(0, (after.busy - before.busy) / ticks - server - client) };
+  const db = (after.db - before.db) / ticks;
+  return {
+    server,
+    client,
+    db,
+    other: Math.max(0, (after.busy - before.busy) / ticks - server - client - db),
+  };
 }
 
-async function measure(
-  name: string,
-  url: string,
-  tag: string,
-  serverPid: number | undefined,
-): Promise<Measured> {
-  out(`→ ${name}: ${CONNECTIONS} connections, ${DURATION} s, POST ${url}`);
-  const before = cpuSample(serverPid);
-  const result = await autocannon(signedRequests(url, tag));
-  const cpu = cpuShare(before, cpuSample(serverPid));
+/** The PostgreSQL server's pid, from its data directory (the test cluster keeps it under its socket dir). */
+function postmasterPid(where: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(where, "data", "postmaster.pid"), "utf8").split("\n")[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Target {
+  name: string;
+  /** One URL per server process; the connections are split evenly over them. */
+  urls: string[];
+  tag: string;
+  serverPids: number[];
+  dbPid?: number | undefined;
+  /** Collects the svix-ids answered 2xx. */
+  acked?: Set<string>;
+}
+
+/** `total` connections over `parts` instances, as evenly as possible (64 over 3: 22, 21, 21). */
+const split = (total: number, parts: number) =>
+  Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+
+async function measure(target: Target): Promise<Measured> {
+  const { urls } = target;
+  const shares = split(CONNECTIONS, urls.length);
+  out(
+    `→ ${target.name}: ${CONNECTIONS} connections${urls.length > 1 ? ` (${shares.join(" + ")})` : ""}, ` +
+      `${DURATION} s, POST ${urls.join(", ")}`,
+  );
+  const before = cpuSample(target.serverPids, target.dbPid);
+  const raws = (await Promise.all(
+    urls.map((url, i) =>
+      autocannon(
+        signedRequests(url, urls.length > 1 ? `${target.tag}${i}` : target.tag, shares[i] ?? 1, target.acked),
+      ),
+    ),
+  )) as unknown as RawResult[];
+  const cpu = cpuShare(before, cpuSample(target.serverPids, target.dbPid));
+  const merged = aggregateResult(raws, { url: urls[0] as string, connections: CONNECTIONS });
   const measured: Measured = {
-    name,
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p90: result.latency.p90,
-    p99: result.latency.p99,
-    max: result.latency.max,
-    seconds: result.duration,
-    sent: result.requests.sent,
-    ok: result["2xx"],
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
+    name: target.name,
+    replicas: urls.length,
+    // autocannon's req/s is the mean of its per-second samples; summed over the instances.
+    rps: raws.reduce((sum, r) => sum + r.totalCompletedRequests / Math.max(1, r.samples), 0),
+    p50: merged.latency.p50,
+    p90: merged.latency.p90,
+    p99: merged.latency.p99,
+    max: merged.latency.max,
+    seconds: Math.max(...raws.map((r) => r.duration)),
+    sent: raws.reduce((sum, r) => sum + r.totalRequests, 0),
+    ok: merged["2xx"],
+    non2xx: merged.non2xx,
+    errors: merged.errors,
+    timeouts: merged.timeouts,
     cpu,
   };
   out(
     `  ${fmt(measured.rps, 0)} req/s, p50 ${measured.p50} ms, p99 ${measured.p99} ms, ` +
       `${measured.ok} 2xx, ${measured.non2xx} non-2xx, ${measured.errors} errors in ${measured.seconds} s` +
       (cpu
-        ? `; cores busy: server ${fmt(cpu.server, 2)}, load generator ${fmt(cpu.client, 2)}, ` +
-          `other processes ${fmt(cpu.other, 2)}`
+        ? `; cores busy: server ${fmt(cpu.server, 2)}, ` +
+          (target.dbPid !== undefined ? `PostgreSQL ${fmt(cpu.db, 2)}, ` : "") +
+          `load generator ${fmt(cpu.client, 2)}, other processes ${fmt(cpu.other, 2)}`
         : ""),
   );
   return measured;
@@ -247,22 +436,30 @@ async function runBaseline(): Promise<Measured> {
         reject(new Error(`baseline exited early:\n${output}`));
       });
     });
-    return await measure(
-      "baseline (Express raw + verify + 204)",
-      `http://127.0.0.1:${port}/webhooks/${SOURCE}`,
-      "b",
-      child.pid,
-    );
+    return await measure({
+      name: "baseline (Express raw + verify + 204)",
+      urls: [`http://127.0.0.1:${port}/webhooks/${SOURCE}`],
+      tag: "b",
+      serverPids: child.pid === undefined ? [] : [child.pid],
+    });
   } finally {
     await stopChild(child);
   }
 }
 
 interface GatewayRun extends Measured {
+  store: "SQLite" | "PostgreSQL";
   stored: number;
+  /** Distinct event ids among the stored rows (each request carries its own). */
+  distinctIds: number;
   deliveries: number;
   acknowledged: number;
   duplicates: number;
+  /** svix-ids the client saw answered 2xx that are not in the store. */
+  missing: number;
+  /** PostgreSQL only: transactions committed and WAL syncs during the run (from the server's statistics). */
+  commits?: number | undefined;
+  walSyncs?: number | undefined;
 }
 
 /** Sums the samples of one Prometheus counter by the value of one label. */
@@ -277,50 +474,205 @@ function counterByLabel(metrics: string, name: string, label: string): Record<st
   return sums;
 }
 
-async function runGateway(): Promise<GatewayRun> {
+const gatewayEnv = (): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = { LOG_LEVEL: "warn" };
+  if (process.env.BENCH_GATEWAY_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_GATEWAY_NODE_OPTIONS;
+  return env;
+};
+
+/** What the gateways themselves acknowledged, including answers the client dropped when it stopped. */
+async function acknowledgedBy(
+  gateways: readonly ChildGateway[],
+): Promise<{ stored: number; duplicate: number }> {
+  let stored = 0;
+  let duplicate = 0;
+  for (const gateway of gateways) {
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    const outcomes = counterByLabel(metrics, "engage_bridge_webhooks_accepted_total", "outcome");
+    stored += outcomes.stored ?? 0;
+    duplicate += outcomes.duplicate ?? 0;
+  }
+  return { stored, duplicate };
+}
+
+function reportOutput(gateways: readonly ChildGateway[]): void {
+  gateways.forEach((gateway, i) => {
+    const unexpected = gateway
+      .output()
+      .split("\n")
+      .filter((l) => l.trim());
+    if (unexpected.length > 0)
+      out(
+        `  gateway${gateways.length > 1 ? ` ${i + 1}` : ""} output:\n    ${unexpected.slice(0, 20).join("\n    ")}`,
+      );
+  });
+}
+
+const missingFrom = (acked: ReadonlySet<string>, stored: Iterable<string>) => {
+  const present = new Set(stored);
+  let missing = 0;
+  for (const id of acked) if (!present.has(id)) missing += 1;
+  return missing;
+};
+
+async function runSqliteGateway(): Promise<GatewayRun> {
   const dir = tempDir("engage-bench-");
   // The child's config: SOURCE ("engage") signed with SECRET (TEST_SECRET), SQLite in the temp dir.
   const { configFile, db: dbFile } = writeChildConfig(dir.path);
   const port = await freePort();
-  const childEnv: NodeJS.ProcessEnv = { LOG_LEVEL: "warn" };
-  if (process.env.BENCH_GATEWAY_NODE_OPTIONS) childEnv.NODE_OPTIONS = process.env.BENCH_GATEWAY_NODE_OPTIONS;
-  const gateway = await spawnGateway(configFile, port, childEnv);
+  const gateway = await spawnGateway(configFile, port, gatewayEnv());
+  const acked = new Set<string>();
   try {
-    const measured = await measure(
-      "gateway (engage-bridge start, SQLite FULL)",
-      `${gateway.url}/webhooks/${SOURCE}`,
-      "g",
-      gateway.child.pid,
-    );
-    // What the gateway itself acknowledged, including answers the client dropped when it stopped.
-    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
-    const outcomes = counterByLabel(metrics, "engage_bridge_webhooks_accepted_total", "outcome");
+    const measured = await measure({
+      name: "gateway (engage-bridge start, SQLite FULL)",
+      urls: [`${gateway.url}/webhooks/${SOURCE}`],
+      tag: "g",
+      serverPids: [gateway.pid],
+      acked,
+    });
+    const outcomes = await acknowledgedBy([gateway]);
     await stopChild(gateway.child);
     const db = new DatabaseSync(dbFile, { readOnly: true });
     try {
       const count = (sql: string) => Number((db.prepare(sql).get() as { n: number }).n);
+      const ids = db.prepare("SELECT svix_id FROM events").all() as { svix_id: string }[];
       return {
         ...measured,
+        store: "SQLite",
         stored: count("SELECT COUNT(*) AS n FROM events"),
+        distinctIds: count("SELECT COUNT(DISTINCT event_id) AS n FROM events"),
         deliveries: count("SELECT COUNT(*) AS n FROM deliveries"),
-        acknowledged: outcomes.stored ?? 0,
-        duplicates: outcomes.duplicate ?? 0,
+        acknowledged: outcomes.stored,
+        duplicates: outcomes.duplicate,
+        missing: missingFrom(
+          acked,
+          ids.map((r) => r.svix_id),
+        ),
       };
     } finally {
       db.close();
     }
   } finally {
     await stopChild(gateway.child);
-    const unexpected = gateway
-      .output()
-      .split("\n")
-      .filter((l) => l.trim());
-    if (unexpected.length > 0) out(`  gateway output:\n    ${unexpected.slice(0, 20).join("\n    ")}`);
+    reportOutput([gateway]);
     dir.remove();
   }
 }
 
+interface PgCounters {
+  commits: number;
+  walSyncs: number;
+}
+
+/**
+ * The server's cumulative counts of commits (this database) and WAL syncs. Backends report them
+ * when they end at the latest, so the second reading is taken after the gateways stopped.
+ */
+async function pgCounters(server: TestPostgres, url: string): Promise<PgCounters | undefined> {
+  try {
+    const [row] = await server.query<{ commits: string; syncs: string }>(
+      url,
+      `SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) AS commits,
+              (SELECT wal_sync FROM pg_stat_wal) AS syncs`,
+    );
+    return { commits: Number(row?.commits ?? 0), walSyncs: Number(row?.syncs ?? 0) };
+  } catch {
+    return undefined; // pg_stat_wal is PostgreSQL 14+
+  }
+}
+
+/** The schema a `freshUrl()` URL selects (its `-c search_path=` option). */
+const schemaOf = (url: string) =>
+  /search_path=([A-Za-z0-9_]+)/.exec(new URL(url).searchParams.get("options") ?? "")?.[1];
+
+async function runPostgresGateways(server: TestPostgres, replicas: number): Promise<GatewayRun> {
+  const url = await server.freshUrl();
+  const dir = tempDir("engage-bench-pg-");
+  const { configFile } = writeChildConfig(dir.path, { store: url });
+  const gateways: ChildGateway[] = [];
+  const acked = new Set<string>();
+  try {
+    // One after the other: each gets a port that is free, the first applies the migrations.
+    for (let i = 0; i < replicas; i++)
+      gateways.push(await spawnGateway(configFile, await freePort(), gatewayEnv(), ["--role", "ingest"]));
+    // Each measurement starts from a clean checkpoint (the previous run's WAL is not flushed during this one).
+    await server.query(url, "CHECKPOINT");
+    const before = await pgCounters(server, url);
+    const measured = await measure({
+      name: `postgres×${replicas} (engage-bridge start --role ingest ×${replicas}, PostgreSQL)`,
+      urls: gateways.map((g) => `${g.url}/webhooks/${SOURCE}`),
+      tag: `p${replicas}_`,
+      serverPids: gateways.map((g) => g.pid),
+      dbPid: postmasterPid(server.where),
+      acked,
+    });
+    const outcomes = await acknowledgedBy(gateways);
+    await Promise.all(gateways.map((g) => stopChild(g.child)));
+    const count = async (sql: string) => Number((await server.query<{ n: string }>(url, sql))[0]?.n ?? 0);
+    const ids = await server.query<{ svix_id: string }>(url, "SELECT svix_id FROM events");
+    const after = await pgCounters(server, url);
+    const commits = before && after ? after.commits - before.commits : undefined;
+    const walSyncs = before && after ? after.walSyncs - before.walSyncs : undefined;
+    if (commits !== undefined)
+      out(
+        `  PostgreSQL: ${commits} commits (${fmt(outcomes.stored / Math.max(1, commits), 1)} events per commit), ` +
+          `${walSyncs} WAL syncs`,
+      );
+    return {
+      ...measured,
+      store: "PostgreSQL",
+      stored: await count("SELECT COUNT(*) AS n FROM events"),
+      distinctIds: await count("SELECT COUNT(DISTINCT event_id) AS n FROM events"),
+      deliveries: await count("SELECT COUNT(*) AS n FROM deliveries"),
+      acknowledged: outcomes.stored,
+      duplicates: outcomes.duplicate,
+      missing: missingFrom(
+        acked,
+        ids.map((r) => r.svix_id),
+      ),
+      commits,
+      walSyncs,
+    };
+  } finally {
+    await Promise.all(gateways.map((g) => stopChild(g.child)));
+    reportOutput(gateways);
+    dir.remove();
+    // Give the space back before the next replica count (the cluster goes at the end anyway).
+    const schema = schemaOf(url);
+    if (schema && server.where !== "TEST_DATABASE_URL")
+      await server.query(url, `DROP SCHEMA ${schema} CASCADE`).catch(() => []);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
+// Checks and reports
+
+/**
+ * Correctness: every acknowledged event is in the store once, nothing else is, nothing was refused.
+ * The client's 2xx count can be lower than the gateways' by the requests still in flight when
+ * autocannon stopped (their answers were sent after it closed the sockets); never higher.
+ */
+function storeProblems(run: GatewayRun): string[] {
+  const inFlight = run.sent - run.ok - run.non2xx;
+  const problems: string[] = [];
+  if (run.non2xx > 0) problems.push(`gateway answered ${run.non2xx} non-2xx`);
+  if (run.duplicates > 0) problems.push(`gateway reported ${run.duplicates} duplicates`);
+  if (run.stored !== run.acknowledged)
+    problems.push(`stored ${run.stored} events but acknowledged ${run.acknowledged}`);
+  if (run.distinctIds !== run.stored)
+    problems.push(`stored ${run.stored} events but ${run.distinctIds} distinct event ids`);
+  if (run.stored < run.ok) problems.push(`stored ${run.stored} < ${run.ok} 2xx seen by client`);
+  if (run.stored > run.ok + inFlight)
+    problems.push(`stored ${run.stored} > ${run.ok} 2xx seen + ${inFlight} in flight`);
+  if (run.missing > 0) problems.push(`${run.missing} svix-ids answered 2xx are not in the store`);
+  out(
+    `store check (${run.name}): ${run.stored} events (${run.deliveries} deliveries) in ${run.store}; ` +
+      `gateway${run.replicas > 1 ? "s" : ""} acknowledged ${run.acknowledged}; client saw ${run.ok} 2xx ` +
+      `+ ${inFlight} in flight at stop → ${problems.length === 0 ? "ok" : "FAILED"}`,
+  );
+  for (const problem of problems) out(`  ✗ ${problem}`);
+  return problems;
+}
 
 function table(rows: Measured[]): string {
   const header = ["target", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "2xx", "non-2xx", "errors"];
@@ -348,56 +700,138 @@ function table(rows: Measured[]): string {
     .join("\n");
 }
 
+/** The scale-out table, in markdown, for docs/scaling.md. */
+function markdownTable(baseline: Measured, runs: readonly { run: GatewayRun; ok: boolean }[]): string {
+  const withCpu = baseline.cpu !== undefined && runs.every(({ run }) => run.cpu);
+  const header = [
+    "target",
+    "ingest processes",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "ratio to baseline",
+    "2xx",
+    "non-2xx",
+  ];
+  header.push("stored = acked", "events / commit");
+  if (withCpu) header.push("server cores", "PostgreSQL cores", "load gen. cores", "other cores");
+  const right = header.map((h) => h !== "target");
+  const cpuCells = (m: Measured, db: boolean) =>
+    withCpu && m.cpu
+      ? [fmt(m.cpu.server, 2), db ? fmt(m.cpu.db, 2) : "–", fmt(m.cpu.client, 2), fmt(m.cpu.other, 2)]
+      : [];
+  const rows = [
+    [
+      "baseline (Express verify + 204)",
+      "1",
+      fmt(baseline.rps, 0),
+      String(baseline.p50),
+      String(baseline.p99),
+      "1.00",
+      String(baseline.ok),
+      String(baseline.non2xx),
+      "–",
+      "–",
+      ...cpuCells(baseline, false),
+    ],
+    ...runs.map(({ run, ok }) => [
+      run.store === "SQLite" ? "SQLite (`start`)" : "PostgreSQL (`start --role ingest`)",
+      String(run.replicas),
+      fmt(run.rps, 0),
+      String(run.p50),
+      String(run.p99),
+      fmt(run.rps / baseline.rps, 2),
+      String(run.ok),
+      String(run.non2xx),
+      ok ? `yes (${run.stored})` : `**NO** (${run.stored} / ${run.acknowledged})`,
+      run.commits ? fmt(run.acknowledged / run.commits, 1) : "–",
+      ...cpuCells(run, run.store === "PostgreSQL"),
+    ]),
+  ];
+  return [
+    `| ${header.join(" | ")} |`,
+    `| ${right.map((r) => (r ? "---:" : "---")).join(" | ")} |`,
+    ...rows.map((row) => `| ${row.join(" | ")} |`),
+  ].join("\n");
+}
+
 const withCpuNote = (rows: Measured[]) => rows.some((r) => (r.cpu?.other ?? 0) >= 0.25);
 
+// ---------------------------------------------------------------------------------------------
+
+/** Clean-ups still to run (the PostgreSQL cluster), also on Ctrl-C. */
+const cleanups: (() => Promise<unknown>)[] = [];
+async function cleanUp(): Promise<void> {
+  for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\n${signal}: stopping\n`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
 async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
   out(
-    `engage-bridge ingest benchmark — node ${process.version}, ${CONNECTIONS} connections, ${DURATION} s per target`,
+    `engage-bridge ingest benchmark — node ${process.version}, ${CONNECTIONS} connections, ${DURATION} s per target` +
+      (options.store === "postgres" ? `, PostgreSQL replicas ${options.replicas.join(", ")}` : ""),
   );
   const baseline = await runBaseline();
-  const gateway = await runGateway();
+  const gateway = await runSqliteGateway();
+
+  const pgRuns: GatewayRun[] = [];
+  if (options.store === "postgres") {
+    const server = await startTestPostgres();
+    cleanups.push(() => server.stop());
+    const [{ version } = { version: "?" }] = await server.query<{ version: string }>(
+      await server.freshUrl(),
+      "SELECT current_setting('server_version') AS version",
+    );
+    out(
+      `PostgreSQL ${version} (${server.where === "TEST_DATABASE_URL" ? "TEST_DATABASE_URL" : "throwaway cluster"})`,
+    );
+    for (const replicas of options.replicas) pgRuns.push(await runPostgresGateways(server, replicas));
+    await cleanUp();
+  }
 
   const ratio = gateway.rps / baseline.rps;
   const ratioOk = ratio >= GOAL_RATIO;
   const p99Ok = gateway.p99 < GOAL_P99_MS;
 
   out();
-  out(table([baseline, gateway]));
+  out(table([baseline, gateway, ...pgRuns]));
   out();
   out(`ratio gateway/baseline req/s: ${fmt(ratio, 2)} (goal ≥ ${GOAL_RATIO}) ${ratioOk ? "ok" : "MISSED"}`);
   out(`gateway p99: ${gateway.p99} ms (goal < ${GOAL_P99_MS} ms) ${p99Ok ? "ok" : "MISSED"}`);
   out(`goal: ${ratioOk && p99Ok ? "HOLDS" : "NOT MET"}`);
-  if (withCpuNote([baseline, gateway]))
+  for (const run of pgRuns)
+    out(
+      `PostgreSQL ×${run.replicas}: ratio to baseline ${fmt(run.rps / baseline.rps, 2)}, p99 ${run.p99} ms`,
+    );
+  if (withCpuNote([baseline, gateway, ...pgRuns]))
     out("note: other processes used ≥ 0.25 cores during a measurement; the machine was not quiet");
 
-  // Correctness: every acknowledged event is in the file, nothing else is, nothing was refused.
-  // The client's 2xx count can be lower than the gateway's by the requests still in flight when
-  // autocannon stopped (their answers were sent after it closed the sockets); never higher.
-  const inFlight = gateway.sent - gateway.ok - gateway.non2xx;
   const problems: string[] = [];
   if (baseline.non2xx > 0 || baseline.errors > 0)
     problems.push(`baseline: ${baseline.non2xx} non-2xx, ${baseline.errors} errors`);
-  if (gateway.non2xx > 0) problems.push(`gateway answered ${gateway.non2xx} non-2xx`);
-  if (gateway.duplicates > 0) problems.push(`gateway reported ${gateway.duplicates} duplicates`);
-  if (gateway.stored !== gateway.acknowledged)
-    problems.push(`stored ${gateway.stored} events but acknowledged ${gateway.acknowledged}`);
-  if (gateway.stored < gateway.ok)
-    problems.push(`stored ${gateway.stored} < ${gateway.ok} 2xx seen by client`);
-  if (gateway.stored > gateway.ok + inFlight)
-    problems.push(`stored ${gateway.stored} > ${gateway.ok} 2xx seen + ${inFlight} in flight`);
-  out(
-    `store check: ${gateway.stored} events (${gateway.deliveries} deliveries) in SQLite; gateway acknowledged ` +
-      `${gateway.acknowledged}; client saw ${gateway.ok} 2xx + ${inFlight} in flight at stop → ` +
-      (problems.length === 0 ? "ok" : "FAILED"),
-  );
-  for (const problem of problems) out(`  ✗ ${problem}`);
+  const checked = [gateway, ...pgRuns].map((run) => {
+    const found = storeProblems(run);
+    problems.push(...found);
+    return { run, ok: found.length === 0 };
+  });
+  if (options.store === "postgres") {
+    out();
+    out(markdownTable(baseline, checked));
+  }
   return problems.length === 0 ? 0 : 1;
 }
 
 main().then(
   (code) => process.exit(code),
-  (error: unknown) => {
+  async (error: unknown) => {
     process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+    await cleanUp();
     process.exit(1);
   },
 );
