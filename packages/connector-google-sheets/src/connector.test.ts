@@ -216,6 +216,25 @@ describe("googleSheets connector", () => {
     expect(after[0]?.range).toMatch(/!C\d+:C$/);
   });
 
+  it("reads back before appending a first attempt that an earlier lease may have written (a worker died mid-append)", async () => {
+    const fake = await fakeGoogle();
+    const config = configFor(fake);
+    const instance = await start(config);
+    const taken = item("loyalty.addPoints");
+    // The worker that died had appended the row; this process never heard of it.
+    const [header = []] = fake.rows(config.spreadsheetId, "Loyalty");
+    const row = header.map((_, index) => (index === header.indexOf("Event ID") ? taken.event.id : ""));
+    fake.setRows(config.spreadsheetId, "Loyalty", [header, row]);
+    const appendsBefore = appends(fake).length;
+    const results = await googleSheetsConnector.deliver(
+      [{ ...taken, attempt: 1, maybeSentBefore: true }],
+      context(instance),
+    );
+    expect(results).toEqual([{ status: "delivered" }]);
+    expect(eventIds(fake, config)).toEqual(["Event ID", taken.event.id]);
+    expect(appends(fake)).toHaveLength(appendsBefore);
+  });
+
   it("appends only the missing rows when the dropped append was not applied", async () => {
     const fake = await fakeGoogle();
     const config = configFor(fake);

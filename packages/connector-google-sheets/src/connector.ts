@@ -583,7 +583,11 @@ async function deliverRows(
     try {
       await session.start();
       let pending = items.map((_, index) => index).filter((i) => !sheet.known.has(ids[i] ?? ""));
-      const checkFirst = sheet.unresolved !== undefined || items.some((item) => item.attempt > 1);
+      // Rows must not be appended twice: read back first whenever an earlier lease may have written
+      // them (a retry, or a worker that died mid-append, which leaves attempt at 1).
+      const checkFirst =
+        sheet.unresolved !== undefined ||
+        items.some((item) => item.attempt > 1 || item.maybeSentBefore === true);
       if (pending.length > 0 && checkFirst) {
         const present = await session.readBack(pending.map((i) => ids[i] ?? ""));
         pending = pending.filter((i) => !present.has(ids[i] ?? ""));

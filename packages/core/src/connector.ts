@@ -52,6 +52,12 @@ export interface DeliveryItem<E extends EngageEvent = EngageEvent> {
   event: E;
   /** 1 on the first attempt. */
   attempt: number;
+  /**
+   * An earlier lease of this delivery may have reached the target: a retry, or a worker that died
+   * (or whose outcome was lost) mid-attempt, which leaves `attempt` at 1. A connector whose writes
+   * are not idempotent (appending rows) checks the target before writing again. Absent = false.
+   */
+  maybeSentBefore?: boolean;
   /** When the gateway stored the event. */
   receivedAt: Date;
 }

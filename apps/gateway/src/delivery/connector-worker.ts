@@ -244,7 +244,13 @@ export class ConnectorWorker {
       }
       items.push({
         leased: l,
-        item: { deliveryId: l.deliveryId, event, attempt: l.attempts + 1, receivedAt: l.event.receivedAt },
+        item: {
+          deliveryId: l.deliveryId,
+          event,
+          attempt: l.attempts + 1,
+          receivedAt: l.event.receivedAt,
+          maybeSentBefore: l.maybeSentBefore,
+        },
       });
     }
     return items;

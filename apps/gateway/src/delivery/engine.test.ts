@@ -197,6 +197,28 @@ describe("delivery engine", () => {
     expect(t.state.get("c-1:email")).toBe(true);
   });
 
+  it("tells the connector when an earlier lease may have reached the target (maybeSentBefore)", async () => {
+    const seen: { attempt: number; maybeSentBefore: boolean | undefined }[] = [];
+    const flaky = defineConnector({
+      name: "flaky",
+      configSchema: z.strictObject({}),
+      handles: ["loyalty.addPoints"],
+      async deliver(items) {
+        for (const item of items) seen.push({ attempt: item.attempt, maybeSentBefore: item.maybeSentBefore });
+        if (seen.length === 1) throw new Error("connection reset after the request was sent");
+        return items.map(() => delivered());
+      },
+    });
+    const gw = await startTestGateway({ connectors: { flaky: {} } }, { connectors: [flaky] });
+    cleanups.push(() => gw.stop());
+    expect((await gw.post(sampleEvent("loyalty.addPoints"))).status).toBe(204);
+    await settled(gw, "flaky", 1);
+    expect(seen).toEqual([
+      { attempt: 1, maybeSentBefore: false },
+      { attempt: 2, maybeSentBefore: true },
+    ]);
+  });
+
   it("gives a connector that does not declare convergent consent every preference event as sent, under its own id", async () => {
     const t = await target();
     const forwarder = createTestConnector("forwarder", { convergentConsent: false });
