@@ -278,7 +278,7 @@ describe("webhook connector: requests", () => {
     const again = await instance(a, { headers: { "x-tenant": "a" } });
     expect(first.state).not.toBe(again.state);
     expect(first.state).toEqual(again.state);
-    expect(first.state.key.equals(second.state.key)).toBe(false);
+    expect(first.state.secret).not.toBe(second.state.secret);
     expect(first.state.batch).toBe(false);
     expect(second.state.batch).toBe(true);
 

@@ -1,10 +1,9 @@
-import { createHash, createHmac, createSecretKey, type KeyObject } from "node:crypto";
+import { createHash } from "node:crypto";
 import {
   type ConnectorHealth,
   type DeliveryItem,
   type DeliveryResult,
   dead,
-  decodeSecret,
   defineConnector,
   delivered,
   type HttpVerdict,
@@ -14,6 +13,7 @@ import {
   PermanentError,
   RetryableError,
   retry,
+  signWebhook,
   throwForVerdict,
 } from "@engage-bridge/core";
 import { type WebhookConfig, webhookConfigSchema } from "./config.ts";
@@ -73,8 +73,8 @@ export interface ForwardedEvent {
 export interface WebhookState {
   /** The URL requests go to, without credentials (sent as `authorization` instead) or fragment. */
   readonly endpoint: string;
-  /** The HMAC key: the secret's bytes after `whsec_`. */
-  readonly key: KeyObject;
+  /** The signing secret as configured (`whsec_…`, validated); core's `signWebhook` signs with it. */
+  readonly secret: string;
   /** Headers every request carries: content type, user agent, the configured ones, Basic credentials. */
   readonly headers: Readonly<Record<string, string>>;
   /** Texts never to show in a reason: the secret, the configured header values, URL credentials. */
@@ -107,7 +107,7 @@ export function createState(config: WebhookConfig): WebhookState {
   url.hash = "";
   return {
     endpoint: url.href,
-    key: createSecretKey(decodeSecret(config.secret)),
+    secret: config.secret,
     headers,
     hidden: hidden.filter((text) => text.length >= 4),
     batch: config.batch,
@@ -149,11 +149,6 @@ export function webhookIdFor(eventId: string): string {
  */
 export function batchIdFor(items: readonly DeliveryItem[]): string {
   return `batch_${sha256(items.map((i) => i.deliveryId).join("\n"))}`;
-}
-
-/** `v1,<base64 HMAC-SHA256 over "id.timestamp.body">` (Standard Webhooks' symmetric signature). */
-export function signatureFor(key: KeyObject, id: string, timestamp: number, body: string): string {
-  return `v1,${createHmac("sha256", key).update(`${id}.${timestamp}.`).update(body).digest("base64")}`;
 }
 
 /** Removes credentials and queries from URLs in a text, and configured secrets anywhere in it. */
@@ -246,7 +241,8 @@ async function post(
         ...state.headers,
         "webhook-id": id,
         "webhook-timestamp": String(timestamp),
-        "webhook-signature": signatureFor(state.key, id, timestamp, body),
+        // Standard Webhooks' symmetric signature is Svix's: v1,<base64 HMAC-SHA256 of "id.timestamp.body">.
+        "webhook-signature": signWebhook(state.secret, id, timestamp, body),
       },
       body,
       signal: ctx.signal,

@@ -13,7 +13,6 @@ export {
   forwardedEvent,
   MAX_BATCH_SIZE,
   networkReason,
-  signatureFor,
   USER_AGENT,
   WEBHOOK_RATE_LIMIT,
   type WebhookState,
