@@ -745,25 +745,15 @@ export async function startFakeGoogle(
     email: string,
     record: FakeGoogleRequest,
   ): HttpAnswer {
-    const account = accounts.get(email);
-    if (!allowedBy(fake.writeQuota, `write:${email}`)) {
-      return new HttpAnswer(429, sheetsQuotaError("Write", fake.writeQuota, account?.projectId ?? "0"));
-    }
-    const found = book(id, email);
-    if (found instanceof HttpAnswer) return found;
-    const inputOption = valueInputOption(query);
-    if (inputOption instanceof HttpAnswer) return inputOption;
+    const write = writeCheck(id, query, email);
+    if (write instanceof HttpAnswer) return write;
+    const { found, inputOption } = write;
     const insert = query.insertDataOption ?? "OVERWRITE";
     if (insert !== "OVERWRITE" && insert !== "INSERT_ROWS") {
       return new HttpAnswer(400, googleApiError(400, "Invalid insertDataOption", "INVALID_ARGUMENT"));
     }
-    const responseOption = query.responseValueRenderOption ?? "FORMATTED_VALUE";
-    if (!RENDER_OPTIONS.has(responseOption)) {
-      return new HttpAnswer(
-        400,
-        googleApiError(400, "Invalid responseValueRenderOption", "INVALID_ARGUMENT"),
-      );
-    }
+    const responseOption = responseRenderOption(query);
+    if (responseOption instanceof HttpAnswer) return responseOption;
     const target = resolveSheet(found, range);
     if (target instanceof HttpAnswer) return target;
     const newRows = valueRows(body, inputOption);
@@ -825,6 +815,38 @@ export async function startFakeGoogle(
       ...(end > 0 ? { tableRange: `${ref}!A1:${columnLetters(Math.max(0, width - 1))}${end}` } : {}),
       updates,
     });
+  }
+
+  /**
+   * What values.append and values.update check first, in this order: the write quota (429, as
+   * `sheetsQuotaError`), access to the spreadsheet (`book`), then `valueInputOption`.
+   */
+  function writeCheck(
+    id: string,
+    query: Record<string, string>,
+    email: string,
+  ): { found: Spreadsheet; inputOption: "RAW" | "USER_ENTERED" } | HttpAnswer {
+    if (!allowedBy(fake.writeQuota, `write:${email}`)) {
+      const projectId = accounts.get(email)?.projectId ?? "0";
+      return new HttpAnswer(429, sheetsQuotaError("Write", fake.writeQuota, projectId));
+    }
+    const found = book(id, email);
+    if (found instanceof HttpAnswer) return found;
+    const inputOption = valueInputOption(query);
+    if (inputOption instanceof HttpAnswer) return inputOption;
+    return { found, inputOption };
+  }
+
+  /** [sheets-spec] `responseValueRenderOption` of values.append and values.update; unknown → 400. */
+  function responseRenderOption(query: Record<string, string>): string | HttpAnswer {
+    const option = query.responseValueRenderOption ?? "FORMATTED_VALUE";
+    if (!RENDER_OPTIONS.has(option)) {
+      return new HttpAnswer(
+        400,
+        googleApiError(400, "Invalid responseValueRenderOption", "INVALID_ARGUMENT"),
+      );
+    }
+    return option;
   }
 
   /**
@@ -927,21 +949,11 @@ export async function startFakeGoogle(
     email: string,
     record: FakeGoogleRequest,
   ): HttpAnswer {
-    const account = accounts.get(email);
-    if (!allowedBy(fake.writeQuota, `write:${email}`)) {
-      return new HttpAnswer(429, sheetsQuotaError("Write", fake.writeQuota, account?.projectId ?? "0"));
-    }
-    const found = book(id, email);
-    if (found instanceof HttpAnswer) return found;
-    const inputOption = valueInputOption(query);
-    if (inputOption instanceof HttpAnswer) return inputOption;
-    const responseOption = query.responseValueRenderOption ?? "FORMATTED_VALUE";
-    if (!RENDER_OPTIONS.has(responseOption)) {
-      return new HttpAnswer(
-        400,
-        googleApiError(400, "Invalid responseValueRenderOption", "INVALID_ARGUMENT"),
-      );
-    }
+    const write = writeCheck(id, query, email);
+    if (write instanceof HttpAnswer) return write;
+    const { found, inputOption } = write;
+    const responseOption = responseRenderOption(query);
+    if (responseOption instanceof HttpAnswer) return responseOption;
     const target = resolveSheet(found, range);
     if (target instanceof HttpAnswer) return target;
     let bodyRange: unknown;
