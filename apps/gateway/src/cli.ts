@@ -33,16 +33,21 @@ async function startSandboxOrExit(): Promise<Sandbox> {
   }
 }
 
-/** Runs `fn`; a {@link ConfigError} is printed (every problem) and exits 1. */
+/** A {@link ConfigError} is printed (every problem) and exits 1; anything else is thrown on. */
+function exitOnConfigError(error: unknown): never {
+  if (error instanceof ConfigError) {
+    err(error.message);
+    process.exit(1);
+  }
+  throw error;
+}
+
+/** Runs `fn`, exiting 1 on a {@link ConfigError}. */
 function orExit<T>(fn: () => T): T {
   try {
     return fn();
   } catch (error) {
-    if (error instanceof ConfigError) {
-      err(error.message);
-      process.exit(1);
-    }
-    throw error;
+    return exitOnConfigError(error);
   }
 }
 
@@ -64,11 +69,7 @@ async function loadOrSandbox(
     const registry = makeRegistry(BUILTIN_CONNECTORS);
     return { config: sandboxConfig(registry), registry, file, secrets: new Set(), unvalidated: [] };
   } catch (error) {
-    if (error instanceof ConfigError) {
-      err(error.message);
-      process.exit(1);
-    }
-    throw error;
+    return exitOnConfigError(error);
   }
 }
 

@@ -118,13 +118,9 @@ function typesOf(nodes: Node[], root: unknown): Set<string> {
     for (const constant of [node.const, ...(Array.isArray(node.enum) ? node.enum : [])]) {
       if (constant !== undefined) types.add(typeof constant);
     }
-    for (const key of ["allOf"]) {
-      if (Array.isArray(node[key]))
-        for (const t of typesOf(
-          (node[key] as unknown[]).flatMap((b) => alternatives(b, undefined, root)),
-          root,
-        ))
-          types.add(t);
+    if (Array.isArray(node.allOf)) {
+      const parts = node.allOf.flatMap((branch) => alternatives(branch, undefined, root));
+      for (const t of typesOf(parts, root)) types.add(t);
     }
   }
   return types;
