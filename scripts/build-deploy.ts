@@ -15,10 +15,11 @@
 //
 // Exits 1 when a check fails.
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { workspaceManifests } from "./workspaces.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const target = join(root, "dist", "gateway");
@@ -47,18 +48,8 @@ interface Manifest {
 const readJson = <T>(file: string): T => JSON.parse(readFileSync(file, "utf8")) as T;
 
 /** Workspace package name → version, to replace the `file:` specifiers `pnpm deploy` writes. */
-function workspaceVersions(): Map<string, string> {
-  const versions = new Map<string, string>();
-  for (const group of ["apps", "packages"]) {
-    for (const dir of readdirSync(join(root, group))) {
-      const file = join(root, group, dir, "package.json");
-      if (!existsSync(file)) continue;
-      const { name, version } = readJson<Manifest>(file);
-      versions.set(name, version);
-    }
-  }
-  return versions;
-}
+const workspaceVersions = () =>
+  new Map(workspaceManifests<Manifest>(root).map(({ manifest }) => [manifest.name, manifest.version]));
 
 function* walk(dir: string): Generator<string> {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {

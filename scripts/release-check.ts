@@ -34,6 +34,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { publint } from "publint";
 import { formatMessage } from "publint/utils";
+import { workspaceManifests } from "./workspaces.ts";
 
 const CORE = "@engage-bridge/core";
 // ESM + CJS + types + README. Raised from 30 kB for the connector kit (contract v2's branded errors,
@@ -143,14 +144,9 @@ const tarballName = (m: Manifest) => `${m.name.replace(/^@/, "").replace("/", "-
 const listTarball = (file: string) => run("tar", ["-tzf", file], root).trim().split("\n");
 
 function publishable(): Workspace[] {
-  const dir = join(root, "packages");
-  const found: Workspace[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const file = join(dir, name, "package.json");
-    if (!existsSync(file)) continue;
-    const manifest = JSON.parse(readFileSync(file, "utf8")) as Manifest;
-    if (!manifest.private) found.push({ dir: join(dir, name), manifest });
-  }
+  const found: Workspace[] = workspaceManifests<Manifest>(root, ["packages"]).filter(
+    (w) => !w.manifest.private,
+  );
   // core first: the others depend on it.
   return found.sort((a, b) => Number(b.manifest.name === CORE) - Number(a.manifest.name === CORE));
 }
