@@ -1,12 +1,14 @@
 // `pnpm gen:connector` as a user runs it, in a copy of the workspace: generate, install, and the new
-// package's own tests pass untouched; the gateway's tests of the registry see it; and the change
-// outside the new folder is the registration, the gateway's dependency and the lockfile (plus the
-// gateway's generated config JSON Schema, which now describes the new connector's block).
+// package's own tests pass untouched; the gateway's tests that loop over the registry (through a
+// real gateway, sandbox mode, config) pass with it; and the change outside the new folder is the
+// registration, the gateway's dependency and the lockfile (plus the gateway's generated config JSON
+// Schema, which now describes the new connector's block, and, after `pnpm docs:config`, the
+// configuration reference).
 //
 //   node --test scripts/gen-connector.test.ts
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -14,6 +16,7 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 let copy: string;
+const read = (file: string) => readFileSync(file, "utf8");
 
 function run(command: string, args: string[], cwd = copy): string {
   const result = spawnSync(command, args, {
@@ -96,5 +99,22 @@ describe("pnpm gen:connector", () => {
     const checked = run("node", ["apps/gateway/bin/engage-bridge.js", "check-config", "--config", config]);
     assert.match(checked, /acmeCrm:\n\s+type: acmeCrm/);
     assert.doesNotMatch(checked, /acme-secret-key/);
+
+    // The gateway's tests that loop over the registry take it in untouched: through a real gateway
+    // to its sandbox fake, in sandbox mode with the others, and in the config schema and parser.
+    const gateway = ["--filter", "@engage-bridge/gateway", "exec", "vitest", "run"];
+    const e2e = run("pnpm", [
+      ...gateway,
+      "src/connectors/builtin.e2e.test.ts",
+      "src/config",
+      "--reporter=verbose",
+    ]);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes, removed before matching
+    assert.match(e2e.replace(/\u001b\[[0-9;]*m/g, ""), /✓ .*acmeCrm: each sample it handles ends delivered/);
+    run("pnpm", [...gateway, "src/cli.test.ts", "-t", "runs sandbox mode without a config"]);
+    // The configuration reference is generated from the JSON Schema: one command, as the guide says.
+    run("pnpm", ["docs:config"]);
+    run("pnpm", ["docs:config", "--check"]);
+    assert.match(read(join(copy, "docs", "configuration.md")), /acmeCrm/);
   });
 });

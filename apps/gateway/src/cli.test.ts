@@ -1,7 +1,9 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { loadSamples } from "@engage-bridge/testkit";
 import { afterEach, describe, expect, it } from "vitest";
+import { BUILTIN_CONNECTORS } from "./connectors/builtin.ts";
 import {
   CLI_ENTRY,
   runCli,
@@ -209,18 +211,30 @@ describe("start", () => {
       status: string;
     }[];
     expect(events.map((e) => e.status)).toEqual(Array(7).fill("accepted"));
-    // The four connectors deliver to their in-process fakes: 3 preference events to HubSpot, the
-    // email one to SendGrid, 4 loyalty events to Sheets, all 7 to the webhook receiver.
+    // Every registered connector delivers each sample it handles to its in-process fake (with the
+    // four of today: 3 preference events to HubSpot, the email one to SendGrid, 4 loyalty events
+    // to Sheets, all 7 to the webhook receiver).
     const base = /--url (http:\/\/[^/]+)\//.exec(banner)?.[1] ?? "";
+    const samples = loadSamples();
+    const expected = Object.fromEntries(
+      BUILTIN_CONNECTORS.map((c) => [
+        c.name,
+        samples.filter((s) => (c.handles as readonly string[]).includes(s.eventType)).length,
+      ]),
+    );
+    const total = Object.values(expected).reduce((a, b) => a + b, 0);
     const deliveries = await waitFor(async () => {
       const rows = JSON.parse((await runCli(["deliveries", "--json"], { cwd: dir })).stdout) as {
         connector: string;
         status: string;
       }[];
-      return rows.length === 15 && rows.every((r) => r.status === "delivered") ? rows : undefined;
+      return rows.length === total && rows.every((r) => r.status === "delivered") ? rows : undefined;
     });
-    expect(deliveries.filter((d) => d.connector === "hubspot")).toHaveLength(3);
-    expect(deliveries.filter((d) => d.connector === "webhook")).toHaveLength(7);
+    for (const [name, count] of Object.entries(expected))
+      expect(
+        deliveries.filter((d) => d.connector === name),
+        name,
+      ).toHaveLength(count);
     const token = /\(token (\S+)\)/.exec(banner)?.[1] ?? "";
     const stats = await fetch(`${base}/admin/stats`, { headers: { authorization: `Bearer ${token}` } });
     expect(stats.status).toBe(200);

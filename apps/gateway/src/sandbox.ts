@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
+  type FakeEngageApi,
   SAMPLE_CONTACT_ID,
   SAMPLE_PAYLOAD_KEY,
   type SandboxTarget,
@@ -57,13 +58,8 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-/**
- * Sandbox mode for `start`: SQLite under ./data, one source `engage` (generated secret, the sample
- * payload key), and every built-in connector pointed at the fake its package's `./testing` entry
- * starts, with a fake Engage API that knows the sample contact — the recommended setup, so
- * preference events apply Engage's current value. No connector is named here.
- */
-export async function startSandbox(registry: ConnectorRegistry, cwd = process.cwd()): Promise<Sandbox> {
+/** The sandbox's fake Engage API: it knows the sample contact, whose current preferences differ per channel. */
+export async function startSandboxEngageApi(): Promise<FakeEngageApi> {
   const engage = await startFakeEngageApi();
   engage.setContact(SAMPLE_CONTACT_ID, {
     email: SANDBOX_EMAIL,
@@ -71,6 +67,17 @@ export async function startSandbox(registry: ConnectorRegistry, cwd = process.cw
     acceptsSms: true,
     acceptsPostal: false,
   });
+  return engage;
+}
+
+/**
+ * Sandbox mode for `start`: SQLite under ./data, one source `engage` (generated secret, the sample
+ * payload key), and every built-in connector pointed at the fake its package's `./testing` entry
+ * starts, with a fake Engage API that knows the sample contact — the recommended setup, so
+ * preference events apply Engage's current value. No connector is named here.
+ */
+export async function startSandbox(registry: ConnectorRegistry, cwd = process.cwd()): Promise<Sandbox> {
+  const engage = await startSandboxEngageApi();
   const targets: [string, SandboxTarget][] = [];
   try {
     for (const { connector, sandbox } of await builtinSandboxes()) {

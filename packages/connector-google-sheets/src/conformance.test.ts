@@ -5,7 +5,8 @@ import { googleSheetsConnector } from "./connector.ts";
 /**
  * The shared connector conformance suite (`@engage-bridge/testkit/conformance`) against the fake
  * Google (token endpoint and Sheets values API): one result per item, 429 → rate-limited retry no
- * earlier than asked, 5xx → retry, 401 → dead and unhealthy, an aborted attempt → retry.
+ * earlier than asked, 5xx → retry, 401 → dead and unhealthy, an aborted attempt → retry, and an
+ * append applied whose answer was lost → one row per event after the retries.
  * `connector.test.ts` keeps what is specific to Google Sheets (the header row, read-back after an
  * ambiguous append, token renewal, 403/404 and unknown sheets, the writer lock, …).
  *
@@ -17,8 +18,9 @@ import { googleSheetsConnector } from "./connector.ts";
 describeConnector(googleSheetsConnector, {
   async target() {
     const fake = await startFakeGoogle();
+    const config = fake.connectorConfig();
     return {
-      config: fake.connectorConfig(),
+      config,
       fail(fault, times) {
         switch (fault.kind) {
           case "rate-limited":
@@ -43,6 +45,17 @@ describeConnector(googleSheetsConnector, {
             fake.failNext(times, { status: 401 }, "append");
             return;
         }
+      },
+      // A sheet can be read back: the connector checks the event-id column before writing again.
+      ambiguous: {
+        dropAfterApply: (times) => fake.dropAfterApply(times),
+        async effects(items) {
+          const rows = fake.rows(config.spreadsheetId, config.sheetName);
+          const column = rows[0]?.indexOf("Event ID") ?? -1;
+          if (column < 0) throw new Error("no Event ID column in row 1");
+          const ids = rows.slice(1).map((row) => row[column]);
+          return items.map((item) => ids.filter((id) => id === item.event.id).length);
+        },
       },
       close: () => fake.close(),
     };

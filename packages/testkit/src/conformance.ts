@@ -21,7 +21,10 @@ import { sampleEvent } from "./samples.ts";
  * - a 429 with `Retry-After` → a rate-limited retry, no earlier than the target asked;
  * - a 5xx → every item retried;
  * - a 401 → every item dead, and the connector reports itself unhealthy;
- * - an aborted attempt (timeout, shutdown) → retried, never reported delivered.
+ * - an aborted attempt (timeout, shutdown) → retried, never reported delivered;
+ * - where the target lets a connector check what it holds (`ambiguous` below): a change applied whose
+ *   answer was lost (the connection dropped) → after the gateway's retries, every item's effect is
+ *   there exactly once.
  *
  * A connector's own tests keep only what is specific to its target. Use it from a `*.test.ts`:
  *
@@ -41,6 +44,17 @@ export interface ConformanceTarget {
   config: unknown;
   /** The next `times` requests that would change the target get `fault` instead. */
   fail(fault: ConformanceFault, times: number): void;
+  /**
+   * Given for a target a connector can read back (e.g. a sheet's event-id column), not for one whose
+   * writes are idempotent by nature (setting a status) or that only the receiver can deduplicate (a
+   * webhook, by its id): then the case is skipped, saying so.
+   */
+  ambiguous?: {
+    /** The next `times` changes are applied, then the connection is destroyed without an answer. */
+    dropAfterApply(times: number): void;
+    /** How many times the target holds each item's effect, in the items' order. */
+    effects(items: DeliveryItem[]): Promise<number[]>;
+  };
   close(): Promise<void>;
 }
 
@@ -90,11 +104,8 @@ export function describeConnector(connector: AnyConnector, options: ConformanceO
     for (const t of targets.splice(0)) await t.close();
   });
 
-  /** Runs `init` then one `deliver` of `count` items (or the gateway's batch size), settled as the gateway does. */
-  async function run(
-    prepare: (target: ConformanceTarget) => void = () => {},
-    setup: { count?: number; signal?: AbortSignal } = {},
-  ): Promise<Run & { count: number }> {
+  /** A fresh target and the connector's `init` against it, as the gateway starts an instance. */
+  async function start() {
     const target = await options.target();
     targets.push(target);
     const config = connector.configSchema.parse(target.config);
@@ -103,23 +114,34 @@ export function describeConnector(connector: AnyConnector, options: ConformanceO
     const health = { unhealthy: (reason: string) => unhealthy.push(reason), healthy() {} };
     const base = { logger, health, lookupContact: options.lookupContact, pace: async () => {} };
     const state = await connector.init?.(config, { ...base, signal: AbortSignal.timeout(30_000) });
-    prepare(target);
-    const count = setup.count ?? Math.min(batchSizeOf(connector, config), options.maxItems ?? 5);
-    const items = options.items ? options.items(count) : defaultItems(connector, count);
-    let results: DeliveryResult[];
-    let thrown: unknown;
-    try {
-      const returned = await connector.deliver(items as never, {
-        ...base,
-        config,
-        state,
-        signal: setup.signal ?? AbortSignal.timeout(30_000),
-      });
-      results = settleBatch(items.length, { results: returned });
-    } catch (error) {
-      thrown = error;
-      results = settleBatch(items.length, { error });
+    /** One `deliver` of `items`, settled as the gateway settles it. */
+    async function deliver(items: DeliveryItem[], signal = AbortSignal.timeout(30_000)) {
+      let results: DeliveryResult[];
+      let thrown: unknown;
+      try {
+        const returned = await connector.deliver(items as never, { ...base, config, state, signal });
+        results = settleBatch(items.length, { results: returned });
+      } catch (error) {
+        thrown = error;
+        results = settleBatch(items.length, { error });
+      }
+      return { results, thrown };
     }
+    const itemsOf = (count: number) =>
+      options.items ? options.items(count) : defaultItems(connector, count);
+    const batchSize = Math.min(batchSizeOf(connector, config), options.maxItems ?? 5);
+    return { target, unhealthy, deliver, itemsOf, batchSize };
+  }
+
+  /** Runs `init` then one `deliver` of `count` items (or the gateway's batch size). */
+  async function run(
+    prepare: (target: ConformanceTarget) => void = () => {},
+    setup: { count?: number; signal?: AbortSignal } = {},
+  ): Promise<Run & { count: number }> {
+    const { target, unhealthy, deliver, itemsOf, batchSize } = await start();
+    prepare(target);
+    const items = itemsOf(setup.count ?? batchSize);
+    const { results, thrown } = await deliver(items, setup.signal);
     return { results, thrown, unhealthy, count: items.length };
   }
 
@@ -180,6 +202,30 @@ export function describeConnector(connector: AnyConnector, options: ConformanceO
           signal: AbortSignal.abort(new Error("attempt timed out")),
         });
         for (const result of results) expect(result.status).toBe("retry");
+      },
+      CASE_TIMEOUT_MS,
+    );
+
+    it(
+      "leaves each item's effect exactly once after a change applied whose answer was lost",
+      async (context) => {
+        const { target, deliver, itemsOf, batchSize } = await start();
+        const check = target.ambiguous;
+        if (!check) return context.skip("the target offers no read-back (ConformanceTarget.ambiguous)");
+        let pending = itemsOf(batchSize);
+        const all = pending;
+        check.dropAfterApply(1);
+        // The gateway retries what is not final, flagged as possibly sent already; a connector
+        // that reads back must not write it again.
+        for (let attempt = 1; pending.length > 0 && attempt <= 4; attempt++) {
+          const { results } = await deliver(pending);
+          for (const result of results) expect(["delivered", "skipped", "retry"]).toContain(result.status);
+          pending = pending
+            .filter((_, i) => results[i]?.status === "retry")
+            .map((item) => ({ ...item, attempt: attempt + 1, maybeSentBefore: true }));
+        }
+        expect(pending).toEqual([]);
+        expect(await check.effects(all)).toEqual(all.map(() => 1));
       },
       CASE_TIMEOUT_MS,
     );

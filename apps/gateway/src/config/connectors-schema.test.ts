@@ -51,8 +51,8 @@ describe("connector instances", () => {
     expect(problems({ brandB: { ...SHEETS } })).toEqual([
       {
         path: "connectors.brandB",
-        message: expect.stringMatching(
-          /no connector is named brandB: set type to one of googleSheets, hubspot, sendgrid/,
+        message: expect.stringContaining(
+          `no connector is named brandB: set type to one of ${Object.keys(registry).sort().join(", ")} (or load its plugin)`,
         ),
       },
     ]);
