@@ -129,7 +129,7 @@ describe("hubspot connector: email statuses", () => {
         contacts: { c1: { email, acceptsEmail: true } },
       },
     );
-    expect(await hubspot.deliver([item("c1")], ctx)).toEqual([{ status: "delivered" }]);
+    expect(await hubspot.deliver([item("c1")], ctx)).toMatchObject([{ status: "delivered" }]);
     expect(f.status(email)).toMatchObject({
       statusState: "SUBSCRIBED",
       legalBasis: "CONSENT_WITH_NOTICE",
@@ -157,7 +157,10 @@ describe("hubspot connector: email statuses", () => {
       {},
       { contacts: { c1: { email: "b@example.com", acceptsEmail: false } } },
     );
-    expect(await hubspot.deliver([item("c1", "Email", true)], ctx)).toEqual([{ status: "delivered" }]);
+    // The result says what was applied and where the value came from (the operator console shows it).
+    expect(await hubspot.deliver([item("c1", "Email", true)], ctx)).toEqual([
+      { status: "delivered", consent: { value: false, from: "engage-api" } },
+    ]);
     expect(f.status("b@example.com")?.statusState).toBe("UNSUBSCRIBED");
   });
 
@@ -174,7 +177,7 @@ describe("hubspot connector: email statuses", () => {
       },
     );
     const results = await hubspot.deliver([item("c1"), item("c2"), item("c1")], ctx);
-    expect(results).toEqual(Array(3).fill({ status: "delivered" }));
+    expect(results).toMatchObject(Array(3).fill({ status: "delivered" }));
     expect(f.requests).toHaveLength(2);
     expect(pace).toHaveBeenCalledTimes(1);
     expect(hubspot.batchSizeFor?.(ctx.config)).toBe(1);
@@ -346,7 +349,7 @@ describe("hubspot connector: SMS and postal", () => {
       [item("c1", "Sms"), item("c1", "Postal"), item("c1", "Email")],
       ctx,
     );
-    expect(results).toEqual(Array(3).fill({ status: "delivered" }));
+    expect(results).toMatchObject(Array(3).fill({ status: "delivered" }));
     expect(f.contact("a@example.com")).toMatchObject({
       engage_accepts_sms: "true",
       engage_accepts_postal: "false",
@@ -390,7 +393,7 @@ describe("hubspot connector: SMS and postal", () => {
       reason: expect.stringMatching(/no contact/),
     });
     f.addContact("new@example.com");
-    expect(await hubspot.deliver([item("c1", "Sms")], ctx)).toEqual([{ status: "delivered" }]);
+    expect(await hubspot.deliver([item("c1", "Sms")], ctx)).toMatchObject([{ status: "delivered" }]);
     expect(f.contact("new@example.com")?.engage_accepts_sms).toBe("false");
   });
 
@@ -439,7 +442,7 @@ describe("hubspot connector: a mirrored property HubSpot refuses", () => {
 
     // Email statuses still work, but the connector stays unhealthy while SMS cannot be applied.
     health.healthy.mockClear();
-    expect(await hubspot.deliver([item("c1", "Email")], ctx)).toEqual([{ status: "delivered" }]);
+    expect(await hubspot.deliver([item("c1", "Email")], ctx)).toMatchObject([{ status: "delivered" }]);
     expect(health.healthy).not.toHaveBeenCalled();
     expect(health.unhealthy).toHaveBeenLastCalledWith(
       expect.stringMatching(/smsProperty "engage_accepts_sms"/),
@@ -447,7 +450,7 @@ describe("hubspot connector: a mirrored property HubSpot refuses", () => {
 
     // The operator creates the property again: the waiting changes go through, and all is well.
     f.defineContactProperty({ name: "engage_accepts_sms", type: "bool", fieldType: "booleancheckbox" });
-    expect(await hubspot.deliver([item("c1", "Sms"), item("c2", "Sms")], ctx)).toEqual(
+    expect(await hubspot.deliver([item("c1", "Sms"), item("c2", "Sms")], ctx)).toMatchObject(
       Array(2).fill({ status: "delivered" }),
     );
     expect(health.healthy).toHaveBeenCalled();
@@ -897,9 +900,9 @@ describe("hubspot connector: start-up check and client", () => {
 
     // The first instance stays unhealthy while its SMS cannot be applied; the second one is fine.
     first.health.healthy.mockClear();
-    expect(await hubspot.deliver([item("c1")], first.ctx)).toEqual([{ status: "delivered" }]);
+    expect(await hubspot.deliver([item("c1")], first.ctx)).toMatchObject([{ status: "delivered" }]);
     expect(first.health.healthy).not.toHaveBeenCalled();
-    expect(await hubspot.deliver([item("c1")], second)).toEqual([{ status: "delivered" }]);
+    expect(await hubspot.deliver([item("c1")], second)).toMatchObject([{ status: "delivered" }]);
     expect(health.healthy).toHaveBeenCalled();
     expect(health.unhealthy).not.toHaveBeenCalled();
   });

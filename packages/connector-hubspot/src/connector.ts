@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  type AppliedPreference,
   type DeliveryContext,
   type DeliveryItem,
   type DeliveryResult,
@@ -13,6 +14,7 @@ import {
   retry,
   skipped,
   throwForVerdict,
+  withConsent,
 } from "@engage-bridge/core";
 import { describeAnswer, type Failure, failureOf, networkFailure } from "./answers.ts";
 import { createApi, emailSegment, type HubSpotAnswer, type HubSpotApi, NetworkError } from "./api.ts";
@@ -70,8 +72,14 @@ interface PropertyWrite {
 
 type Plan =
   | { kind: "result"; result: DeliveryResult }
-  | { kind: "status"; email: string; state: StatusState }
-  | { kind: "property"; email: string; property: string; value: "true" | "false" };
+  | { kind: "status"; email: string; state: StatusState; from: AppliedPreference["from"] }
+  | {
+      kind: "property";
+      email: string;
+      property: string;
+      value: "true" | "false";
+      from: AppliedPreference["from"];
+    };
 
 const MIRRORED = {
   sms: { key: "smsProperty", label: "SMS", field: "acceptsSms" },
@@ -99,9 +107,10 @@ async function plan(item: Item, ctx: Ctx): Promise<Plan> {
   // skipped; lookup failure → retry; no value anywhere → dead.
   const preference = await emailPreference(item, ctx);
   if (preference.kind === "result") return preference;
-  const { email } = preference;
-  if (property) return { kind: "property", email, property, value: preference.value ? "true" : "false" };
-  return { kind: "status", email, state: preference.value ? "SUBSCRIBED" : "UNSUBSCRIBED" };
+  const { email, from } = preference;
+  if (property)
+    return { kind: "property", email, property, value: preference.value ? "true" : "false", from };
+  return { kind: "status", email, state: preference.value ? "SUBSCRIBED" : "UNSUBSCRIBED", from };
 }
 
 const sameEmail = (a: unknown, b: string) => typeof a === "string" && a.toLowerCase() === b.toLowerCase();
@@ -518,8 +527,15 @@ function byEmail<P extends { index: number; email: string }, W extends { indexes
 
 async function deliver(items: readonly Item[], ctx: Ctx): Promise<readonly DeliveryResult[]> {
   const run = new Run(ctx, items.length);
-  const statuses: { index: number; email: string; state: StatusState }[] = [];
-  const properties: { index: number; email: string; property: string; value: "true" | "false" }[] = [];
+  const statuses: { index: number; email: string; state: StatusState; from: AppliedPreference["from"] }[] =
+    [];
+  const properties: {
+    index: number;
+    email: string;
+    property: string;
+    value: "true" | "false";
+    from: AppliedPreference["from"];
+  }[] = [];
   for (const [index, item] of items.entries()) {
     const planned = await plan(item, ctx);
     if (planned.kind === "result") run.results[index] = planned.result;
@@ -552,7 +568,30 @@ async function deliver(items: readonly Item[], ctx: Ctx): Promise<readonly Deliv
   );
   for (const write of propertyWrites) await run.patchContact(write);
 
-  return run.results.map((r) => r ?? retry("no result was recorded for this item"));
+  const results = run.results.map((r) => r ?? retry("no result was recorded for this item"));
+  return withConsent(results, appliedValues(statusWrites, propertyWrites, [...statuses, ...properties]));
+}
+
+/** Per item: the value its write applied (a later item of the same email may have set it) and its source. */
+function appliedValues(
+  statusWrites: readonly StatusWrite[],
+  propertyWrites: readonly PropertyWrite[],
+  planned: readonly { index: number; from: AppliedPreference["from"]; property?: string }[],
+): Map<number, AppliedPreference> {
+  const byIndex = new Map(planned.map((p) => [p.index, p]));
+  const applied = new Map<number, AppliedPreference>();
+  for (const write of statusWrites)
+    for (const i of write.indexes) {
+      const from = byIndex.get(i)?.from;
+      if (from) applied.set(i, { value: write.state === "SUBSCRIBED", from });
+    }
+  for (const write of propertyWrites)
+    for (const i of write.indexes) {
+      const item = byIndex.get(i);
+      const value = item?.property ? write.properties[item.property] : undefined;
+      if (item && value) applied.set(i, { value: value === "true", from: item.from });
+    }
+  return applied;
 }
 
 /**

@@ -303,7 +303,7 @@ describe("sendgrid connector: deliver", () => {
     };
     const results = await deliver(sendgridConnector, [item("c-0"), item("c-1")], ctx);
     expect(results).toEqual([
-      { status: "delivered" },
+      { status: "delivered", consent: { value: false, from: "engage-api" } },
       { status: "retry", reason: "contact lookup failed (status 503)", delayMs: 2_000 },
     ]);
     expect([...sg.globalSuppressions]).toEqual(["c0@example.com"]);
@@ -471,7 +471,7 @@ describe("sendgrid connector: deliver", () => {
     // The first waits for SendGrid's reset without a request; the second is not held back.
     await expect(connector.deliver([item("c-0")], first)).rejects.toMatchObject({ rateLimited: true });
     expect(sg.requests).toHaveLength(1);
-    expect(await deliver(connector, [item("c-1")], second)).toEqual([{ status: "delivered" }]);
+    expect(await deliver(connector, [item("c-1")], second)).toMatchObject([{ status: "delivered" }]);
     expect(sg.requests).toHaveLength(2);
   });
 
@@ -573,7 +573,7 @@ describe("sendgrid connector: unsubscribe group", () => {
     expect((results[0] as { reason: string }).reason).toMatch(
       /^unsubscribe group 4242 does not exist in SendGrid/,
     );
-    expect(results[2]).toEqual({ status: "delivered" }); // removing from a missing group harms nobody
+    expect(results[2]).toMatchObject({ status: "delivered" }); // removing from a missing group harms nobody
     expect(sg.globalSuppressions.size).toBe(0);
     expect(sg.requests.filter((r) => r.method === "POST")).toHaveLength(0);
     expect(ctx.reports).toContain(`unhealthy: ${(results[0] as { reason: string }).reason}`);
@@ -651,7 +651,7 @@ describe("sendgrid connector: a malformed address, whichever way SendGrid answer
       [item("c-0"), item("c-1")],
       await started(sendgridConnector, sg, contacts),
     );
-    expect(results).toEqual([{ status: "delivered" }, { status: "delivered" }]);
+    expect(results).toMatchObject([{ status: "delivered" }, { status: "delivered" }]);
     expect(sg.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
       "POST /v3/asm/suppressions/global 201",
       "GET /v3/asm/suppressions/global/c0%40example.com 200",
@@ -667,7 +667,7 @@ describe("sendgrid connector: a malformed address, whichever way SendGrid answer
       [item("c-0"), item("c-1")],
       await started(sendgridConnector, sg, contacts),
     );
-    expect(results).toEqual([{ status: "delivered" }, { status: "delivered" }]);
+    expect(results).toMatchObject([{ status: "delivered" }, { status: "delivered" }]);
     expect([...sg.globalSuppressions].sort()).toEqual(["c0@example.com", "c1@example.com"]);
     expect(sg.requests.map((r) => `${r.method} ${r.emails.length} ${r.status}`)).toEqual([
       "POST 2 201",

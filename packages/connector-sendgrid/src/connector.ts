@@ -1,4 +1,5 @@
 import {
+  type AppliedPreference,
   type DeliveryContextBase,
   type DeliveryItem,
   type DeliveryResult,
@@ -10,6 +11,7 @@ import {
   retry,
   skipped,
   throwForVerdict,
+  withConsent,
 } from "@engage-bridge/core";
 import { type AddAnswer, type GroupCheck, SendGridApi, SendGridError } from "./api.ts";
 import { type SendGridConfig, sendgridConfigSchema } from "./config.ts";
@@ -88,7 +90,7 @@ interface Change {
 }
 
 /** What one item comes to before anything is sent: an address and its value, or its final result. */
-type Resolved = { email: string; suppress: boolean } | DeliveryResult;
+type Resolved = { email: string; suppress: boolean; from: AppliedPreference["from"] } | DeliveryResult;
 
 /** One result per item of the batch; `undefined` until the item is settled. */
 type Results = (DeliveryResult | undefined)[];
@@ -212,7 +214,7 @@ async function resolveItem(
   if (email.length > MAX_EMAIL_LENGTH || !EMAIL.test(email)) {
     return dead("the contact's email address in Engage is not a valid address");
   }
-  return { email, suppress: !preference.value };
+  return { email, suppress: !preference.value, from: preference.from };
 }
 
 /**
@@ -572,9 +574,23 @@ export function createSendGridConnector(options: SendGridConnectorOptions = {}) 
 
       ctx.logger.info(writer.summary(toAdd.length, removals.length), "sendgrid suppressions updated");
       writer.throwIfOnlyRateLimited();
-      return finalResults(results);
+      return withConsent(finalResults(results), appliedValues(changes, resolved));
     },
   });
+}
+
+/** Per item of a change: the value the change applied (a suppression means "does not accept") and its source. */
+function appliedValues(
+  changes: readonly Change[],
+  resolved: readonly Resolved[],
+): Map<number, AppliedPreference> {
+  const applied = new Map<number, AppliedPreference>();
+  for (const change of changes)
+    for (const i of change.items) {
+      const r = resolved[i];
+      if (r && "from" in r) applied.set(i, { value: !change.suppress, from: r.from });
+    }
+  return applied;
 }
 
 /** The SendGrid connector with its defaults: register it with the gateway. */

@@ -318,10 +318,16 @@ describe("webhook connector: answers (core's HTTP vocabulary)", () => {
       const items = batch ? [item(), item()] : [item()];
       const error = await thrownBy(wh.deliver(items));
       expect(error).toBeInstanceOf(RetryableError);
-      expect(error).toMatchObject({ rateLimited: true, delayMs: 7_000 });
+      expect(error).toMatchObject({ rateLimited: true, delayMs: 7_000, targetStatus: 429 });
       expect((error as Error).message).toBe("webhook endpoint answered 429 (rate limited): slow down");
+      // Every item's result carries the status the endpoint answered (the console shows it).
       expect(settleBatch(items.length, { error })).toEqual(
-        items.map(() => ({ status: "retry", reason: (error as Error).message, delayMs: 7_000 })),
+        items.map(() => ({
+          status: "retry",
+          reason: (error as Error).message,
+          delayMs: 7_000,
+          targetStatus: 429,
+        })),
       );
       expect(wh.reports).toEqual([]);
     },

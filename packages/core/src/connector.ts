@@ -108,17 +108,43 @@ export interface DeliveryContextBase<Config> {
   pace?: () => Promise<void>;
 }
 
-export type DeliveryResult =
-  | { status: "delivered" }
-  | { status: "skipped"; reason: string }
-  | { status: "retry"; reason: string; delayMs?: number }
-  | { status: "dead"; reason: string };
+/** The consent a connector applied for a preference event: the value, and where it came from. */
+export interface AppliedPreference {
+  value: boolean;
+  from: "engage-api" | "payload";
+}
 
-export const delivered = (): DeliveryResult => ({ status: "delivered" });
+/**
+ * What the operator console shows beside an outcome, all optional: the HTTP status the target
+ * answered, and for a delivered preference event the value applied.
+ */
+export interface ResultDetail {
+  targetStatus?: number;
+  consent?: AppliedPreference;
+}
+
+export type DeliveryResult =
+  | ({ status: "delivered" } & ResultDetail)
+  | ({ status: "skipped"; reason: string } & Pick<ResultDetail, "targetStatus">)
+  | ({ status: "retry"; reason: string; delayMs?: number } & Pick<ResultDetail, "targetStatus">)
+  | ({ status: "dead"; reason: string } & Pick<ResultDetail, "targetStatus">);
+
+export const delivered = (detail: ResultDetail = {}): DeliveryResult => ({ status: "delivered", ...detail });
 export const skipped = (reason: string): DeliveryResult => ({ status: "skipped", reason });
 export const retry = (reason: string, delayMs?: number): DeliveryResult =>
   delayMs === undefined ? { status: "retry", reason } : { status: "retry", reason, delayMs };
 export const dead = (reason: string): DeliveryResult => ({ status: "dead", reason });
+
+/** `results` with the consent each item applied (by index) added to the delivered ones. */
+export function withConsent(
+  results: readonly DeliveryResult[],
+  applied: ReadonlyMap<number, AppliedPreference>,
+): DeliveryResult[] {
+  return results.map((r, i) => {
+    const consent = applied.get(i);
+    return r.status === "delivered" && consent ? { ...r, consent } : r;
+  });
+}
 
 /**
  * Errors are recognised by a brand, not by their class: a plugin built against its own copy of this
@@ -147,10 +173,16 @@ export class RetryableError extends Error {
   /** The target said "too many requests": the gateway also slows this connector down. */
   readonly rateLimited: boolean;
   declare readonly [BRAND]: "retryable";
-  constructor(message: string, options: { delayMs?: number; rateLimited?: boolean; cause?: unknown } = {}) {
+  /** The HTTP status the target answered, when there was one (shown in the console). */
+  readonly targetStatus: number | undefined;
+  constructor(
+    message: string,
+    options: { delayMs?: number; rateLimited?: boolean; targetStatus?: number; cause?: unknown } = {},
+  ) {
     super(message, { cause: options.cause });
     this.delayMs = options.delayMs;
     this.rateLimited = options.rateLimited ?? false;
+    this.targetStatus = options.targetStatus;
     Object.defineProperty(this, BRAND, { value: "retryable" });
   }
   // In the class, not beside it: bundlers that trust `sideEffects: false` keep it with the class.
@@ -165,8 +197,11 @@ export class RetryableError extends Error {
 export class PermanentError extends Error {
   override readonly name = "PermanentError";
   declare readonly [BRAND]: "permanent";
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  /** The HTTP status the target answered, when there was one (shown in the console). */
+  readonly targetStatus: number | undefined;
+  constructor(message: string, options: { targetStatus?: number; cause?: unknown } = {}) {
     super(message, { cause: options.cause });
+    this.targetStatus = options.targetStatus;
     Object.defineProperty(this, BRAND, { value: "permanent" });
   }
   static {
@@ -293,32 +328,56 @@ export function settleBatch(
 ): DeliveryResult[] {
   if ("error" in outcome) {
     const error = outcome.error;
-    if (error instanceof PermanentError) return Array.from({ length: count }, () => dead(error.message));
+    const status = httpStatusOf((error as { targetStatus?: unknown } | null)?.targetStatus);
+    const detail = status === undefined ? {} : { targetStatus: status };
+    if (error instanceof PermanentError)
+      return Array.from({ length: count }, () => ({ ...dead(error.message), ...detail }));
     const message = error instanceof Error ? error.message : String(error);
     const delayMs = error instanceof RetryableError ? error.delayMs : undefined;
-    return Array.from({ length: count }, () => retry(message, delayMs));
+    return Array.from({ length: count }, () => ({ ...retry(message, delayMs), ...detail }));
   }
   const { results } = outcome;
   if (!Array.isArray(results) || results.length !== count) {
     const got = Array.isArray(results) ? results.length : typeof results;
     return Array.from({ length: count }, () => retry(`connector returned ${got} results for ${count} items`));
   }
-  return results.map((r) => {
+  return results.map((r): DeliveryResult => {
+    const status = httpStatusOf((r as { targetStatus?: unknown } | undefined)?.targetStatus);
+    const detail = status === undefined ? {} : { targetStatus: status };
     switch (r?.status) {
-      case "delivered":
-        return delivered();
+      case "delivered": {
+        const consent = appliedPreferenceOf((r as { consent?: unknown }).consent);
+        return delivered(consent ? { ...detail, consent } : detail);
+      }
       case "skipped":
       case "dead":
-        return { status: r.status, reason: String(r.reason ?? "") };
+        return { status: r.status, reason: String(r.reason ?? ""), ...detail };
       case "retry":
-        return retry(
-          String(r.reason ?? ""),
-          typeof r.delayMs === "number" && r.delayMs >= 0 ? r.delayMs : undefined,
-        );
+        return {
+          ...retry(
+            String(r.reason ?? ""),
+            typeof r.delayMs === "number" && r.delayMs >= 0 ? r.delayMs : undefined,
+          ),
+          ...detail,
+        };
       default:
         return retry("connector returned an invalid result");
     }
   });
+}
+
+/** An HTTP status (100..599), or undefined: results and errors come from plugins too. */
+function httpStatusOf(value: unknown): number | undefined {
+  return Number.isInteger(value) && (value as number) >= 100 && (value as number) <= 599
+    ? (value as number)
+    : undefined;
+}
+
+function appliedPreferenceOf(value: unknown): AppliedPreference | undefined {
+  const v = value as Partial<AppliedPreference> | null | undefined;
+  return typeof v?.value === "boolean" && (v.from === "engage-api" || v.from === "payload")
+    ? { value: v.value, from: v.from }
+    : undefined;
 }
 
 export interface CurrentPreference {
@@ -363,6 +422,8 @@ export type EmailPreference =
       email: string;
       /** The value to apply (Engage's current one, else the payload's). */
       value: boolean;
+      /** Where `value` came from (report it with `delivered({ consent })` or {@link withConsent}). */
+      from: AppliedPreference["from"];
       contact: EngageContact;
     }
   | { kind: "result"; result: DeliveryResult };
@@ -407,5 +468,11 @@ export async function emailPreference(
   if (!email) return result(skipped("no email address: the contact has none in Engage"));
   if (preference.value === undefined)
     return result(dead("no preference value: neither Engage nor the event says what the contact accepts"));
-  return { kind: "apply", email, value: preference.value, contact: preference.contact };
+  return {
+    kind: "apply",
+    email,
+    value: preference.value,
+    from: preference.source,
+    contact: preference.contact,
+  };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PermanentError, RetryableError } from "./connector.ts";
+import { PermanentError, RetryableError, settleBatch } from "./connector.ts";
 import { headerOf, httpVerdict, maskEmails, retryAfterMs, throwForVerdict } from "./http-answer.ts";
 
 const NOW = Date.parse("2026-11-29T12:00:00Z");
@@ -21,11 +21,11 @@ describe("httpVerdict", () => {
     [404, {}, { kind: "dead" }],
     [422, {}, { kind: "dead" }],
   ])("%i %j → %j", (status, headers, verdict) => {
-    expect(httpVerdict(status, headers, { now: NOW })).toEqual(verdict);
+    expect(httpVerdict(status, headers, { now: NOW })).toEqual({ ...verdict, status });
   });
 
   it("reads headers from fetch Headers, axios-like getters and plain objects, case-insensitively", () => {
-    expect(httpVerdict(429, new Headers({ "retry-after": "2" }))).toEqual({
+    expect(httpVerdict(429, new Headers({ "retry-after": "2" }))).toMatchObject({
       kind: "rate-limited",
       delayMs: 2000,
     });
@@ -39,7 +39,7 @@ describe("httpVerdict", () => {
     expect(retryAfterMs("999999", NOW)).toBe(3_600_000);
     expect(retryAfterMs("Thu, 01 Jan 2026 00:00:00 GMT", NOW)).toBe(0);
     expect(retryAfterMs("soon", NOW)).toBeUndefined();
-    expect(httpVerdict(429, { "retry-after": "-1" }, { defaultRateLimitMs: 5000 })).toEqual({
+    expect(httpVerdict(429, { "retry-after": "-1" }, { defaultRateLimitMs: 5000 })).toMatchObject({
       kind: "rate-limited",
       delayMs: 5000,
     });
@@ -62,6 +62,40 @@ describe("throwForVerdict", () => {
     expect(reasons).toEqual([]);
     expect(() => throwForVerdict({ kind: "unhealthy" }, "410 Gone", health)).toThrow(PermanentError);
     expect(reasons).toEqual(["410 Gone"]);
+  });
+
+  it("carries the judged status into the error, and settleBatch into every item's result", () => {
+    const thrown = (status: number) => {
+      try {
+        throwForVerdict(httpVerdict(status, {}), `status ${status}`);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    expect(thrown(503)).toMatchObject({ targetStatus: 503 });
+    expect(thrown(400)).toMatchObject({ targetStatus: 400 });
+    expect(settleBatch(2, { error: thrown(503) })).toEqual([
+      { status: "retry", reason: "status 503", targetStatus: 503 },
+      { status: "retry", reason: "status 503", targetStatus: 503 },
+    ]);
+    expect(settleBatch(1, { error: thrown(422) })).toEqual([
+      { status: "dead", reason: "status 422", targetStatus: 422 },
+    ]);
+    // What plugins return is checked: a status outside 100..599 or a malformed consent is dropped.
+    expect(
+      settleBatch(3, {
+        results: [
+          { status: "delivered", targetStatus: 200, consent: { value: false, from: "engage-api" } },
+          { status: "delivered", targetStatus: 9000, consent: { value: "no", from: "x" } } as never,
+          { status: "dead", reason: "gone", targetStatus: 410 },
+        ],
+      }),
+    ).toEqual([
+      { status: "delivered", targetStatus: 200, consent: { value: false, from: "engage-api" } },
+      { status: "delivered" },
+      { status: "dead", reason: "gone", targetStatus: 410 },
+    ]);
   });
 });
 

@@ -18,12 +18,16 @@ export { maskEmails } from "./mask-emails.ts";
  * A connector whose target documents something else (HubSpot's daily limit, SendGrid's
  * `X-RateLimit-Remaining: 0`) decides that first and falls back to this.
  */
-export type HttpVerdict =
+export type HttpVerdict = (
   | { kind: "ok" }
   | { kind: "rate-limited"; delayMs: number }
   | { kind: "retry"; delayMs: number | undefined }
   | { kind: "unhealthy" }
-  | { kind: "dead" };
+  | { kind: "dead" }
+) & {
+  /** The status judged (absent on verdicts a connector builds itself); errors carry it as `targetStatus`. */
+  status?: number;
+};
 
 /** Headers as the SDKs hand them over: a fetch `Headers`, an axios `AxiosHeaders`, or a plain object. */
 export type HeaderSource = Headers | { get?: unknown; [name: string]: unknown } | null | undefined;
@@ -81,12 +85,13 @@ export function httpVerdict(
   headers?: HeaderSource,
   options: VerdictOptions = {},
 ): HttpVerdict {
-  if (status >= 200 && status < 300) return { kind: "ok" };
+  if (status >= 200 && status < 300) return { kind: "ok", status };
   const delay = retryAfterMs(headerOf(headers, "retry-after"), options.now, options.maxDelayMs);
-  if (status === 429) return { kind: "rate-limited", delayMs: delay ?? options.defaultRateLimitMs ?? 1_000 };
-  if (status === 401 || status === 403 || status === 410) return { kind: "unhealthy" };
-  if (status >= 500 || status === 408 || status === 425) return { kind: "retry", delayMs: delay };
-  return { kind: "dead" };
+  if (status === 429)
+    return { kind: "rate-limited", delayMs: delay ?? options.defaultRateLimitMs ?? 1_000, status };
+  if (status === 401 || status === 403 || status === 410) return { kind: "unhealthy", status };
+  if (status >= 500 || status === 408 || status === 425) return { kind: "retry", delayMs: delay, status };
+  return { kind: "dead", status };
 }
 
 /**
@@ -99,17 +104,21 @@ export function throwForVerdict(
   reason: string,
   health?: { unhealthy(reason: string): void },
 ): void {
+  const targetStatus = verdict.status === undefined ? {} : { targetStatus: verdict.status };
   switch (verdict.kind) {
     case "ok":
       return;
     case "rate-limited":
-      throw new RetryableError(reason, { delayMs: verdict.delayMs, rateLimited: true });
+      throw new RetryableError(reason, { delayMs: verdict.delayMs, rateLimited: true, ...targetStatus });
     case "retry":
-      throw new RetryableError(reason, verdict.delayMs === undefined ? {} : { delayMs: verdict.delayMs });
+      throw new RetryableError(reason, {
+        ...(verdict.delayMs === undefined ? {} : { delayMs: verdict.delayMs }),
+        ...targetStatus,
+      });
     case "unhealthy":
       health?.unhealthy(reason);
-      throw new PermanentError(reason);
+      throw new PermanentError(reason, targetStatus);
     case "dead":
-      throw new PermanentError(reason);
+      throw new PermanentError(reason, targetStatus);
   }
 }
