@@ -90,10 +90,12 @@ describe("fake Engage API", () => {
     api.latencyMs = 100;
     const start = Date.now();
     expect((await get("/api/v3/contacts/c1")).status).toBe(200);
-    expect(Date.now() - start).toBeGreaterThanOrEqual(95);
+    const answered = Date.now();
+    // The arrival time is logged when the request arrives, and the answer waits latencyMs after it
+    // (no upper bound on how long the machine took to deliver the request: it may be busy).
     const [record] = api.requests;
     expect(record?.at).toBeGreaterThanOrEqual(start);
-    expect(record?.at).toBeLessThan(start + 90);
+    expect(answered - (record?.at ?? answered)).toBeGreaterThanOrEqual(95);
   });
 
   it("accepts a custom API key and closes twice without error", async () => {
