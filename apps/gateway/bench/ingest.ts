@@ -1,14 +1,20 @@
 /**
- * Ingest benchmark: the real gateway against a minimal "verify and answer 204" Express app, in one run,
- * on loopback, with the same signed Engage payloads.
+ * Ingest benchmark: the real gateway against two "verify and answer 204" servers, in one run, on
+ * loopback, with the same load and the same signed Engage payloads. The targets run one after the
+ * other, each in its own child process:
+ *
+ *   1. bare     bench/bare-server.ts: `node:http` reads the body, verifies with `createVerifier` from
+ *               @engage-bridge/core, answers 204. The physical limit for Node on this machine.
+ *   2. express  bench/baseline-server.ts: the same in Express 5 (`express.raw`), the older baseline.
+ *   3. gateway  `engage-bridge start` on SQLite; with --store postgres also the PostgreSQL gateways.
  *
  *   pnpm bench:ingest                                       # from the repository root: SQLite
  *   pnpm bench:ingest --store postgres --replicas 1,2,3     # SQLite, then PostgreSQL with 1, 2, 3 replicas
  *   BENCH_DURATION=30 node apps/gateway/bench/ingest.ts
  *
  * Options:
- *   --store sqlite|postgres  sqlite (default): the baseline and one gateway on SQLite, as always.
- *                      postgres: the same two, then for each replica count N a fresh schema on a
+ *   --store sqlite|postgres  sqlite (default): bare, express and one gateway on SQLite.
+ *                      postgres: the same three, then for each replica count N a fresh schema on a
  *                      throwaway PostgreSQL cluster (initdb/pg_ctl, as the tests start it; or
  *                      TEST_DATABASE_URL) and N gateway processes `start --role ingest` on it, on
  *                      N ports; the load is split over them (one autocannon instance per replica,
@@ -18,37 +24,64 @@
  * Environment:
  *   BENCH_DURATION     seconds of measurement per target (default 10; no separate warm-up)
  *   BENCH_CONNECTIONS  concurrent keep-alive connections per target, in total (default 64)
+ *   BENCH_LOG_LEVEL    LOG_LEVEL for the gateways (default: unset, i.e. the gateway's default, info,
+ *                      which writes one line per stored event); e.g. warn to see what logging costs
+ *   BENCH_GATEWAY_ENTRY  src (default): the gateways run src/cli.ts, types stripped by Node; dist: the
+ *                      built dist/cli.js, as bin/engage-bridge.js runs it (no type stripper in memory:
+ *                      ~30 MB less RSS). Build it from the same source first.
  *   BENCH_GATEWAY_NODE_OPTIONS  NODE_OPTIONS for the gateway children only, e.g.
  *                      "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them
  *   PG_BIN, TEST_DATABASE_URL   where PostgreSQL is (see src/test-support/postgres.ts)
  *
  * Every request carries a unique svix-id (the gateway deduplicates on it), a unique event id and a
- * signature made at send time. The gateways run as `engage-bridge start` (child processes, types
- * stripped): on SQLite with its durable store (WAL, synchronous=FULL, group commit) in a temp dir;
- * on PostgreSQL with `synchronous_commit` on (the store never lowers it) and group commit per process.
- * No connector is configured: the built-in connectors refuse to start without real credentials;
- * so events are stored without delivery rows and the numbers are for ingest alone. Afterwards the
- * store is read to check that the gateways stored exactly as many events as they acknowledged, each
- * event id once, and every svix-id the client saw acknowledged.
+ * signature made at send time. The gateways run as `engage-bridge start` (child processes, at the
+ * default log level unless BENCH_LOG_LEVEL is set), their stdout and stderr (the pino log, one line
+ * per stored event at info) going to a file in their temp dir, as a log collector would take it, not
+ * through a pipe to the load generator: on SQLite with its durable store (WAL,
+ * synchronous=FULL, group commit) in a temp dir; on PostgreSQL with `synchronous_commit` on (the
+ * store never lowers it) and group commit per process. No connector is configured: the built-in
+ * connectors refuse to start without real credentials; so events are stored without delivery rows
+ * and the numbers are for ingest alone. Afterwards the store is read to check that the gateways
+ * stored exactly as many events as they acknowledged, each event id once, and every svix-id the
+ * client saw acknowledged.
  *
- * The goal printed at the end (SQLite gateway): req/s ≥ 0.5 × baseline req/s and p99 < 50 ms.
+ * Columns, per target: req/s, p50/p90/p99/max latency (autocannon, whole ms), the ratio of its req/s
+ * to bare's and to express's, the peak resident set of its process (Linux: VmHWM from
+ * /proc/<pid>/status, since the process started; elsewhere the largest `ps -o rss=` seen during the
+ * measurement; with several replicas the largest of them), and the CPU time its process(es) used
+ * during the measured window (utime + stime from /proc/<pid>/stat in CLK_TCK ticks, or `ps -o time=`)
+ * per 1,000 requests answered 2xx, i.e. per 1,000 events for a gateway. On Linux also the share of
+ * cores used by the server(s), PostgreSQL, the load generator (this process) and everyone else.
+ *
+ * The goals printed at the end (issue #16, at 64 connections with the default log level):
+ * SQLite gateway req/s ≥ 0.7 × bare req/s, gateway p99 < 25 ms, gateway peak RSS < 150 MB; with
+ * --store postgres, PostgreSQL gateway(s) req/s ≥ 0.5 × bare req/s (one line per replica count).
  * The exit code is 1 only when a check of correctness fails (non-2xx answers, stored ≠ acknowledged),
- * not when the goal is missed: timings on a shared machine are noisy.
+ * not when a goal is missed (PASS/MISS): timings on a shared machine are noisy.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+} from "node:fs";
+import { join, relative } from "node:path";
+import { createInterface } from "node:readline";
 import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseArgs, promisify } from "node:util";
 import { signWebhook } from "@engage-bridge/core";
 import { SAMPLE_EVENT_TYPES, sampleEvent } from "@engage-bridge/testkit";
 import autocannon from "autocannon";
 import {
-  type ChildGateway,
+  CLI_ENTRY,
   freePort,
-  spawnGateway,
+  GATEWAY_DIR,
   TEST_SECRET,
   tempDir,
   writeChildConfig,
@@ -57,11 +90,38 @@ import { startTestPostgres, type TestPostgres } from "../src/test-support/postgr
 
 const DURATION = positiveNumber("BENCH_DURATION", 10);
 const CONNECTIONS = Math.ceil(positiveNumber("BENCH_CONNECTIONS", 64));
-const GOAL_RATIO = 0.5;
-const GOAL_P99_MS = 50;
+/**
+ * What the gateway children run: src (default) is `src/cli.ts` with types stripped by Node, as the
+ * tests run it; dist is the built `dist/cli.js` that `bin/engage-bridge.js` runs in production
+ * (without the type stripper, which holds ~30 MB of RSS). dist must have been built from this source.
+ */
+const GATEWAY_ENTRY = (() => {
+  const which = process.env.BENCH_GATEWAY_ENTRY || "src";
+  if (which === "src") return CLI_ENTRY;
+  if (which === "dist") {
+    const built = join(GATEWAY_DIR, "dist", "cli.js");
+    if (!existsSync(built)) {
+      process.stderr.write(`BENCH_GATEWAY_ENTRY=dist: ${built} does not exist (pnpm build)\n`);
+      process.exit(2);
+    }
+    return built;
+  }
+  process.stderr.write(`BENCH_GATEWAY_ENTRY must be src or dist, got ${JSON.stringify(which)}\n`);
+  process.exit(2);
+})();
+/** LOG_LEVEL for the gateways; undefined: not set, the gateway's own default (info). */
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || undefined;
+const DEFAULT_LOG_LEVEL = "info";
+// Goals of issue #16 ("Ingest at 0.7× a bare verify-only server, durably").
+const GOAL_CONNECTIONS = 64;
+const GOAL_BARE_RATIO = 0.7;
+const GOAL_P99_MS = 25;
+const GOAL_RSS_MB = 150;
+const GOAL_PG_BARE_RATIO = 0.5;
 const SECRET = TEST_SECRET;
 const SOURCE = "engage";
-const BASELINE_ENTRY = fileURLToPath(new URL("./baseline-server.ts", import.meta.url));
+const BARE_ENTRY = fileURLToPath(new URL("./bare-server.ts", import.meta.url));
+const EXPRESS_ENTRY = fileURLToPath(new URL("./baseline-server.ts", import.meta.url));
 const MAX_REPLICAS = 16;
 
 const out = (text = "") => process.stdout.write(`${text}\n`);
@@ -218,7 +278,9 @@ const aggregateResult = (
 
 interface Measured {
   name: string;
-  /** Gateway processes behind the target (1 for the baseline and SQLite). */
+  /** The first word of `name`: bare, express, gateway, postgres×N. */
+  short: string;
+  /** Gateway processes behind the target (1 for bare, express and SQLite). */
   replicas: number;
   rps: number;
   p50: number;
@@ -233,12 +295,27 @@ interface Measured {
   timeouts: number;
   /** Cores busy during the measurement (Linux /proc only): the server, this process, everyone else. */
   cpu: CpuShare | undefined;
+  /** CPU time and memory of the server process(es); undefined if they could not be read. */
+  resources: Resources | undefined;
 }
+
+/** CPU ms of the server process(es) per 1,000 requests answered 2xx (per 1,000 events for a gateway). */
+const cpuPer1k = (m: Measured) => (m.resources && m.ok > 0 ? (m.resources.cpuMs / m.ok) * 1000 : undefined);
 
 // ---------------------------------------------------------------------------------------------
 // CPU accounting from /proc, so that a run disturbed by other work on a shared machine shows it.
 
-const CLOCK_TICKS = 100; // USER_HZ; 100 on every mainstream Linux build
+const HAS_PROC = existsSync("/proc/self/stat");
+/** USER_HZ, the unit of utime/stime in /proc/<pid>/stat: `getconf CLK_TCK`, 100 if that fails. */
+const CLOCK_TICKS = (() => {
+  try {
+    const n = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+    if (Number.isInteger(n) && n > 0) return n;
+  } catch {
+    // no getconf
+  }
+  return 100;
+})();
 
 interface CpuSample {
   at: number;
@@ -322,6 +399,93 @@ function cpuShare(before: CpuSample | undefined, after: CpuSample | undefined): 
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// CPU time and memory of the server processes: /proc on Linux, `ps` elsewhere.
+
+interface ProcessReading {
+  /** utime + stime since the process started. */
+  cpuMs: number;
+  rssKb: number;
+  /** Peak resident set since the process started (VmHWM); with `ps`, the current RSS. */
+  peakKb: number;
+}
+
+interface Resources {
+  /** CPU time the server process(es) used during the measurement, summed over them. */
+  cpuMs: number;
+  /** The largest peak resident set of any one server process. */
+  peakRssMb: number;
+  /** The largest resident set of any one server process at the start of the measurement. */
+  startRssMb: number;
+  /** The largest resident set of any one server process at the end of the measurement. */
+  rssMb: number;
+}
+
+const execFileAsync = promisify(execFile);
+
+/** `ps -o time=`: `[[dd-]hh:]mm:ss[.cc]`, in ms. */
+function psTimeMs(text: string): number {
+  const [days, clock] = text.includes("-") ? text.split("-") : ["0", text];
+  const seconds = (clock ?? "").split(":").reduce((sum, part) => sum * 60 + Number(part), 0);
+  return (Number(days) * 86_400 + seconds) * 1000;
+}
+
+async function readProcess(pid: number): Promise<ProcessReading | undefined> {
+  try {
+    if (HAS_PROC) {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status)?.[1]);
+      const reading = {
+        cpuMs: (processTicks(pid) / CLOCK_TICKS) * 1000,
+        rssKb: kb("VmRSS"),
+        peakKb: kb("VmHWM"),
+      };
+      return Number.isFinite(reading.rssKb) && Number.isFinite(reading.peakKb) ? reading : undefined;
+    }
+    const { stdout } = await execFileAsync("ps", ["-o", "rss=,time=", "-p", String(pid)]);
+    const [rss, time] = stdout.trim().split(/\s+/);
+    const rssKb = Number(rss);
+    const cpuMs = psTimeMs(time ?? "");
+    return Number.isFinite(rssKb) && Number.isFinite(cpuMs) ? { cpuMs, rssKb, peakKb: rssKb } : undefined;
+  } catch {
+    return undefined; // exited, or no ps
+  }
+}
+
+/**
+ * Reads the processes now; the function returned reads them again and gives what they used in
+ * between. Without /proc (no VmHWM) their RSS is also sampled every second meanwhile, for the peak.
+ */
+async function watchResources(pids: readonly number[]): Promise<() => Promise<Resources | undefined>> {
+  const before = await Promise.all(pids.map(readProcess));
+  const peaks = before.map((r) => r?.peakKb ?? 0);
+  const timer = HAS_PROC
+    ? undefined
+    : setInterval(() => {
+        pids.forEach((pid, i) => {
+          void readProcess(pid).then((r) => {
+            if (r) peaks[i] = Math.max(peaks[i] ?? 0, r.rssKb);
+          });
+        });
+      }, 1000);
+  return async () => {
+    if (timer) clearInterval(timer);
+    const after = await Promise.all(pids.map(readProcess));
+    if (pids.length === 0 || before.some((r) => !r) || after.some((r) => !r)) return undefined;
+    let cpuMs = 0;
+    let peakKb = 0;
+    let rssKb = 0;
+    const startKb = Math.max(...before.map((r) => r?.rssKb ?? 0));
+    after.forEach((r, i) => {
+      if (!r) return;
+      cpuMs += r.cpuMs - (before[i]?.cpuMs ?? r.cpuMs);
+      peakKb = Math.max(peakKb, r.peakKb, peaks[i] ?? 0);
+      rssKb = Math.max(rssKb, r.rssKb);
+    });
+    return { cpuMs, peakRssMb: peakKb / 1024, startRssMb: startKb / 1024, rssMb: rssKb / 1024 };
+  };
+}
+
 /** The PostgreSQL server's pid, from its data directory (the test cluster keeps it under its socket dir). */
 function postmasterPid(where: string): number | undefined {
   try {
@@ -354,6 +518,7 @@ async function measure(target: Target): Promise<Measured> {
     `→ ${target.name}: ${CONNECTIONS} connections${urls.length > 1 ? ` (${shares.join(" + ")})` : ""}, ` +
       `${DURATION} s, POST ${urls.join(", ")}`,
   );
+  const resources = await watchResources(target.serverPids);
   const before = cpuSample(target.serverPids, target.dbPid);
   const raws = (await Promise.all(
     urls.map((url, i) =>
@@ -363,9 +528,11 @@ async function measure(target: Target): Promise<Measured> {
     ),
   )) as unknown as RawResult[];
   const cpu = cpuShare(before, cpuSample(target.serverPids, target.dbPid));
+  const used = await resources();
   const merged = aggregateResult(raws, { url: urls[0] as string, connections: CONNECTIONS });
   const measured: Measured = {
     name: target.name,
+    short: target.name.split(" ")[0] as string,
     replicas: urls.length,
     // autocannon's req/s is the mean of its per-second samples; summed over the instances.
     rps: raws.reduce((sum, r) => sum + r.totalCompletedRequests / Math.max(1, r.samples), 0),
@@ -380,10 +547,17 @@ async function measure(target: Target): Promise<Measured> {
     errors: merged.errors,
     timeouts: merged.timeouts,
     cpu,
+    resources: used,
   };
+  const perK = cpuPer1k(measured);
   out(
     `  ${fmt(measured.rps, 0)} req/s, p50 ${measured.p50} ms, p99 ${measured.p99} ms, ` +
       `${measured.ok} 2xx, ${measured.non2xx} non-2xx, ${measured.errors} errors in ${measured.seconds} s` +
+      (used
+        ? `; RSS ${fmt(used.startRssMb, 0)} MB at start, ${fmt(used.rssMb, 0)} MB at end, ` +
+          `${target.serverPids.length > 1 ? "largest process peak" : "peak"} ${fmt(used.peakRssMb, 1)} MB, ` +
+          `CPU ${fmt(used.cpuMs, 0)} ms${perK === undefined ? "" : ` (${fmt(perK, 1)} ms per 1,000 2xx)`}`
+        : "") +
       (cpu
         ? `; cores busy: server ${fmt(cpu.server, 2)}, ` +
           (target.dbPid !== undefined ? `PostgreSQL ${fmt(cpu.db, 2)}, ` : "") +
@@ -411,9 +585,12 @@ function stopChild(child: ChildProcess): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Targets
 
-async function runBaseline(): Promise<Measured> {
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** bare (`node:http`) or express: a verify-and-204 server as a child process, measured, stopped. */
+async function runVerifyServer(kind: "bare" | "express"): Promise<Measured> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BASELINE_ENTRY], {
+  const child = spawn(process.execPath, [kind === "bare" ? BARE_ENTRY : EXPRESS_ENTRY], {
     env: { ...process.env, PORT: String(port), BENCH_SECRET: SECRET },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -423,7 +600,7 @@ async function runBaseline(): Promise<Measured> {
   });
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`baseline did not start:\n${output}`)), 20_000);
+      const timer = setTimeout(() => reject(new Error(`${kind} did not start:\n${output}`)), 20_000);
       child.stdout?.on("data", (d) => {
         output += d;
         if (output.includes("listening")) {
@@ -433,18 +610,140 @@ async function runBaseline(): Promise<Measured> {
       });
       child.once("exit", () => {
         clearTimeout(timer);
-        reject(new Error(`baseline exited early:\n${output}`));
+        reject(new Error(`${kind} exited early:\n${output}`));
       });
     });
     return await measure({
-      name: "baseline (Express raw + verify + 204)",
+      name: kind === "bare" ? "bare (node:http + verify + 204)" : "express (Express 5 raw + verify + 204)",
       urls: [`http://127.0.0.1:${port}/webhooks/${SOURCE}`],
-      tag: "b",
+      tag: kind === "bare" ? "n" : "b",
       serverPids: child.pid === undefined ? [] : [child.pid],
     });
   } finally {
     await stopChild(child);
   }
+}
+
+/** A gateway child process; its stdout and stderr (the pino log) go to `logFile`. */
+interface GatewayProcess {
+  child: ChildProcess;
+  pid: number;
+  url: string;
+  logFile: string;
+}
+
+const logTail = (file: string) => {
+  try {
+    return readFileSync(file, "utf8").slice(-4000);
+  } catch {
+    return "";
+  }
+};
+
+/**
+ * `engage-bridge start --config <configFile> ...args` on a free port, waited for until /readyz
+ * answers. LOG_LEVEL is not passed on from this process: unset (the gateway's default, info) unless
+ * BENCH_LOG_LEVEL says otherwise. The log goes to a file, not through a pipe to this process (the
+ * load generator would pay for reading it).
+ */
+async function startGatewayProcess(
+  configFile: string,
+  logFile: string,
+  args: readonly string[] = [],
+): Promise<GatewayProcess> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port) };
+  delete env.LOG_LEVEL;
+  if (LOG_LEVEL) env.LOG_LEVEL = LOG_LEVEL;
+  if (process.env.BENCH_GATEWAY_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_GATEWAY_NODE_OPTIONS;
+  const fd = openSync(logFile, "a");
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, [GATEWAY_ENTRY, "start", "--config", configFile, ...args], {
+      env,
+      stdio: ["ignore", fd, fd],
+    });
+  } finally {
+    closeSync(fd); // the child has its own copy
+  }
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`gateway exited early:\n${logTail(logFile)}`);
+    try {
+      const res = await fetch(`${url}/readyz`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`gateway did not become ready:\n${logTail(logFile)}`);
+    }
+    await sleep(50);
+  }
+  return { child, pid: child.pid ?? -1, url, logFile };
+}
+
+interface LogSummary {
+  lines: number;
+  bytes: number;
+  /** Lines per pino level (`other`: not JSON). */
+  byLevel: Record<string, number>;
+  /** "webhook stored" lines: one per stored event at info. */
+  storedLines: number;
+  /** Lines above info, or not JSON, the first 20. */
+  unexpected: string[];
+}
+
+const LEVEL = /"level":"([a-z]+)"/;
+const QUIET_LEVELS = new Set(["trace", "debug", "info"]);
+
+/** Reads a gateway's log file (after it stopped): what it wrote, and anything not routine. */
+async function readLog(file: string): Promise<LogSummary> {
+  const summary: LogSummary = { lines: 0, bytes: 0, byLevel: {}, storedLines: 0, unexpected: [] };
+  if (!existsSync(file)) return summary;
+  summary.bytes = statSync(file).size;
+  const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    summary.lines += 1;
+    const level = LEVEL.exec(line)?.[1] ?? "other";
+    summary.byLevel[level] = (summary.byLevel[level] ?? 0) + 1;
+    if (line.includes('"msg":"webhook stored"')) summary.storedLines += 1;
+    if (!QUIET_LEVELS.has(level) && summary.unexpected.length < 20)
+      summary.unexpected.push(line.slice(0, 500));
+  }
+  return summary;
+}
+
+/** Reads the gateways' logs and prints what they wrote; returns the sum. */
+async function reportLogs(gateways: readonly GatewayProcess[], events: number): Promise<LogSummary> {
+  const total: LogSummary = { lines: 0, bytes: 0, byLevel: {}, storedLines: 0, unexpected: [] };
+  for (const [i, gateway] of gateways.entries()) {
+    const log = await readLog(gateway.logFile);
+    total.lines += log.lines;
+    total.bytes += log.bytes;
+    total.storedLines += log.storedLines;
+    for (const [level, n] of Object.entries(log.byLevel))
+      total.byLevel[level] = (total.byLevel[level] ?? 0) + n;
+    if (log.unexpected.length > 0)
+      out(
+        `  gateway${gateways.length > 1 ? ` ${i + 1}` : ""} output above info:\n    ${log.unexpected.join("\n    ")}`,
+      );
+  }
+  const levels = Object.entries(total.byLevel)
+    .map(([level, n]) => `${level} ${n}`)
+    .join(", ");
+  out(
+    `  gateway log (LOG_LEVEL ${LOG_LEVEL ?? `unset: ${DEFAULT_LOG_LEVEL}`}): ${total.lines} lines` +
+      (levels ? ` (${levels})` : "") +
+      `, ${fmt(total.bytes / 1024 / 1024, 1)} MB` +
+      (events > 0 ? `, ${fmt(total.bytes / events, 0)} bytes per stored event` : "") +
+      `; ${total.storedLines} "webhook stored" lines`,
+  );
+  return total;
 }
 
 interface GatewayRun extends Measured {
@@ -474,15 +773,9 @@ function counterByLabel(metrics: string, name: string, label: string): Record<st
   return sums;
 }
 
-const gatewayEnv = (): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = { LOG_LEVEL: "warn" };
-  if (process.env.BENCH_GATEWAY_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_GATEWAY_NODE_OPTIONS;
-  return env;
-};
-
 /** What the gateways themselves acknowledged, including answers the client dropped when it stopped. */
 async function acknowledgedBy(
-  gateways: readonly ChildGateway[],
+  gateways: readonly GatewayProcess[],
 ): Promise<{ stored: number; duplicate: number }> {
   let stored = 0;
   let duplicate = 0;
@@ -493,19 +786,6 @@ async function acknowledgedBy(
     duplicate += outcomes.duplicate ?? 0;
   }
   return { stored, duplicate };
-}
-
-function reportOutput(gateways: readonly ChildGateway[]): void {
-  gateways.forEach((gateway, i) => {
-    const unexpected = gateway
-      .output()
-      .split("\n")
-      .filter((l) => l.trim());
-    if (unexpected.length > 0)
-      out(
-        `  gateway${gateways.length > 1 ? ` ${i + 1}` : ""} output:\n    ${unexpected.slice(0, 20).join("\n    ")}`,
-      );
-  });
 }
 
 const missingFrom = (acked: ReadonlySet<string>, stored: Iterable<string>) => {
@@ -519,9 +799,9 @@ async function runSqliteGateway(): Promise<GatewayRun> {
   const dir = tempDir("engage-bench-");
   // The child's config: SOURCE ("engage") signed with SECRET (TEST_SECRET), SQLite in the temp dir.
   const { configFile, db: dbFile } = writeChildConfig(dir.path);
-  const port = await freePort();
-  const gateway = await spawnGateway(configFile, port, gatewayEnv());
+  const gateway = await startGatewayProcess(configFile, join(dir.path, "gateway.log"));
   const acked = new Set<string>();
+  let stored = 0;
   try {
     const measured = await measure({
       name: "gateway (engage-bridge start, SQLite FULL)",
@@ -536,10 +816,11 @@ async function runSqliteGateway(): Promise<GatewayRun> {
     try {
       const count = (sql: string) => Number((db.prepare(sql).get() as { n: number }).n);
       const ids = db.prepare("SELECT svix_id FROM events").all() as { svix_id: string }[];
+      stored = count("SELECT COUNT(*) AS n FROM events");
       return {
         ...measured,
         store: "SQLite",
-        stored: count("SELECT COUNT(*) AS n FROM events"),
+        stored,
         distinctIds: count("SELECT COUNT(DISTINCT event_id) AS n FROM events"),
         deliveries: count("SELECT COUNT(*) AS n FROM deliveries"),
         acknowledged: outcomes.stored,
@@ -554,7 +835,7 @@ async function runSqliteGateway(): Promise<GatewayRun> {
     }
   } finally {
     await stopChild(gateway.child);
-    reportOutput([gateway]);
+    await reportLogs([gateway], stored);
     dir.remove();
   }
 }
@@ -589,12 +870,15 @@ async function runPostgresGateways(server: TestPostgres, replicas: number): Prom
   const url = await server.freshUrl();
   const dir = tempDir("engage-bench-pg-");
   const { configFile } = writeChildConfig(dir.path, { store: url });
-  const gateways: ChildGateway[] = [];
+  const gateways: GatewayProcess[] = [];
   const acked = new Set<string>();
+  let stored = 0;
   try {
     // One after the other: each gets a port that is free, the first applies the migrations.
     for (let i = 0; i < replicas; i++)
-      gateways.push(await spawnGateway(configFile, await freePort(), gatewayEnv(), ["--role", "ingest"]));
+      gateways.push(
+        await startGatewayProcess(configFile, join(dir.path, `gateway-${i + 1}.log`), ["--role", "ingest"]),
+      );
     // Each measurement starts from a clean checkpoint (the previous run's WAL is not flushed during this one).
     await server.query(url, "CHECKPOINT");
     const before = await pgCounters(server, url);
@@ -611,6 +895,7 @@ async function runPostgresGateways(server: TestPostgres, replicas: number): Prom
     const count = async (sql: string) => Number((await server.query<{ n: string }>(url, sql))[0]?.n ?? 0);
     const ids = await server.query<{ svix_id: string }>(url, "SELECT svix_id FROM events");
     const after = await pgCounters(server, url);
+    stored = await count("SELECT COUNT(*) AS n FROM events");
     const commits = before && after ? after.commits - before.commits : undefined;
     const walSyncs = before && after ? after.walSyncs - before.walSyncs : undefined;
     if (commits !== undefined)
@@ -621,7 +906,7 @@ async function runPostgresGateways(server: TestPostgres, replicas: number): Prom
     return {
       ...measured,
       store: "PostgreSQL",
-      stored: await count("SELECT COUNT(*) AS n FROM events"),
+      stored,
       distinctIds: await count("SELECT COUNT(DISTINCT event_id) AS n FROM events"),
       deliveries: await count("SELECT COUNT(*) AS n FROM deliveries"),
       acknowledged: outcomes.stored,
@@ -635,7 +920,7 @@ async function runPostgresGateways(server: TestPostgres, replicas: number): Prom
     };
   } finally {
     await Promise.all(gateways.map((g) => stopChild(g.child)));
-    reportOutput(gateways);
+    await reportLogs(gateways, stored);
     dir.remove();
     // Give the space back before the next replica count (the cluster goes at the end anyway).
     const schema = schemaOf(url);
@@ -674,21 +959,55 @@ function storeProblems(run: GatewayRun): string[] {
   return problems;
 }
 
-function table(rows: Measured[]): string {
-  const header = ["target", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "2xx", "non-2xx", "errors"];
+const ratioText = (m: Measured, to: Measured) => (to.rps > 0 ? fmt(m.rps / to.rps, 2) : "–");
+const mb = (m: Measured) => (m.resources ? fmt(m.resources.peakRssMb, 1) : "–");
+const perK = (m: Measured) => {
+  const v = cpuPer1k(m);
+  return v === undefined ? "–" : fmt(v, 1);
+};
+const isPostgres = (m: Measured) => (m as Partial<GatewayRun>).store === "PostgreSQL";
+
+function table(rows: Measured[], bare: Measured, express: Measured): string {
+  const header = [
+    "target",
+    "req/s",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "max ms",
+    "×bare",
+    "×express",
+    "peak RSS MB",
+    "CPU ms/1k",
+    "2xx",
+    "non-2xx",
+    "errors",
+  ];
   const withCpu = rows.every((r) => r.cpu);
-  if (withCpu) header.push("server cpu", "client cpu", "other cpu");
+  const withDb = rows.some(isPostgres);
+  if (withCpu) header.push("server cores", ...(withDb ? ["db cores"] : []), "client cores", "other cores");
   const body = rows.map((r) => [
-    r.name.split(" ")[0] as string,
+    r.short,
     fmt(r.rps, 0),
     String(r.p50),
     String(r.p90),
     String(r.p99),
     String(r.max),
+    ratioText(r, bare),
+    ratioText(r, express),
+    mb(r),
+    perK(r),
     String(r.ok),
     String(r.non2xx),
     String(r.errors),
-    ...(withCpu && r.cpu ? [fmt(r.cpu.server, 2), fmt(r.cpu.client, 2), fmt(r.cpu.other, 2)] : []),
+    ...(withCpu && r.cpu
+      ? [
+          fmt(r.cpu.server, 2),
+          ...(withDb ? [isPostgres(r) ? fmt(r.cpu.db, 2) : "–"] : []),
+          fmt(r.cpu.client, 2),
+          fmt(r.cpu.other, 2),
+        ]
+      : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? "").length)));
   return [header, ...body]
@@ -700,52 +1019,60 @@ function table(rows: Measured[]): string {
     .join("\n");
 }
 
-/** The scale-out table, in markdown, for docs/scaling.md. */
-function markdownTable(baseline: Measured, runs: readonly { run: GatewayRun; ok: boolean }[]): string {
-  const withCpu = baseline.cpu !== undefined && runs.every(({ run }) => run.cpu);
+/** The same in markdown, for docs/benchmarks.md and docs/scaling.md. */
+function markdownTable(
+  bare: Measured,
+  express: Measured,
+  runs: readonly { run: GatewayRun; ok: boolean }[],
+): string {
+  const withCpu = [bare, express, ...runs.map(({ run }) => run)].every((m) => m.cpu);
   const header = [
     "target",
-    "ingest processes",
+    "processes",
     "req/s",
     "p50 ms",
     "p99 ms",
-    "ratio to baseline",
+    "ratio to bare",
+    "ratio to Express",
+    "peak RSS MB",
+    "CPU ms / 1,000 events",
     "2xx",
     "non-2xx",
+    "stored = acked",
+    "events / commit",
   ];
-  header.push("stored = acked", "events / commit");
   if (withCpu) header.push("server cores", "PostgreSQL cores", "load gen. cores", "other cores");
   const right = header.map((h) => h !== "target");
-  const cpuCells = (m: Measured, db: boolean) =>
+  const cpuCells = (m: Measured) =>
     withCpu && m.cpu
-      ? [fmt(m.cpu.server, 2), db ? fmt(m.cpu.db, 2) : "–", fmt(m.cpu.client, 2), fmt(m.cpu.other, 2)]
+      ? [
+          fmt(m.cpu.server, 2),
+          isPostgres(m) ? fmt(m.cpu.db, 2) : "–",
+          fmt(m.cpu.client, 2),
+          fmt(m.cpu.other, 2),
+        ]
       : [];
+  const common = (m: Measured) => [
+    fmt(m.rps, 0),
+    String(m.p50),
+    String(m.p99),
+    ratioText(m, bare),
+    ratioText(m, express),
+    mb(m),
+    perK(m),
+    String(m.ok),
+    String(m.non2xx),
+  ];
   const rows = [
-    [
-      "baseline (Express verify + 204)",
-      "1",
-      fmt(baseline.rps, 0),
-      String(baseline.p50),
-      String(baseline.p99),
-      "1.00",
-      String(baseline.ok),
-      String(baseline.non2xx),
-      "–",
-      "–",
-      ...cpuCells(baseline, false),
-    ],
+    ["bare (`node:http` verify + 204)", "1", ...common(bare), "–", "–", ...cpuCells(bare)],
+    ["Express (Express 5 verify + 204)", "1", ...common(express), "–", "–", ...cpuCells(express)],
     ...runs.map(({ run, ok }) => [
       run.store === "SQLite" ? "SQLite (`start`)" : "PostgreSQL (`start --role ingest`)",
       String(run.replicas),
-      fmt(run.rps, 0),
-      String(run.p50),
-      String(run.p99),
-      fmt(run.rps / baseline.rps, 2),
-      String(run.ok),
-      String(run.non2xx),
+      ...common(run),
       ok ? `yes (${run.stored})` : `**NO** (${run.stored} / ${run.acknowledged})`,
       run.commits ? fmt(run.acknowledged / run.commits, 1) : "–",
-      ...cpuCells(run, run.store === "PostgreSQL"),
+      ...cpuCells(run),
     ]),
   ];
   return [
@@ -753,6 +1080,46 @@ function markdownTable(baseline: Measured, runs: readonly { run: GatewayRun; ok:
     `| ${right.map((r) => (r ? "---:" : "---")).join(" | ")} |`,
     ...rows.map((row) => `| ${row.join(" | ")} |`),
   ].join("\n");
+}
+
+const mark = (ok: boolean | undefined) => (ok === undefined ? "n/a" : ok ? "PASS" : "MISS");
+
+/** The goal lines of issue #16, PASS or MISS; missing a goal does not change the exit code. */
+function reportGoals(
+  bare: Measured,
+  express: Measured,
+  gateway: GatewayRun,
+  pgRuns: readonly GatewayRun[],
+): void {
+  const ratio = gateway.rps / bare.rps;
+  const rss = gateway.resources?.peakRssMb;
+  out(
+    `goals (issue #16; at ${GOAL_CONNECTIONS} connections, gateway at the default log level, ${DEFAULT_LOG_LEVEL}):`,
+  );
+  out(
+    `  ${mark(ratio >= GOAL_BARE_RATIO)}  gateway/bare-node req/s ${fmt(ratio, 2)} (goal ≥ ${GOAL_BARE_RATIO})`,
+  );
+  out(`  ${mark(gateway.p99 < GOAL_P99_MS)}  gateway p99 ${gateway.p99} ms (goal < ${GOAL_P99_MS} ms)`);
+  out(
+    `  ${mark(rss === undefined ? undefined : rss < GOAL_RSS_MB)}  gateway peak RSS ` +
+      `${rss === undefined ? "unknown" : `${fmt(rss, 1)} MB`} (goal < ${GOAL_RSS_MB} MB)`,
+  );
+  for (const run of pgRuns) {
+    const pgRatio = run.rps / bare.rps;
+    out(
+      `  ${mark(pgRatio >= GOAL_PG_BARE_RATIO)}  PostgreSQL ×${run.replicas} gateway/bare-node req/s ` +
+        `${fmt(pgRatio, 2)} (goal ≥ ${GOAL_PG_BARE_RATIO}); p99 ${run.p99} ms`,
+    );
+  }
+  out(
+    `for reference: gateway/Express req/s ${ratioText(gateway, express)} (the earlier goal: ≥ 0.5), ` +
+      `Express/bare-node ${ratioText(express, bare)}`,
+  );
+  const differs: string[] = [];
+  if (CONNECTIONS !== GOAL_CONNECTIONS) differs.push(`${CONNECTIONS} connections`);
+  if (LOG_LEVEL !== undefined && LOG_LEVEL !== DEFAULT_LOG_LEVEL) differs.push(`LOG_LEVEL=${LOG_LEVEL}`);
+  if (differs.length > 0)
+    out(`note: this run used ${differs.join(" and ")}; the goals are defined for the defaults`);
 }
 
 const withCpuNote = (rows: Measured[]) => rows.some((r) => (r.cpu?.other ?? 0) >= 0.25);
@@ -774,10 +1141,13 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   out(
-    `engage-bridge ingest benchmark — node ${process.version}, ${CONNECTIONS} connections, ${DURATION} s per target` +
+    `engage-bridge ingest benchmark — node ${process.version}, ${CONNECTIONS} connections, ${DURATION} s per target, ` +
+      `gateway LOG_LEVEL ${LOG_LEVEL ?? `unset (default: ${DEFAULT_LOG_LEVEL})`}, ` +
+      `gateway entry ${relative(GATEWAY_DIR, GATEWAY_ENTRY)}` +
       (options.store === "postgres" ? `, PostgreSQL replicas ${options.replicas.join(", ")}` : ""),
   );
-  const baseline = await runBaseline();
+  const bare = await runVerifyServer("bare");
+  const express = await runVerifyServer("express");
   const gateway = await runSqliteGateway();
 
   const pgRuns: GatewayRun[] = [];
@@ -795,35 +1165,30 @@ async function main(): Promise<number> {
     await cleanUp();
   }
 
-  const ratio = gateway.rps / baseline.rps;
-  const ratioOk = ratio >= GOAL_RATIO;
-  const p99Ok = gateway.p99 < GOAL_P99_MS;
-
+  const all = [bare, express, gateway, ...pgRuns];
   out();
-  out(table([baseline, gateway, ...pgRuns]));
+  out(table(all, bare, express));
+  out(
+    "(×bare, ×express: req/s relative to those targets; peak RSS: largest of the target's processes; " +
+      "CPU ms/1k: CPU time of the target's processes during the measurement per 1,000 2xx answers)",
+  );
   out();
-  out(`ratio gateway/baseline req/s: ${fmt(ratio, 2)} (goal ≥ ${GOAL_RATIO}) ${ratioOk ? "ok" : "MISSED"}`);
-  out(`gateway p99: ${gateway.p99} ms (goal < ${GOAL_P99_MS} ms) ${p99Ok ? "ok" : "MISSED"}`);
-  out(`goal: ${ratioOk && p99Ok ? "HOLDS" : "NOT MET"}`);
-  for (const run of pgRuns)
-    out(
-      `PostgreSQL ×${run.replicas}: ratio to baseline ${fmt(run.rps / baseline.rps, 2)}, p99 ${run.p99} ms`,
-    );
-  if (withCpuNote([baseline, gateway, ...pgRuns]))
+  reportGoals(bare, express, gateway, pgRuns);
+  if (withCpuNote(all))
     out("note: other processes used ≥ 0.25 cores during a measurement; the machine was not quiet");
 
   const problems: string[] = [];
-  if (baseline.non2xx > 0 || baseline.errors > 0)
-    problems.push(`baseline: ${baseline.non2xx} non-2xx, ${baseline.errors} errors`);
+  for (const baseline of [bare, express])
+    if (baseline.non2xx > 0 || baseline.errors > 0)
+      problems.push(`${baseline.short}: ${baseline.non2xx} non-2xx, ${baseline.errors} errors`);
+  for (const problem of problems) out(`✗ ${problem}`);
   const checked = [gateway, ...pgRuns].map((run) => {
     const found = storeProblems(run);
     problems.push(...found);
     return { run, ok: found.length === 0 };
   });
-  if (options.store === "postgres") {
-    out();
-    out(markdownTable(baseline, checked));
-  }
+  out();
+  out(markdownTable(bare, express, checked));
   return problems.length === 0 ? 0 : 1;
 }
 
