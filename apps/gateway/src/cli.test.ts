@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadSamples } from "@engage-bridge/testkit";
+import { createTestConnector, loadSamples, sampleEvent, startFakeTarget } from "@engage-bridge/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { BUILTIN_CONNECTORS } from "./connectors/builtin.ts";
 import {
@@ -450,5 +450,63 @@ describe("deliveries, replay, purge and forget-contact", () => {
       contactId: string;
     }[];
     expect(events.map((e) => e.contactId)).toEqual(["c-keep", "c-keep"]);
+  });
+
+  it("event <id> prints what GET /admin/events/<id> answers; events --contact finds exactly one contact's", async () => {
+    const target = await startFakeTarget();
+    cleanups.push(() => target.close());
+    const gw = await startTestGateway(
+      {
+        connectors: { testTarget: { baseUrl: target.url } },
+        delivery: { maxAttempts: 3 },
+        admin: { token: "cli-admin-token-0123456789" },
+      },
+      { connectors: [createTestConnector("testTarget")] },
+    );
+    cleanups.push(() => gw.stop());
+    target.failNext(1, { status: 503 });
+    const mine = sampleEvent("loyalty.addPoints", { contactId: "cli-contact-1" });
+    await gw.post(mine);
+    await gw.post(sampleEvent("loyalty.addPoints", { contactId: "cli-contact-10" }));
+    await waitFor(async () => (await gw.store.stats()).deliveries.testTarget?.delivered === 2);
+    const configFile = join(gw.dir, "cli.json");
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        store: `sqlite:${join(gw.dir, "test.db")}`,
+        sources: { engage: { signingSecrets: [TEST_SECRET] } },
+      }),
+    );
+    const id = (JSON.parse(mine) as { id: string }).id;
+
+    const printed = await runCli(["event", id, "--json", "--config", configFile]);
+    expect(printed.code).toBe(0);
+    const api = await fetch(`${gw.url}/admin/events/${id}`, {
+      headers: { authorization: "Bearer cli-admin-token-0123456789" },
+    });
+    const answered = await api.json();
+    expect(JSON.parse(printed.stdout)).toEqual(answered);
+    expect(answered).toMatchObject({
+      event: { id, contactId: "cli-contact-1" },
+      deliveries: [
+        {
+          connector: "testTarget",
+          status: "delivered",
+          attempts: [
+            { attempt: 1, outcome: "retry", targetStatus: 503 },
+            { attempt: 2, outcome: "delivered" },
+          ],
+        },
+      ],
+    });
+    const text = await runCli(["event", id, "--config", configFile]);
+    expect(text.stdout).toContain("testTarget: delivered");
+    expect(text.stdout).toMatch(/1 +\S+ +\d+ +retry +503 +target answered 503/);
+    expect((await runCli(["event", "no-such-event", "--config", configFile])).code).toBe(1);
+
+    const found = JSON.parse(
+      (await runCli(["events", "--json", "--contact", "cli-contact-1", "--config", configFile])).stdout,
+    ) as { id: string }[];
+    expect(found.map((e) => e.id)).toEqual([id]);
   });
 });

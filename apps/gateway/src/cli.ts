@@ -1,3 +1,5 @@
+// First: starts tracing (when configured) before the imports below load the connector SDKs.
+import "./tracing-preload.ts";
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -17,7 +19,8 @@ import { SANDBOX_SOURCE, type Sandbox, sandboxConfig, sandboxStore, startSandbox
 import { sendSamples } from "./send-sample.ts";
 import { openStore } from "./store/open.ts";
 import { DELIVERY_STATUSES, type DeliveryStatus, type EventStatus, type Store } from "./store/store.ts";
-import { formatTable } from "./table.ts";
+import { formatEventDetail, formatTable } from "./table.ts";
+import { activeTracing, TRACING_FLUSH_MS } from "./tracing.ts";
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const err = (text: string) => process.stderr.write(`${text}\n`);
@@ -157,8 +160,11 @@ program
         process.exit(1);
       }, 9_500);
       force.unref();
+      const began = Date.now();
       await gateway.close();
       await sandbox?.close();
+      // Spans still buffered go out last, in what is left before the forced exit (2 s at most).
+      await activeTracing()?.shutdown(Math.min(TRACING_FLUSH_MS, 9_000 - (Date.now() - began)));
       logger.info("stopped");
       process.exit(0);
     };
@@ -197,6 +203,7 @@ function printSandboxBanner(sandbox: Sandbox, url: string): void {
       `  store         ${sandbox.config.store}`,
       `  secret        ${secret}`,
       `  dashboard     ${url}/admin/   (token ${sandbox.config.admin?.token ?? ""})`,
+      `                ${url}/admin/#token=${sandbox.config.admin?.token ?? ""}   (opens it signed in)`,
       "  fakes",
       ...Object.entries(sandbox.fakes).map(([name, fakeUrl]) => `    ${name.padEnd(16)} ${fakeUrl}`),
       "",
@@ -300,12 +307,28 @@ program
     new Option("--status <status>", "event status").choices(["accepted", "ignored", "undecryptable"]),
   )
   .option("--type <type>", "event type")
+  .option("--contact <id>", "contact id, exactly (shows personal data: operators only)")
+  .option("--source <name>", "source")
   .option("--limit <n>", "rows to show (0 = all)", wholeNumber, 100)
   .option("--json", "print a JSON array")
   .action(
-    async (opts: { config?: string; status?: EventStatus; type?: string; limit: number; json?: boolean }) => {
+    async (opts: {
+      config?: string;
+      status?: EventStatus;
+      type?: string;
+      contact?: string;
+      source?: string;
+      limit: number;
+      json?: boolean;
+    }) => {
       const rows = await withStore(opts.config, (store) =>
-        store.listEvents({ status: opts.status, type: opts.type, limit: opts.limit }),
+        store.listEvents({
+          status: opts.status,
+          type: opts.type,
+          contactId: opts.contact,
+          source: opts.source,
+          limit: opts.limit,
+        }),
       );
       if (opts.json) {
         out(JSON.stringify(rows.map(({ statusReason: _, ...row }) => row)));
@@ -327,6 +350,26 @@ program
       );
     },
   );
+
+program
+  .command("event")
+  .description("one event with its deliveries and every attempt (as GET /admin/events/<id>)")
+  .argument("<id>", "Engage event id or svix id")
+  .option("--config <file>", "config file")
+  .option("--json", "print the JSON object")
+  .action(async (id: string, opts: { config?: string; json?: boolean }) => {
+    const found = await withStore(opts.config, (store) => store.eventDetail(id));
+    if (!found) {
+      process.stderr.write(`engage-bridge: no event with id or svix id ${id}\n`);
+      process.exit(1);
+    }
+    const { body: _body, ...detail } = found;
+    if (opts.json) {
+      out(JSON.stringify(detail));
+      return;
+    }
+    out(formatEventDetail(detail));
+  });
 
 program
   .command("deliveries")

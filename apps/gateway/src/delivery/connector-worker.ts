@@ -13,10 +13,12 @@ import {
   RetryableError,
   settleBatch,
 } from "@engage-bridge/core";
+import { context } from "@opentelemetry/api";
 import type { AnyConnector } from "../connectors/registry.ts";
 import type { Logger } from "../logger.ts";
-import type { DeliveryUpdate, LeasedDelivery, Store } from "../store/store.ts";
+import type { AttemptRecord, DeliveryUpdate, LeasedDelivery, Store } from "../store/store.ts";
 import { consentDecisions, orderKey } from "./consent-guard.ts";
+import { endDeliverySpan, startDeliverySpan } from "./delivery-span.ts";
 import type { DeliveryMetrics } from "./metrics.ts";
 import { Pacer, type PacerSlot } from "./pacer.ts";
 import { giveUpReason, nextDelayMs, type RetryPolicy } from "./retry-policy.ts";
@@ -293,11 +295,18 @@ export class ConnectorWorker {
         }
       }
       const reason = "skip" in decision ? decision.skip : decision.reason;
+      const newer = "skip" in decision ? decision.supersededBy : decision.reassert.eventId;
       updates.push({
         deliveryId: entry.leased.deliveryId,
         status: "skipped",
         error: reason,
-        attempt: { startedAt: new Date(), durationMs: 0, outcome: "skipped", error: reason },
+        attempt: {
+          startedAt: new Date(),
+          durationMs: 0,
+          outcome: "skipped",
+          error: reason,
+          consent: newer === undefined ? undefined : { supersededBy: newer, reason },
+        },
       });
     });
     return toDeliver;
@@ -321,29 +330,48 @@ export class ConnectorWorker {
     ]);
     let results: DeliveryResult[];
     let rateLimited: RetryableError | undefined;
+    // Tracing: the call runs inside its span, so the target calls it makes are the span's children.
+    const traced = startDeliverySpan(
+      this.name,
+      connector.name,
+      toDeliver.map((i) => i.leased),
+    );
+    let thrown: unknown;
     try {
       paced.called = true;
-      const returned = await connector.deliver(
-        toDeliver.map((i) => i.item as never),
-        {
-          config: this.options.config,
-          state: this.state,
-          logger: this.log,
-          health: this.options.health,
-          signal,
-          lookupContact: source?.lookup,
-          pace: () => this.nextSlot(paced.slots, signal),
-        },
+      const returned = await context.with(traced.context, () =>
+        connector.deliver(
+          toDeliver.map((i) => i.item as never),
+          {
+            config: this.options.config,
+            state: this.state,
+            logger: this.log,
+            health: this.options.health,
+            signal,
+            lookupContact: source?.lookup,
+            pace: () => this.nextSlot(paced.slots, signal),
+          },
+        ),
       );
       results = settleBatch(toDeliver.length, { results: returned });
     } catch (error) {
-      if (this.abortAll.signal.aborted) return undefined;
+      if (this.abortAll.signal.aborted) {
+        endDeliverySpan(traced.span, { results: undefined });
+        return undefined;
+      }
+      thrown = error;
       if (error instanceof RetryableError && error.rateLimited) rateLimited = error;
       const cause = signal.aborted
         ? new RetryableError(`attempt timed out after ${this.options.attemptTimeoutMs} ms`)
         : error;
       results = settleBatch(toDeliver.length, { error: cause });
     }
+    endDeliverySpan(traced.span, {
+      results,
+      error: thrown,
+      timedOut: thrown !== undefined && signal.aborted,
+      throttled: rateLimited !== undefined,
+    });
     const durationMs = Date.now() - startedAt.getTime();
     if (rateLimited) this.pacer.penalize(rateLimited.delayMs);
     else if (results.some((r) => r.status !== "retry")) this.pacer.reward();
@@ -363,7 +391,14 @@ export class ConnectorWorker {
       const throttled = call.throttled && result.status === "retry";
       const attempts = entry.leased.attempts + (throttled ? 0 : 1);
       const reason = result.status === "delivered" ? undefined : result.reason;
-      const attempt = { startedAt, durationMs, outcome: result.status, error: reason };
+      const attempt: AttemptRecord = {
+        startedAt,
+        durationMs,
+        outcome: result.status,
+        error: reason,
+        targetStatus: result.targetStatus,
+        consent: result.status === "delivered" ? result.consent : undefined,
+      };
       metrics.attempts.inc({ connector: this.name, outcome: result.status });
       if (result.status !== "retry") {
         const event = entry.item.event;
@@ -386,12 +421,13 @@ export class ConnectorWorker {
       }
       const nextAttemptAt = new Date(Date.now() + nextDelayMs(policy, Math.max(1, attempts), result.delayMs));
       const giveUp = giveUpReason(policy, attempts, entry.leased.queuedAt, nextAttemptAt);
+      // The attempt that used up the policy is the one that killed the delivery: it says so.
       return giveUp
         ? {
             deliveryId: entry.leased.deliveryId,
             status: "dead",
             error: `${giveUp}: ${result.reason}`,
-            attempt,
+            attempt: { ...attempt, outcome: "dead", error: `${giveUp}: ${result.reason}` },
           }
         : {
             deliveryId: entry.leased.deliveryId,

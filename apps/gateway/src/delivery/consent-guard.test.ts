@@ -26,6 +26,7 @@ const appliedAt = (iso: string, withEvent = false): AppliedConsent => ({
         contactId: "a",
         receivedAt: new Date(),
         body: Buffer.from("{}"),
+        traceparent: null,
       }
     : undefined,
 });
@@ -42,6 +43,11 @@ describe("consentDecisions", () => {
     ];
     const decisions = await consentDecisions(items, async () => undefined);
     expect(decisions.map(kind)).toEqual(["skip", "skip", "go", "go", "go"]);
+    const newest = items[4]?.event.id;
+    expect(decisions.slice(0, 2).map((d) => (d as { supersededBy?: string }).supersededBy)).toEqual([
+      newest,
+      newest,
+    ]);
   });
 
   it("skips a change older than the one already applied, and orders by receipt without change times", async () => {
@@ -51,7 +57,11 @@ describe("consentDecisions", () => {
         appliedAt(contactId === "c" ? "2026-11-28T12:00:01Z" : "2026-11-28T10:00:00Z", true),
     );
     expect(decisions.map(kind)).toEqual(["skip", "go", "skip"]);
-    expect(decisions[0]).toEqual({ skip: "a newer preference change was already applied" });
+    // Which event superseded it is kept: the operator console shows it.
+    expect(decisions[0]).toEqual({
+      skip: "a newer preference change was already applied",
+      supersededBy: "newer",
+    });
   });
 
   it("re-sends the applied newer event in place of an older retry that may have landed late", async () => {

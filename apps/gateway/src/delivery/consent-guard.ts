@@ -22,7 +22,8 @@ export interface GuardedItem {
 
 export type GuardDecision =
   | undefined
-  | { skip: string }
+  /** `supersededBy`: the Engage event id of the newer change, when it is known. */
+  | { skip: string; supersededBy?: string }
   | { reassert: NonNullable<AppliedConsent["event"]>; reason: string };
 
 export function orderKey(event: PreferenceEvent, receivedAt: Date): number {
@@ -40,6 +41,7 @@ export async function consentDecisions(
 ): Promise<GuardDecision[]> {
   const decisions: GuardDecision[] = items.map(() => undefined);
   const newest = new Map<string, number>();
+  const skippedKeys = new Map<number, string>();
   items.forEach((item, index) => {
     if (!isPreferenceEvent(item.event)) return;
     const key = consentKey(item.event);
@@ -51,11 +53,20 @@ export async function consentDecisions(
       orderKey(theirs.event, theirs.receivedAt) > orderKey(item.event, item.receivedAt)
     ) {
       decisions[index] = { skip: SUPERSEDED };
+      skippedKeys.set(index, key);
       return;
     }
-    if (current !== undefined) decisions[current] = { skip: SUPERSEDED };
+    if (current !== undefined) {
+      decisions[current] = { skip: SUPERSEDED };
+      skippedKeys.set(current, key);
+    }
     newest.set(key, index);
   });
+  // Each skipped change names the newest of its batch, the one that is applied.
+  for (const [index, key] of skippedKeys) {
+    const winner = items[newest.get(key) ?? -1];
+    if (winner) decisions[index] = { skip: SUPERSEDED, supersededBy: winner.event.id };
+  }
   for (const index of newest.values()) {
     const item = items[index];
     if (!item || !isPreferenceEvent(item.event)) continue;
@@ -67,7 +78,9 @@ export async function consentDecisions(
             reassert: last.event,
             reason: `${ALREADY_APPLIED}; it was sent again in case this older one landed late`,
           }
-        : { skip: ALREADY_APPLIED };
+        : last.event
+          ? { skip: ALREADY_APPLIED, supersededBy: last.event.eventId }
+          : { skip: ALREADY_APPLIED };
   }
   return decisions;
 }

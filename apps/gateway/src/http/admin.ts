@@ -1,17 +1,32 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import express, { type NextFunction, type Request, type Response, Router } from "express";
 import { z } from "zod";
-import { DELIVERY_STATUSES, type Store } from "../store/store.ts";
-import { DASHBOARD_HTML } from "./dashboard.ts";
+import type { Logger } from "../logger.ts";
+import { decodeCursor } from "../store/console-queries.ts";
+import { DELIVERY_STATUSES, EVENT_STATUSES, type Store } from "../store/store.ts";
+import { consoleRouter } from "./console.ts";
 import { sendError } from "./errors.ts";
+import { payloadView } from "./payload-view.ts";
 
 const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
 
 /** Rows per answer: bounded, so that one request cannot make the gateway read a whole table. */
 const limit = z.coerce.number().int().min(1).max(10_000).default(100);
-const eventsQuery = z.object({
-  status: z.enum(["accepted", "ignored", "undecryptable"]).optional(),
+const time = z.iso.datetime({ offset: true }).transform((v) => new Date(v));
+const eventsQuery = z.strictObject({
+  id: z.string().min(1).optional(),
+  contact: z.string().min(1).optional(),
+  status: z.enum(EVENT_STATUSES).optional(),
   type: z.string().min(1).optional(),
+  source: z.string().min(1).optional(),
+  connector: z.string().min(1).optional(),
+  deliveryStatus: z.enum(DELIVERY_STATUSES).optional(),
+  since: time.optional(),
+  until: time.optional(),
+  cursor: z
+    .string()
+    .refine((c) => decodeCursor(c) !== undefined, "not a cursor this gateway wrote")
+    .optional(),
   limit,
 });
 const deliveriesQuery = z.object({
@@ -20,11 +35,20 @@ const deliveriesQuery = z.object({
   event: z.string().min(1).optional(),
   limit,
 });
+const overviewQuery = z.strictObject({ window: z.enum(["hour", "day"]).default("hour") });
+/** Buckets per window: a minute over the last hour, a quarter of an hour over the last day. */
+const WINDOWS = {
+  hour: { spanMs: 3_600_000, bucketMs: 60_000 },
+  day: { spanMs: 86_400_000, bucketMs: 900_000 },
+} as const;
 const replayBody = z
   .strictObject({
     event: z.string().min(1).optional(),
-    status: z.literal("dead").optional(),
+    status: z.enum(["dead", "skipped", "delivered"]).optional(),
     connector: z.string().min(1).optional(),
+    since: time.optional(),
+    until: time.optional(),
+    dryRun: z.boolean().optional(),
   })
   .refine((b) => b.event !== undefined || b.status !== undefined, "replay needs event or status");
 
@@ -37,20 +61,16 @@ export function adminRouter(options: {
   token: string;
   store: Store;
   health: () => Record<string, unknown>;
+  /** The `payloadKey` of a source, to show encrypted payloads decrypted. */
+  payloadKeyOf?: (source: string) => string | undefined;
+  logger?: Logger;
 }): Router {
   const { store } = options;
   const expected = digest(options.token);
   const router = Router();
 
-  // The page holds no data: it asks for the token and calls the API with it.
-  router.get("/admin/", (_req, res) => {
-    res.setHeader(
-      "content-security-policy",
-      "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:",
-    );
-    res.type("html").send(DASHBOARD_HTML);
-  });
-  router.get("/admin", (_req, res) => res.redirect(308, "/admin/"));
+  // The console's files hold no data: the page asks for the token and calls the API with it.
+  router.use(consoleRouter());
 
   router.use("/admin", (req: Request, res: Response, next: NextFunction) => {
     const header = req.get("authorization") ?? "";
@@ -76,13 +96,47 @@ export function adminRouter(options: {
     return undefined;
   };
 
-  router.get("/admin/stats", async (_req, res) => {
-    const { pendingByConnector, ...stats } = await store.stats();
-    res.json({ ...stats, pendingByConnector, connectors: options.health() });
+  const statsWithHealth = async () => ({ ...(await store.stats()), connectors: options.health() });
+  router.get("/admin/stats", async (_req, res) => res.json(await statsWithHealth()));
+  router.get("/admin/overview", async (req, res) => {
+    const q = parse(overviewQuery, req.query, res);
+    if (!q) return;
+    const { spanMs, bucketMs } = WINDOWS[q.window];
+    const to = new Date();
+    const from = new Date(Math.floor((to.getTime() - spanMs) / bucketMs + 1) * bucketMs);
+    const [activity, stats] = await Promise.all([store.activity({ from, to, bucketMs }), statsWithHealth()]);
+    const { queueDepth, oldestPendingSeconds, pendingByConnector, connectors } = stats;
+    res.json({
+      window: q.window,
+      bucketSeconds: bucketMs / 1000,
+      from: from.toISOString(),
+      to: to.toISOString(),
+      events: activity.events,
+      deliveries: activity.deliveries,
+      queueDepth,
+      oldestPendingSeconds,
+      pendingByConnector,
+      connectors,
+    });
   });
   router.get("/admin/events", async (req, res) => {
     const q = parse(eventsQuery, req.query, res);
-    if (q) res.json(await store.listEvents(q));
+    if (!q) return;
+    const { contact, ...rest } = q;
+    res.json(await store.findEvents({ ...rest, contactId: contact }));
+  });
+  router.get("/admin/events/:id", async (req, res) => {
+    const found = await store.eventDetail(String(req.params.id));
+    if (!found) return sendError(res, 404, "not_found", "no event with this id or svix id");
+    const { body: _body, ...detail } = found;
+    res.json(detail);
+  });
+  router.get("/admin/events/:id/payload", async (req, res) => {
+    const found = await store.eventDetail(String(req.params.id));
+    if (!found) return sendError(res, 404, "not_found", "no event with this id or svix id");
+    // Payloads hold personal data: who looked at which event is worth a line (never what they saw).
+    options.logger?.info({ eventId: found.event.id, source: found.event.source }, "admin: payload viewed");
+    res.json(payloadView(found.body, options.payloadKeyOf?.(found.event.source)));
   });
   router.get("/admin/deliveries", async (req, res) => {
     const q = parse(deliveriesQuery, req.query, res);
@@ -98,10 +152,16 @@ export function adminRouter(options: {
   });
   router.post("/admin/replay", express.json({ limit: "16kb" }), async (req, res) => {
     const b = parse(replayBody, req.body ?? {}, res);
-    if (b)
-      res.json({
-        requeued: await store.replay({ eventId: b.event, status: b.status, connector: b.connector }),
-      });
+    if (!b) return;
+    const query = {
+      eventId: b.event,
+      status: b.status,
+      connector: b.connector,
+      since: b.since,
+      until: b.until,
+    };
+    if (b.dryRun) return res.json({ dryRun: true, matches: await store.replay({ ...query, dryRun: true }) });
+    res.json({ requeued: await store.replay(query) });
   });
   router.use("/admin", (_req, res) => sendError(res, 404, "not_found", "no such admin route"));
   return router;

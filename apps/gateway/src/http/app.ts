@@ -82,7 +82,13 @@ export function createApp(options: AppOptions): express.Express {
   app.use(ingestRouter(options));
   if (options.adminToken) {
     app.use(
-      adminRouter({ token: options.adminToken, store, health: options.connectorHealth ?? (() => ({})) }),
+      adminRouter({
+        token: options.adminToken,
+        store,
+        health: options.connectorHealth ?? (() => ({})),
+        payloadKeyOf: (source) => options.sources.get(source)?.payloadKey,
+        logger,
+      }),
     );
   }
 

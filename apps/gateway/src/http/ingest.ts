@@ -1,9 +1,11 @@
 import { WebhookVerificationError } from "@engage-bridge/core";
+import { context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import express, { type NextFunction, type Request, type Response, Router } from "express";
 import type { Router as EventRouter } from "../connectors/routing.ts";
 import { type Logger, maskContactId } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { InsertOutcome, Store } from "../store/store.ts";
+import { traceparentOf, tracer } from "../tracing.ts";
 import { classify } from "./classify.ts";
 import { sendError } from "./errors.ts";
 import { InflightBudget } from "./inflight.ts";
@@ -23,7 +25,55 @@ export interface IngestOptions {
   onStored?: (connectors: readonly string[]) => void;
 }
 
-type Locals = { source: PreparedSource; started: bigint };
+type Locals = { source: PreparedSource; started: bigint; span: Span };
+
+/**
+ * Tracing (a no-op unless tracing.ts started the SDK): one `engage-bridge.ingest` span per webhook
+ * request, a child of the HTTP server span, with children `engage-bridge.verify` (the signature) and
+ * `engage-bridge.commit` (the store's group commit). Its `traceparent` is stored with the event, so
+ * that delivery spans link to it. Attributes name the source, svix and event ids, the event type and
+ * the outcome (status code, reason code): never a contact, a header or the body.
+ */
+const ROUTE = "/webhooks/:source";
+const spanOf = (res: Response): Span | undefined => (res.locals as Partial<Locals>).span;
+
+function startIngestSpan(res: Response): Span {
+  const server = trace.getActiveSpan();
+  if (server?.isRecording()) {
+    server.updateName(`POST ${ROUTE}`);
+    server.setAttribute("http.route", ROUTE);
+  }
+  const span = tracer().startSpan("engage-bridge.ingest", { kind: SpanKind.INTERNAL });
+  res.locals.span = span;
+  // With tracing off the span is the API's no-op: nothing to end, no listener to pay for.
+  if (!span.isRecording()) return span;
+  res.on("close", () => {
+    span.setAttribute("http.response.status_code", res.statusCode);
+    if (!res.writableFinished) span.setAttribute("engage_bridge.ingest.aborted", true);
+    if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+  });
+  return span;
+}
+
+/** A child span of the request's ingest span (the caller ends it). */
+const childSpan = (res: Response, name: string): Span => {
+  const parent = spanOf(res);
+  // Tracing off (the default): the parent is the API's no-op span; its children would be too.
+  if (parent && !parent.isRecording()) return parent;
+  return tracer().startSpan(
+    name,
+    { kind: SpanKind.INTERNAL },
+    parent ? trace.setSpan(context.active(), parent) : context.active(),
+  );
+};
+
+/** Ends a child span that failed, naming the error's class only (messages may quote data). */
+const failSpan = (span: Span, error: unknown) => {
+  span.setAttribute("error.type", error instanceof Error ? error.constructor.name : "unknown");
+  span.setStatus({ code: SpanStatusCode.ERROR });
+  span.end();
+};
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
@@ -57,6 +107,10 @@ export function ingestRouter(options: IngestOptions): Router {
   ) => {
     const source = (res.locals as Partial<Locals>).source?.name ?? "unknown";
     metrics.rejected.inc({ source, reason });
+    spanOf(res)?.setAttributes({
+      "engage_bridge.ingest.outcome": "rejected",
+      "engage_bridge.ingest.reason": reason,
+    });
     if (logInfo) (req as Request & { log: Logger }).log.info({ source, status, reason }, "webhook rejected");
     sendError(res, status, error, message);
   };
@@ -84,6 +138,10 @@ export function ingestRouter(options: IngestOptions): Router {
 
   const acknowledgeDuplicate = (req: Request, res: Response, source: PreparedSource, status: string) => {
     metrics.accepted.inc({ source: source.name, outcome: "duplicate", status });
+    spanOf(res)?.setAttributes({
+      "engage_bridge.ingest.outcome": "duplicate",
+      "engage_bridge.event.status": status,
+    });
     if (logInfo) (req as Request & { log: Logger }).log.info({ source: source.name }, "webhook duplicate");
     res.status(204).end();
   };
@@ -93,6 +151,7 @@ export function ingestRouter(options: IngestOptions): Router {
     (req, res, next) => {
       const started = process.hrtime.bigint();
       res.locals.started = started;
+      const span = startIngestSpan(res);
       const source = sources.get(String(req.params.source));
       res.on("finish", () => {
         metrics.ingestSeconds.observe(
@@ -102,6 +161,7 @@ export function ingestRouter(options: IngestOptions): Router {
       });
       if (!source) return reject(req, res, 404, "unknown_source", "no such webhook source");
       res.locals.source = source;
+      span.setAttribute("engage_bridge.source", source.name);
       received.get(source.name)?.inc();
       // The IP check needs no body: a refused client never gets to send (or have us buffer) one.
       if (source.ipAllowed && !source.ipAllowed(req.ip)) {
@@ -141,14 +201,24 @@ export function ingestRouter(options: IngestOptions): Router {
         return reject(req, res, 403, "forbidden", "a required header is missing or wrong", "required_header");
       }
       let svixId: string;
+      const verifySpan = childSpan(res, "engage-bridge.verify");
       try {
         svixId = source.verifier.verify(body, req.headers).id;
+        verifySpan.setAttribute("engage_bridge.verify.outcome", "valid");
+        verifySpan.end();
       } catch (error) {
         if (error instanceof WebhookVerificationError) {
+          verifySpan.setAttributes({
+            "engage_bridge.verify.outcome": "invalid",
+            "engage_bridge.verify.reason": error.reason,
+          });
+          verifySpan.end();
           return reject(req, res, 401, "invalid_signature", error.message, error.reason);
         }
+        failSpan(verifySpan, error);
         throw error;
       }
+      spanOf(res)?.setAttribute("engage_bridge.svix_id", svixId.slice(0, 256));
       if (svixId.length > 256) {
         return reject(req, res, 401, "invalid_signature", "message id is too long", "malformed_id");
       }
@@ -182,7 +252,16 @@ export function ingestRouter(options: IngestOptions): Router {
         source.payloadKey,
         connectorsFor.get(source.name) ?? noConnectors,
       );
+      const ingestSpan = spanOf(res);
+      ingestSpan?.setAttributes({
+        // Both come from a verified body, but an ignored one may say anything: bounded.
+        "engage_bridge.event.id": classified.eventId.slice(0, 256),
+        "engage_bridge.event.type": classified.type.slice(0, 128),
+        "engage_bridge.event.status": classified.status,
+        "engage_bridge.deliveries": classified.connectors.length,
+      });
       let outcome: InsertOutcome;
+      const commitSpan = childSpan(res, "engage-bridge.commit");
       try {
         outcome = await store.insertEvent({
           ...classified,
@@ -190,8 +269,16 @@ export function ingestRouter(options: IngestOptions): Router {
           svixId,
           receivedAt: new Date(),
           body,
+          // Delivery spans link to the ingest span (and follow it in the same trace).
+          traceparent: ingestSpan && traceparentOf(ingestSpan),
         });
+        commitSpan.setAttributes({
+          "engage_bridge.commit.outcome": outcome,
+          "engage_bridge.deliveries": classified.connectors.length,
+        });
+        commitSpan.end();
       } catch (error) {
+        failSpan(commitSpan, error);
         return storeFailed(req, res, source.name, error);
       }
       if (outcome === "duplicate") {
@@ -201,6 +288,7 @@ export function ingestRouter(options: IngestOptions): Router {
         return acknowledgeDuplicate(req, res, source, classified.status);
       }
       metrics.accepted.inc({ source: source.name, outcome, status: classified.status });
+      ingestSpan?.setAttribute("engage_bridge.ingest.outcome", "accepted");
       if (classified.connectors.length > 0) options.onStored?.(classified.connectors);
       if (logInfo) {
         (req as Request & { log: Logger }).log.info(

@@ -12,12 +12,12 @@ const MAX_GROUP = 512;
 const INSERT_GROUP_SQL = `
 WITH input AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                       $8::text[], $9::bigint[], $10::bytea[])
+                       $8::text[], $9::bigint[], $10::bytea[], $13::text[])
     WITH ORDINALITY AS t(source, svix_id, event_id, type, status, status_reason, contact_id, tenant,
-                         received_at, body, ord)
+                         received_at, body, traceparent, ord)
 ), inserted AS (
-  INSERT INTO events (source, svix_id, event_id, type, status, status_reason, contact_id, tenant, received_at, body)
-  SELECT source, svix_id, event_id, type, status, status_reason, contact_id, tenant, received_at, body
+  INSERT INTO events (source, svix_id, event_id, type, status, status_reason, contact_id, tenant, received_at, body, traceparent)
+  SELECT source, svix_id, event_id, type, status, status_reason, contact_id, tenant, received_at, body, traceparent
   FROM input ORDER BY ord
   ON CONFLICT (source, svix_id) DO NOTHING
   RETURNING id, source, svix_id, received_at
@@ -75,6 +75,7 @@ export async function insertGroup(pool: Pool, events: readonly NewEvent[]): Prom
       unique.map((e) => e.body),
       connectorOrd,
       connectorName,
+      unique.map((e) => e.traceparent ?? null),
     ],
   });
   const stored = new Set(result.rows.map((r) => Number(r.ord) - 1));

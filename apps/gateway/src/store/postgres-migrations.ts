@@ -80,4 +80,18 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       CREATE TABLE readiness (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at BIGINT NOT NULL);
     `,
   },
+  {
+    version: 6,
+    sql: `
+      -- The W3C traceparent of the ingest span (when tracing is on): delivery spans link to it, and
+      -- the console shows its trace id.
+      ALTER TABLE events ADD COLUMN traceparent TEXT;
+      -- What the target answered (HTTP status, when the connector knows it) and the consent decision
+      -- taken (value applied and where it came from, or the newer event that superseded it), as JSON.
+      ALTER TABLE attempts ADD COLUMN target_status INTEGER;
+      ALTER TABLE attempts ADD COLUMN detail TEXT;
+      -- The overview counts attempts per minute over the last day.
+      CREATE INDEX attempts_started_at ON attempts (started_at);
+    `,
+  },
 ];

@@ -1,14 +1,31 @@
 import pg from "pg";
+import {
+  attemptActivitySql,
+  attemptsOfSql,
+  deliveriesOfSql,
+  eventActivitySql,
+  eventByIdSql,
+  eventSearchSql,
+  numbered,
+  replayFilterSql,
+  toActivity,
+  toEventDetail,
+  toEventPage,
+} from "./console-queries.ts";
 import { contactNamedBy, normalizeContactId } from "./contact-of.ts";
 import { PostgresGroupCommitter } from "./postgres-ingest.ts";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.ts";
-import { type Row, toLeasedEvent, toStats, toStoredDelivery, toStoredEvent, whereOf } from "./rows.ts";
+import { attemptDetail, type Row, toLeasedEvent, toStats, toStoredDelivery, whereOf } from "./rows.ts";
 import { assertKnownSchema } from "./schema-version.ts";
 import type {
+  ActivityQuery,
   AppliedConsent,
   DeliveryQuery,
   DeliveryStatus,
   DeliveryUpdate,
+  EventActivity,
+  EventDetail,
+  EventPage,
   EventQuery,
   InsertOutcome,
   LeasedDelivery,
@@ -231,21 +248,36 @@ export class PostgresStore implements Store {
   }
 
   async listEvents(query: EventQuery): Promise<StoredEvent[]> {
-    const where = whereOf(
-      [
-        ["status = ?", query.status],
-        ["type = ?", query.type],
-      ],
-      1,
-    );
-    const limit = query.limit > 0 ? `LIMIT $${where.params.length + 1}` : "";
-    const params = query.limit > 0 ? [...where.params, query.limit] : where.params;
-    const rows = await this.query(
-      `SELECT event_id, svix_id, source, type, status, status_reason, contact_id, received_at FROM events
-       ${where.sql} ORDER BY received_at DESC, id DESC ${limit}`,
-      params,
-    );
-    return rows.map(toStoredEvent);
+    return (await this.findEvents(query)).items;
+  }
+
+  async findEvents(query: EventQuery): Promise<EventPage> {
+    const { sql, params } = eventSearchSql(query);
+    return toEventPage(await this.query(numbered(sql), params), query.limit);
+  }
+
+  async eventDetail(id: string): Promise<EventDetail | undefined> {
+    const byId = eventByIdSql(id);
+    const [event] = await this.query(numbered(byId.sql), byId.params);
+    if (!event) return undefined;
+    const ref = Number(event.ref);
+    const deliveries = deliveriesOfSql(ref);
+    const attempts = attemptsOfSql(ref);
+    const [deliveryRows, attemptRows] = await Promise.all([
+      this.query(numbered(deliveries.sql), deliveries.params),
+      this.query(numbered(attempts.sql), attempts.params),
+    ]);
+    return toEventDetail(event, deliveryRows, attemptRows);
+  }
+
+  async activity(query: ActivityQuery): Promise<EventActivity> {
+    const events = eventActivitySql(query);
+    const attempts = attemptActivitySql(query);
+    const [eventRows, attemptRows] = await Promise.all([
+      this.query(numbered(events.sql), events.params),
+      this.query(numbered(attempts.sql), attempts.params),
+    ]);
+    return toActivity(query, eventRows, attemptRows);
   }
 
   async stats(now = new Date()): Promise<StoreStats> {
@@ -302,7 +334,7 @@ export class PostgresStore implements Store {
           RETURNING d.id, d.connector, d.attempts, d.leases, d.queued_at, d.event_ref
         )
         SELECT l.id, l.connector, l.attempts, l.leases, l.queued_at, e.source, e.svix_id, e.event_id, e.type,
-               e.contact_id, e.received_at, e.body
+               e.contact_id, e.received_at, e.body, e.traceparent
         FROM leased l JOIN events e ON e.id = l.event_ref
         ORDER BY e.received_at, e.id`,
       values: [connector, t, limit, owner, t + leaseMs],
@@ -348,8 +380,8 @@ export class PostgresStore implements Store {
         if (u.attempt) {
           await client.query({
             name: "engage_bridge_attempt",
-            text: `INSERT INTO attempts (delivery_ref, attempt, started_at, duration_ms, outcome, error)
-                   VALUES ($1, $2, $3, $4, $5, $6)`,
+            text: `INSERT INTO attempts (delivery_ref, attempt, started_at, duration_ms, outcome, error, target_status, detail)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
             values: [
               u.deliveryId,
               row.attempts,
@@ -357,6 +389,8 @@ export class PostgresStore implements Store {
               Math.round(u.attempt.durationMs),
               u.attempt.outcome,
               u.attempt.error ?? null,
+              u.attempt.targetStatus ?? null,
+              attemptDetail(u.attempt),
             ],
           });
         }
@@ -399,7 +433,7 @@ export class PostgresStore implements Store {
     channel: string,
   ): Promise<AppliedConsent | undefined> {
     const [row] = await this.query(
-      `SELECT c.order_key, e.source, e.svix_id, e.event_id, e.type, e.contact_id, e.received_at, e.body
+      `SELECT c.order_key, e.source, e.svix_id, e.event_id, e.type, e.contact_id, e.received_at, e.body, e.traceparent
        FROM consent_state c LEFT JOIN events e ON e.id = c.event_ref
        WHERE c.connector = $1 AND c.contact_id = $2 AND c.channel = $3`,
       [connector, contactId, channel],
@@ -433,25 +467,19 @@ export class PostgresStore implements Store {
   }
 
   async replay(query: ReplayQuery, now = new Date()): Promise<number> {
-    const t = now.getTime();
-    const where = whereOf(
-      [
-        ["d.status IN ('delivered', 'skipped', 'dead')"],
-        ["d.status = ?", query.status],
-        ["d.connector = ?", query.connector],
-        [
-          "d.event_ref IN (SELECT id FROM events WHERE event_id = ? OR svix_id = ?)",
-          query.eventId,
-          query.eventId,
-        ],
-      ],
-      2,
-    );
+    const where = replayFilterSql(query);
+    if (query.dryRun) {
+      const [row] = await this.query(
+        `SELECT COUNT(*) AS n FROM deliveries d ${numbered(where.sql)}`,
+        where.params,
+      );
+      return Number(row?.n ?? 0);
+    }
     return this.execute(
       `UPDATE deliveries SET status = 'pending', attempts = 0, leases = 0, next_attempt_at = $1, queued_at = $1,
          updated_at = $1, lease_owner = NULL, lease_until = NULL
-       WHERE id IN (SELECT d.id FROM deliveries d ${where.sql})`,
-      [t, ...where.params],
+       WHERE id IN (SELECT d.id FROM deliveries d ${numbered(where.sql, 2)})`,
+      [now.getTime(), ...where.params],
     );
   }
 

@@ -1,4 +1,5 @@
 import type {
+  AttemptRecord,
   DeliveryStatus,
   EventStatus,
   LeasedDelivery,
@@ -32,6 +33,10 @@ export function whereOf(
   return { sql: parts.length ? `WHERE ${sql}` : "", params };
 }
 
+/** The JSON kept beside an attempt (its consent decision), or null. */
+export const attemptDetail = (attempt: AttemptRecord): string | null =>
+  attempt.consent ? JSON.stringify({ consent: attempt.consent }) : null;
+
 const iso = (ms: unknown) => new Date(Number(ms)).toISOString();
 
 export function toLeasedEvent(r: Row): LeasedDelivery["event"] {
@@ -43,6 +48,7 @@ export function toLeasedEvent(r: Row): LeasedDelivery["event"] {
     contactId: (r.contact_id as string | null) ?? null,
     receivedAt: new Date(Number(r.received_at)),
     body: r.body as Uint8Array,
+    traceparent: (r.traceparent as string | null | undefined) ?? null,
   };
 }
 

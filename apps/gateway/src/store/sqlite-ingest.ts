@@ -8,8 +8,8 @@ import type { InsertOutcome, NewEvent } from "./store.ts";
  */
 export function createIngestCommitter(db: DatabaseSync): (events: readonly NewEvent[]) => InsertOutcome[] {
   const insertEvent = db.prepare(`
-    INSERT INTO events (source, svix_id, event_id, type, status, status_reason, contact_id, tenant, received_at, body)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    INSERT INTO events (source, svix_id, event_id, type, status, status_reason, contact_id, tenant, received_at, body, traceparent)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (source, svix_id) DO NOTHING
     RETURNING id`);
   const insertDelivery = db.prepare(`
@@ -33,6 +33,7 @@ export function createIngestCommitter(db: DatabaseSync): (events: readonly NewEv
           e.tenant ?? null,
           received,
           e.body,
+          e.traceparent ?? null,
         ) as { id: number } | undefined;
         if (!row) {
           outcomes.push("duplicate");

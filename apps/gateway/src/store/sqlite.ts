@@ -1,15 +1,32 @@
 import type { DatabaseSync } from "node:sqlite";
+import {
+  attemptActivitySql,
+  attemptsOfSql,
+  deliveriesOfSql,
+  eventActivitySql,
+  eventByIdSql,
+  eventSearchSql,
+  type Param,
+  replayFilterSql,
+  toActivity,
+  toEventDetail,
+  toEventPage,
+} from "./console-queries.ts";
 import { contactNamedBy, normalizeContactId } from "./contact-of.ts";
 import { GroupCommitter } from "./group-committer.ts";
-import { toLeasedEvent, toStats, toStoredDelivery, toStoredEvent, whereOf } from "./rows.ts";
+import { attemptDetail, type Row, toLeasedEvent, toStats, toStoredDelivery, whereOf } from "./rows.ts";
 import { assertKnownSchema } from "./schema-version.ts";
 import { openConnection, retryBusy, type Synchronous } from "./sqlite-connection.ts";
 import { FileIdentity } from "./sqlite-file-identity.ts";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.ts";
 import type {
+  ActivityQuery,
   AppliedConsent,
   DeliveryQuery,
   DeliveryUpdate,
+  EventActivity,
+  EventDetail,
+  EventPage,
   EventQuery,
   InsertOutcome,
   LeasedDelivery,
@@ -131,15 +148,37 @@ export class SqliteStore implements Store {
   }
 
   async listEvents(query: EventQuery): Promise<StoredEvent[]> {
-    const where = whereOf([
-      ["status = ?", query.status],
-      ["type = ?", query.type],
-    ]);
-    const params = query.limit > 0 ? [...where.params, query.limit] : where.params;
-    const sql = `SELECT event_id, svix_id, source, type, status, status_reason, contact_id, received_at FROM events
-      ${where.sql} ORDER BY received_at DESC, id DESC ${query.limit > 0 ? "LIMIT ?" : ""}`;
-    const rows = this.db.prepare(sql).all(...params) as Record<string, unknown>[];
-    return rows.map(toStoredEvent);
+    return (await this.findEvents(query)).items;
+  }
+
+  async findEvents(query: EventQuery): Promise<EventPage> {
+    const { sql, params } = eventSearchSql(query);
+    return toEventPage(this.all(sql, params), query.limit);
+  }
+
+  async eventDetail(id: string): Promise<EventDetail | undefined> {
+    const byId = eventByIdSql(id);
+    const event = this.all(byId.sql, byId.params)[0];
+    if (!event) return undefined;
+    const ref = Number(event.ref);
+    const deliveries = deliveriesOfSql(ref);
+    const attempts = attemptsOfSql(ref);
+    return toEventDetail(
+      event,
+      this.all(deliveries.sql, deliveries.params),
+      this.all(attempts.sql, attempts.params),
+    );
+  }
+
+  async activity(query: ActivityQuery): Promise<EventActivity> {
+    const events = eventActivitySql(query);
+    const attempts = attemptActivitySql(query);
+    return toActivity(query, this.all(events.sql, events.params), this.all(attempts.sql, attempts.params));
+  }
+
+  private all(sql: string, params: readonly Param[]): Row[] {
+    if (this.closed) throw new Error("store is closed");
+    return this.db.prepare(sql).all(...params) as Row[];
   }
 
   async stats(now = new Date()): Promise<StoreStats> {
@@ -209,7 +248,7 @@ export class SqliteStore implements Store {
       return this.db
         .prepare(
           `SELECT d.id, d.connector, d.attempts, d.leases, d.queued_at, e.source, e.svix_id, e.event_id, e.type, e.contact_id,
-                  e.received_at, e.body
+                  e.received_at, e.body, e.traceparent
            FROM deliveries d JOIN events e ON e.id = d.event_ref
            WHERE d.id IN (${ids.map(() => "?").join(",")})
            ORDER BY e.received_at, e.id`,
@@ -235,8 +274,8 @@ export class SqliteStore implements Store {
          WHERE id = ? AND lease_owner = ? AND status IN ('pending', 'retrying')`,
       );
       const attempt = this.db.prepare(
-        `INSERT INTO attempts (delivery_ref, attempt, started_at, duration_ms, outcome, error)
-         SELECT id, attempts, ?, ?, ?, ? FROM deliveries WHERE id = ?`,
+        `INSERT INTO attempts (delivery_ref, attempt, started_at, duration_ms, outcome, error, target_status, detail)
+         SELECT id, attempts, ?, ?, ?, ?, ?, ? FROM deliveries WHERE id = ?`,
       );
       const consent = this.db.prepare(
         `INSERT INTO consent_state (connector, contact_id, channel, order_key, updated_at, event_ref)
@@ -267,6 +306,8 @@ export class SqliteStore implements Store {
             Math.round(u.attempt.durationMs),
             u.attempt.outcome,
             u.attempt.error ?? null,
+            u.attempt.targetStatus ?? null,
+            attemptDetail(u.attempt),
             Number(u.deliveryId),
           );
         }
@@ -294,7 +335,7 @@ export class SqliteStore implements Store {
   ): Promise<AppliedConsent | undefined> {
     const row = this.db
       .prepare(
-        `SELECT c.order_key, e.source, e.svix_id, e.event_id, e.type, e.contact_id, e.received_at, e.body
+        `SELECT c.order_key, e.source, e.svix_id, e.event_id, e.type, e.contact_id, e.received_at, e.body, e.traceparent
          FROM consent_state c LEFT JOIN events e ON e.id = c.event_ref
          WHERE c.connector = ? AND c.contact_id = ? AND c.channel = ?`,
       )
@@ -325,16 +366,9 @@ export class SqliteStore implements Store {
   }
 
   async replay(query: ReplayQuery, now = new Date()): Promise<number> {
-    const where = whereOf([
-      ["d.status IN ('delivered', 'skipped', 'dead')"],
-      ["d.status = ?", query.status],
-      ["d.connector = ?", query.connector],
-      [
-        "d.event_ref IN (SELECT id FROM events WHERE event_id = ? OR svix_id = ?)",
-        query.eventId,
-        query.eventId,
-      ],
-    ]);
+    const where = replayFilterSql(query);
+    if (query.dryRun)
+      return Number(this.all(`SELECT COUNT(*) AS n FROM deliveries d ${where.sql}`, where.params)[0]?.n ?? 0);
     const t = now.getTime();
     return this.write(() =>
       Number(

@@ -3,7 +3,8 @@
  * implement it; callers never see SQL. Every method may reject when the store is unavailable.
  */
 
-export type EventStatus = "accepted" | "ignored" | "undecryptable";
+export const EVENT_STATUSES = ["accepted", "ignored", "undecryptable"] as const;
+export type EventStatus = (typeof EVENT_STATUSES)[number];
 export const DELIVERY_STATUSES = ["pending", "retrying", "delivered", "skipped", "dead"] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
@@ -22,6 +23,8 @@ export interface NewEvent {
   receivedAt: Date;
   /** The raw request body, exactly as signed. */
   body: Uint8Array;
+  /** W3C `traceparent` of the ingest span, when tracing is on. */
+  traceparent?: string | undefined;
   /** One delivery is created per connector named here. */
   connectors: readonly string[];
 }
@@ -40,10 +43,71 @@ export interface StoredEvent {
 }
 
 export interface EventQuery {
+  /** Engage event id or svix id, exactly. */
+  id?: string | undefined;
+  /** Contact id, exactly (string or numeric, as `forget-contact` takes it). */
+  contactId?: string | undefined;
   status?: EventStatus | undefined;
   type?: string | undefined;
+  source?: string | undefined;
+  /** Events with a delivery to this connector instance (and `deliveryStatus`, when given). */
+  connector?: string | undefined;
+  deliveryStatus?: DeliveryStatus | undefined;
+  /** Received at or after. */
+  since?: Date | undefined;
+  /** Received before. */
+  until?: Date | undefined;
+  /** Where the previous page ended (`EventPage.nextCursor`). */
+  cursor?: string | undefined;
   /** 0 = no limit. */
   limit: number;
+}
+
+/** Newest first; `nextCursor` fetches the next page (null on the last). */
+export interface EventPage {
+  items: StoredEvent[];
+  nextCursor: string | null;
+}
+
+/** One attempt as the console and `engage-bridge event` show it. */
+export interface AttemptView {
+  attempt: number;
+  at: string;
+  durationMs: number;
+  outcome: AttemptRecord["outcome"];
+  error: string | null;
+  targetStatus: number | null;
+  consent: ConsentDecision | null;
+}
+
+/** `GET /admin/events/<id>` (the body stays inside: the API shows it only on demand). */
+export interface EventDetail {
+  event: StoredEvent & { tenant: string | null; traceId: string | null };
+  deliveries: {
+    connector: string;
+    status: DeliveryStatus;
+    attempts: AttemptView[];
+    nextAttemptAt: string | null;
+    lastError: string | null;
+    updatedAt: string;
+  }[];
+  body: Uint8Array;
+}
+
+export interface ActivityQuery {
+  from: Date;
+  to: Date;
+  bucketMs: number;
+}
+
+/** Counts per time bucket (ISO start): events received, and attempts per connector by outcome. */
+export interface EventActivity {
+  bucketMs: number;
+  events: { t: string; n: number }[];
+  deliveries: Record<
+    string,
+    { t: string; delivered: number; skipped: number; retry: number; dead: number }[]
+  >;
 }
 
 export interface StoreStats {
@@ -75,6 +139,8 @@ export interface LeasedDelivery {
     contactId: string | null;
     receivedAt: Date;
     body: Uint8Array;
+    /** W3C `traceparent` of the ingest span, when it was traced. */
+    traceparent: string | null;
   };
 }
 
@@ -85,11 +151,19 @@ export interface AppliedConsent {
   event: LeasedDelivery["event"] | undefined;
 }
 
+/** The consent decision behind a preference event's attempt (shown in the console). */
+export type ConsentDecision =
+  | { value: boolean; from: "engage-api" | "payload" }
+  | { supersededBy: string; reason: string };
+
 export interface AttemptRecord {
   startedAt: Date;
   durationMs: number;
   outcome: "delivered" | "skipped" | "retry" | "dead";
   error?: string | undefined;
+  /** HTTP status the target answered, when the connector knows it. */
+  targetStatus?: number | undefined;
+  consent?: ConsentDecision | undefined;
 }
 
 export interface DeliveryUpdate {
@@ -130,6 +204,12 @@ export interface ReplayQuery {
   eventId?: string | undefined;
   status?: "dead" | "skipped" | "delivered" | undefined;
   connector?: string | undefined;
+  /** Events received at or after. */
+  since?: Date | undefined;
+  /** Events received before. */
+  until?: Date | undefined;
+  /** Count what would be re-queued, change nothing. */
+  dryRun?: boolean | undefined;
 }
 
 export interface Store {
@@ -166,13 +246,20 @@ export interface Store {
   /** The last preference applied for (connector, contact, channel), if any. */
   appliedConsent(connector: string, contactId: string, channel: string): Promise<AppliedConsent | undefined>;
   listDeliveries(query: DeliveryQuery): Promise<StoredDelivery[]>;
-  /** Re-queues matching finished deliveries (attempt count restarts, history is kept). Returns how many. */
+  /** Re-queues matching finished deliveries (attempt count restarts, history is kept). Returns how many (would be, with `dryRun`). */
   replay(query: ReplayQuery, now?: Date): Promise<number>;
   /** Deletes events received before `before` whose deliveries are all finished. Returns how many. */
   purge(before: Date): Promise<number>;
   /** Erases every event, delivery, attempt and consent record of one contact. Returns events erased. */
   forgetContact(contactId: string): Promise<number>;
+  /** Matching events, newest first (a page of `listEvents`). */
   listEvents(query: EventQuery): Promise<StoredEvent[]>;
+  /** Matching events, newest first, a page at a time. Rejects with a RangeError for a foreign cursor. */
+  findEvents(query: EventQuery): Promise<EventPage>;
+  /** One event (by Engage event id or svix id; the newest if several sources share it) with its deliveries and attempts. */
+  eventDetail(id: string): Promise<EventDetail | undefined>;
+  /** Events received and attempts made per time bucket (the console's charts). */
+  activity(query: ActivityQuery): Promise<EventActivity>;
   stats(now?: Date): Promise<StoreStats>;
   close(): Promise<void>;
 }

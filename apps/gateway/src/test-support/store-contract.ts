@@ -211,6 +211,206 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
       ]);
     });
 
+    it("finds events by id, svix id or contact, by filters and time range, a page at a time", async () => {
+      const { store } = await open();
+      const t0 = Date.parse("2026-11-01T10:00:00Z");
+      const at = (minutes: number) => new Date(t0 + minutes * 60_000);
+      // Two events in the same millisecond: the cursor must tell them apart.
+      await store.insertEvent(event("f1", { contactId: "42", receivedAt: at(0), connectors: ["targetA"] }));
+      await store.insertEvent(
+        event("f2", { contactId: "42", receivedAt: at(0), connectors: ["targetA", "targetB"] }),
+      );
+      await store.insertEvent(event("f3", { contactId: "43", receivedAt: at(5), type: "loyalty.addPoints" }));
+      await store.insertEvent(
+        event("f4", { contactId: "42", receivedAt: at(9), source: "shop", connectors: [] }),
+      );
+      await store.insertEvent(
+        event("f5", { contactId: null as never, receivedAt: at(10), status: "ignored" }),
+      );
+      const ids = async (q: Parameters<Store["findEvents"]>[0]) =>
+        (await store.findEvents(q)).items.map((e) => e.svixId);
+
+      expect(await ids({ limit: 0 })).toEqual(["f5", "f4", "f3", "f2", "f1"]);
+      expect(await ids({ id: "e-f3", limit: 10 })).toEqual(["f3"]);
+      expect(await ids({ id: "f3", limit: 10 })).toEqual(["f3"]);
+      // Exact: a contact id that only starts the same finds nothing; a number finds its text.
+      expect(await ids({ contactId: "4", limit: 10 })).toEqual([]);
+      expect(await ids({ contactId: " 42 ", limit: 10 })).toEqual(["f4", "f2", "f1"]);
+      expect(await ids({ contactId: "42", source: "engage", limit: 10 })).toEqual(["f2", "f1"]);
+      expect(await ids({ type: "loyalty.addPoints", limit: 10 })).toEqual(["f3"]);
+      expect(await ids({ status: "ignored", limit: 10 })).toEqual(["f5"]);
+      expect(await ids({ connector: "targetB", limit: 10 })).toEqual(["f5", "f3", "f2"]);
+      expect(await ids({ since: at(5), until: at(10), limit: 10 })).toEqual(["f4", "f3"]);
+
+      // Paged newest first; the last page says so.
+      const first = await store.findEvents({ limit: 2 });
+      expect(first.items.map((e) => e.svixId)).toEqual(["f5", "f4"]);
+      expect(first.nextCursor).toEqual(expect.any(String));
+      const second = await store.findEvents({ limit: 2, cursor: first.nextCursor ?? "" });
+      expect(second.items.map((e) => e.svixId)).toEqual(["f3", "f2"]);
+      const third = await store.findEvents({ limit: 2, cursor: second.nextCursor ?? "" });
+      expect(third).toEqual({ items: [expect.objectContaining({ svixId: "f1" })], nextCursor: null });
+      // A cursor with a filter keeps the filter.
+      const page = await store.findEvents({ contactId: "42", limit: 1, cursor: first.nextCursor ?? "" });
+      expect(page.items.map((e) => e.svixId)).toEqual(["f2"]);
+      await expect(store.findEvents({ limit: 2, cursor: "not-a-cursor" })).rejects.toThrow(RangeError);
+
+      // Filtering by a delivery's status.
+      const [leased] = await lease(store, "w1", at(20));
+      await store.complete("w1", [{ deliveryId: leased?.deliveryId ?? "", status: "dead", error: "gone" }]);
+      expect(await ids({ deliveryStatus: "dead", limit: 10 })).toEqual([leased?.event.svixId]);
+      await store.close();
+    });
+
+    it("shows one event with every delivery and attempt, its trace id, status code and consent decision", async () => {
+      const { store } = await open();
+      const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+      await store.insertEvent(
+        event("d1", { tenant: "acme-se", traceparent, connectors: ["targetA", "targetB"] }),
+      );
+      expect(await store.eventDetail("nope")).toBeUndefined();
+      const leased = [...(await lease(store)), ...(await store.leaseDue("targetB", 10, "w1", 60_000))];
+      const a = leased.find((l) => l.connector === "targetA");
+      const b = leased.find((l) => l.connector === "targetB");
+      expect(a?.event.traceparent).toBe(traceparent);
+      const started = new Date("2026-11-01T10:00:00.000Z");
+      const next = new Date(Date.now() + 60_000);
+      await store.complete("w1", [
+        {
+          deliveryId: a?.deliveryId ?? "",
+          status: "delivered",
+          attempt: {
+            startedAt: started,
+            durationMs: 12,
+            outcome: "delivered",
+            targetStatus: 200,
+            consent: { value: false, from: "engage-api" },
+          },
+        },
+        {
+          deliveryId: b?.deliveryId ?? "",
+          status: "retrying",
+          error: "503 from target",
+          nextAttemptAt: next,
+          attempt: {
+            startedAt: started,
+            durationMs: 30,
+            outcome: "retry",
+            error: "503 from target",
+            targetStatus: 503,
+          },
+        },
+      ]);
+      const detail = await store.eventDetail("e-d1");
+      expect(await store.eventDetail("d1")).toEqual(detail);
+      expect(detail?.event).toMatchObject({
+        id: "e-d1",
+        svixId: "d1",
+        source: "engage",
+        contactId: "c-1",
+        tenant: "acme-se",
+        traceId: "0af7651916cd43dd8448eb211c80319c",
+      });
+      expect(Buffer.from(detail?.body ?? []).toString()).toBe('{"id":"d1"}');
+      expect(detail?.deliveries).toEqual([
+        {
+          connector: "targetA",
+          status: "delivered",
+          attempts: [
+            {
+              attempt: 1,
+              at: started.toISOString(),
+              durationMs: 12,
+              outcome: "delivered",
+              error: null,
+              targetStatus: 200,
+              consent: { value: false, from: "engage-api" },
+            },
+          ],
+          nextAttemptAt: null,
+          lastError: null,
+          updatedAt: expect.any(String),
+        },
+        {
+          connector: "targetB",
+          status: "retrying",
+          attempts: [
+            {
+              attempt: 1,
+              at: started.toISOString(),
+              durationMs: 30,
+              outcome: "retry",
+              error: "503 from target",
+              targetStatus: 503,
+              consent: null,
+            },
+          ],
+          nextAttemptAt: next.toISOString(),
+          lastError: "503 from target",
+          updatedAt: expect.any(String),
+        },
+      ]);
+      await store.close();
+    });
+
+    it("counts events and attempts per time bucket, zero-filled, per connector and outcome", async () => {
+      const { store } = await open();
+      const t0 = Date.parse("2026-11-01T10:00:00Z");
+      const at = (minutes: number, seconds = 0) => new Date(t0 + minutes * 60_000 + seconds * 1000);
+      await store.insertEvent(event("a1", { receivedAt: at(0, 5), connectors: ["targetA"] }));
+      await store.insertEvent(event("a2", { receivedAt: at(0, 50), connectors: ["targetA"] }));
+      await store.insertEvent(event("a3", { receivedAt: at(2, 1), connectors: ["targetA"] }));
+      const leased = await lease(store, "w1", at(3));
+      await store.complete(
+        "w1",
+        leased.map((l, i) => ({
+          deliveryId: l.deliveryId,
+          status: i === 0 ? "dead" : "delivered",
+          attempt: { startedAt: at(3, i), durationMs: 1, outcome: i === 0 ? "dead" : "delivered" },
+        })),
+      );
+      const activity = await store.activity({ from: at(0), to: at(4), bucketMs: 60_000 });
+      expect(activity.events).toEqual([
+        { t: at(0).toISOString(), n: 2 },
+        { t: at(1).toISOString(), n: 0 },
+        { t: at(2).toISOString(), n: 1 },
+        { t: at(3).toISOString(), n: 0 },
+      ]);
+      expect(activity.deliveries.targetA?.map((b) => [b.delivered, b.dead])).toEqual([
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [2, 1],
+      ]);
+      await store.close();
+    });
+
+    it("replays by connector, status and time range, and counts first with a dry run", async () => {
+      const { store } = await open();
+      const t0 = Date.parse("2026-11-01T10:00:00Z");
+      for (const [i, minutes] of [0, 10, 20].entries())
+        await store.insertEvent(event(`b${i}`, { receivedAt: new Date(t0 + minutes * 60_000) }));
+      const later = new Date(t0 + 3_600_000);
+      const leased = [
+        ...(await lease(store, "w1", later)),
+        ...(await store.leaseDue("targetB", 10, "w1", 60_000, later)),
+      ];
+      await store.complete(
+        "w1",
+        leased.map((l) => ({ deliveryId: l.deliveryId, status: "dead" as const, error: "x" })),
+      );
+      const range = { since: new Date(t0 + 5 * 60_000), until: new Date(t0 + 30 * 60_000) };
+      expect(await store.replay({ status: "dead", connector: "targetA", ...range, dryRun: true })).toBe(2);
+      expect(await store.listDeliveries({ status: "dead", limit: 0 })).toHaveLength(6);
+      expect(await store.replay({ status: "dead", connector: "targetA", ...range })).toBe(2);
+      expect(await store.listDeliveries({ status: "pending", limit: 0 })).toMatchObject([
+        { connector: "targetA" },
+        { connector: "targetA" },
+      ]);
+      expect(await store.replay({ status: "dead", dryRun: true })).toBe(4);
+      await store.close();
+    });
+
     it("keeps the consent with the greatest order key and the event that carried it", async () => {
       const { store } = await open();
       await store.insertEvent(event("k1", { connectors: ["targetA"] }));
