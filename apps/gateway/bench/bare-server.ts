@@ -10,17 +10,12 @@
  * Prints `listening <port>` on stdout once it accepts connections; stops on SIGTERM and SIGINT.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { createVerifier, WebhookVerificationError } from "@engage-bridge/core";
+import { WebhookVerificationError } from "@engage-bridge/core";
+import { benchVerifier, serveForBench } from "./bench-server.ts";
 
 const BODY_LIMIT = 1024 * 1024;
 
-const secret = process.env.BENCH_SECRET;
-if (!secret) {
-  process.stderr.write("bare-server: BENCH_SECRET is required\n");
-  process.exit(1);
-}
-const verifier = createVerifier({ secrets: [secret] });
+const verifier = benchVerifier("bare-server");
 
 function answer(res: ServerResponse, status: number, body?: object, close = false): void {
   if (close) res.setHeader("connection", "close");
@@ -78,18 +73,4 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   req.on("error", () => res.destroy());
 }
 
-const server = createServer(handle);
-// Same socket timeouts as the gateway, so that only the request path differs.
-server.requestTimeout = 30_000;
-server.headersTimeout = 20_000;
-server.keepAliveTimeout = 5_000;
-server.listen(Number(process.env.PORT ?? 0), "127.0.0.1", () => {
-  process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
-});
-
-const stop = () => {
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-};
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
+serveForBench(createServer(handle));

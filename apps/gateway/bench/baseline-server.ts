@@ -7,16 +7,12 @@
  *
  * Prints `listening <port>` on stdout once it accepts connections.
  */
-import type { AddressInfo } from "node:net";
-import { createVerifier, WebhookVerificationError } from "@engage-bridge/core";
+import { createServer } from "node:http";
+import { WebhookVerificationError } from "@engage-bridge/core";
 import express from "express";
+import { benchVerifier, serveForBench } from "./bench-server.ts";
 
-const secret = process.env.BENCH_SECRET;
-if (!secret) {
-  process.stderr.write("baseline-server: BENCH_SECRET is required\n");
-  process.exit(1);
-}
-const verifier = createVerifier({ secrets: [secret] });
+const verifier = benchVerifier("baseline-server");
 
 const app = express();
 app.disable("x-powered-by");
@@ -35,17 +31,4 @@ app.post("/webhooks/:source", express.raw({ type: () => true, limit: "1mb" }), (
   res.status(204).end();
 });
 
-const server = app.listen(Number(process.env.PORT ?? 0), "127.0.0.1", () => {
-  // Same socket timeouts as the gateway, so that only the request path differs.
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 20_000;
-  server.keepAliveTimeout = 5_000;
-  process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
-});
-
-const stop = () => {
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-};
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
+serveForBench(createServer(app));

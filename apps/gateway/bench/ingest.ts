@@ -84,6 +84,7 @@ import {
   GATEWAY_DIR,
   TEST_SECRET,
   tempDir,
+  waitUntilReady,
   writeChildConfig,
 } from "../src/test-support/harness.ts";
 import { startTestPostgres, type TestPostgres } from "../src/test-support/postgres.ts";
@@ -585,8 +586,6 @@ function stopChild(child: ChildProcess): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Targets
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** bare (`node:http`) or express: a verify-and-204 server as a child process, measured, stopped. */
 async function runVerifyServer(kind: "bare" | "express"): Promise<Measured> {
   const port = await freePort();
@@ -667,22 +666,7 @@ async function startGatewayProcess(
     closeSync(fd); // the child has its own copy
   }
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`gateway exited early:\n${logTail(logFile)}`);
-    try {
-      const res = await fetch(`${url}/readyz`);
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`gateway did not become ready:\n${logTail(logFile)}`);
-    }
-    await sleep(50);
-  }
+  await waitUntilReady(child, url, () => logTail(logFile));
   return { child, pid: child.pid ?? -1, url, logFile };
 }
 

@@ -15,7 +15,6 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
   SAMPLE_CONTACT_ID,
-  SAMPLE_PAYLOAD_KEY,
   type SandboxTarget,
   sampleEvent,
   startFakeWebhookReceiver,
@@ -24,7 +23,13 @@ import { chromium } from "playwright-core";
 import { builtinSandboxes } from "../src/connectors/builtin.ts";
 import { SANDBOX_EMAIL, startSandboxEngageApi } from "../src/sandbox.ts";
 import { CHROMIUM, CHROMIUM_FLAGS } from "../src/test-support/chromium.ts";
-import { GATEWAY_DIR, startTestGateway, TEST_SECRET, tempDir, waitFor } from "../src/test-support/harness.ts";
+import {
+  GATEWAY_DIR,
+  sandboxLikeSources,
+  startTestGateway,
+  tempDir,
+  waitFor,
+} from "../src/test-support/harness.ts";
 import { buildConsole } from "./build-console.ts";
 
 const { values } = parseArgs({ options: { minutes: { type: "string", default: "0" } } });
@@ -52,13 +57,7 @@ for (const { connector, sandbox } of await builtinSandboxes()) {
   targets.push([connector.name, await sandbox({ contact: { id: SAMPLE_CONTACT_ID, email: SANDBOX_EMAIL } })]);
 }
 const gw = await startTestGateway({
-  sources: {
-    engage: {
-      signingSecrets: [TEST_SECRET],
-      payloadKey: SAMPLE_PAYLOAD_KEY,
-      engageApi: { baseUrl: engage.url, apiKey: engage.apiKey },
-    },
-  },
+  sources: sandboxLikeSources(engage),
   connectors: {
     ...Object.fromEntries(targets.map(([name, t]) => [name, t.config])),
     webhook: { url: receiver.url, secret: receiver.secret },

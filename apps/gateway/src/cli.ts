@@ -360,7 +360,7 @@ program
   .action(async (id: string, opts: { config?: string; json?: boolean }) => {
     const found = await withStore(opts.config, (store) => store.eventDetail(id));
     if (!found) {
-      process.stderr.write(`engage-bridge: no event with id or svix id ${id}\n`);
+      err(`engage-bridge: no event with id or svix id ${id}`);
       process.exit(1);
     }
     const { body: _body, ...detail } = found;

@@ -1,7 +1,7 @@
-import { loadSamples, SAMPLE_CONTACT_ID, SAMPLE_PAYLOAD_KEY } from "@engage-bridge/testkit";
+import { loadSamples, SAMPLE_CONTACT_ID } from "@engage-bridge/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { SANDBOX_EMAIL, startSandboxEngageApi } from "../sandbox.ts";
-import { startTestGateway, TEST_SECRET, waitFor } from "../test-support/harness.ts";
+import { sandboxLikeSources, startTestGateway, waitFor } from "../test-support/harness.ts";
 import { BUILTIN_CONNECTORS, builtinSandboxes } from "./builtin.ts";
 
 /**
@@ -39,13 +39,7 @@ describe("every built-in connector through the gateway", () => {
       cleanups.push(() => target.close());
       const before = JSON.stringify(target.state());
       const gw = await startTestGateway({
-        sources: {
-          engage: {
-            signingSecrets: [TEST_SECRET],
-            payloadKey: SAMPLE_PAYLOAD_KEY,
-            engageApi: { baseUrl: engage.url, apiKey: engage.apiKey },
-          },
-        },
+        sources: sandboxLikeSources(engage),
         connectors: { [connector.name]: target.config },
       });
       cleanups.push(() => gw.stop());

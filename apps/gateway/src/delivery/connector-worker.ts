@@ -421,22 +421,24 @@ export class ConnectorWorker {
       }
       const nextAttemptAt = new Date(Date.now() + nextDelayMs(policy, Math.max(1, attempts), result.delayMs));
       const giveUp = giveUpReason(policy, attempts, entry.leased.queuedAt, nextAttemptAt);
-      // The attempt that used up the policy is the one that killed the delivery: it says so.
-      return giveUp
-        ? {
-            deliveryId: entry.leased.deliveryId,
-            status: "dead",
-            error: `${giveUp}: ${result.reason}`,
-            attempt: { ...attempt, outcome: "dead", error: `${giveUp}: ${result.reason}` },
-          }
-        : {
-            deliveryId: entry.leased.deliveryId,
-            status: "retrying",
-            error: result.reason,
-            nextAttemptAt,
-            attempt,
-            countsAsAttempt: !throttled,
-          };
+      if (giveUp) {
+        // The attempt that used up the policy is the one that killed the delivery: it says so.
+        const error = `${giveUp}: ${result.reason}`;
+        return {
+          deliveryId: entry.leased.deliveryId,
+          status: "dead",
+          error,
+          attempt: { ...attempt, outcome: "dead", error },
+        };
+      }
+      return {
+        deliveryId: entry.leased.deliveryId,
+        status: "retrying",
+        error: result.reason,
+        nextAttemptAt,
+        attempt,
+        countsAsAttempt: !throttled,
+      };
     });
   }
 

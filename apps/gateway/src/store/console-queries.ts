@@ -1,6 +1,5 @@
 import { normalizeContactId } from "./contact-of.ts";
-import type { Row } from "./rows.ts";
-import { toStoredEvent } from "./rows.ts";
+import { iso, nextAttemptOf, type Row, toStoredEvent } from "./rows.ts";
 import type {
   ActivityQuery,
   ConsentDecision,
@@ -134,7 +133,6 @@ export function attemptsOfSql(ref: number): SqlQuery {
   };
 }
 
-const iso = (ms: unknown) => new Date(Number(ms)).toISOString();
 const traceIdOf = (traceparent: unknown) =>
   typeof traceparent === "string" ? (/^[\da-f]{2}-([\da-f]{32})-/.exec(traceparent)?.[1] ?? null) : null;
 
@@ -156,7 +154,6 @@ export function toEventDetail(event: Row, deliveries: readonly Row[], attempts: 
     },
     deliveries: deliveries.map((d) => {
       const status = d.status as DeliveryStatus;
-      const open = status === "pending" || status === "retrying";
       return {
         connector: String(d.connector),
         status,
@@ -171,7 +168,7 @@ export function toEventDetail(event: Row, deliveries: readonly Row[], attempts: 
             targetStatus: a.target_status == null ? null : Number(a.target_status),
             consent: consentOf(a.detail),
           })),
-        nextAttemptAt: open ? iso(d.next_attempt_at) : null,
+        nextAttemptAt: nextAttemptOf(status, d.next_attempt_at),
         lastError: (d.last_error as string | null) ?? null,
         updatedAt: iso(d.updated_at),
       };

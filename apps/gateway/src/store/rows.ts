@@ -37,7 +37,11 @@ export function whereOf(
 export const attemptDetail = (attempt: AttemptRecord): string | null =>
   attempt.consent ? JSON.stringify({ consent: attempt.consent }) : null;
 
-const iso = (ms: unknown) => new Date(Number(ms)).toISOString();
+export const iso = (ms: unknown) => new Date(Number(ms)).toISOString();
+
+/** When an open (pending or retrying) delivery is next tried; null once it is finished. */
+export const nextAttemptOf = (status: DeliveryStatus, nextAttemptAt: unknown): string | null =>
+  status === "pending" || status === "retrying" ? iso(nextAttemptAt) : null;
 
 export function toLeasedEvent(r: Row): LeasedDelivery["event"] {
   return {
@@ -67,14 +71,13 @@ export function toStoredEvent(r: Row): StoredEvent {
 
 export function toStoredDelivery(r: Row): StoredDelivery {
   const status = r.status as DeliveryStatus;
-  const open = status === "pending" || status === "retrying";
   return {
     eventId: String(r.event_id),
     connector: String(r.connector),
     status,
     attempts: Number(r.attempts),
     lastError: (r.last_error as string | null) ?? null,
-    nextAttemptAt: open ? iso(r.next_attempt_at) : null,
+    nextAttemptAt: nextAttemptOf(status, r.next_attempt_at),
     updatedAt: iso(r.updated_at),
   };
 }

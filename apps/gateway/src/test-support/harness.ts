@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { signedHeaders } from "@engage-bridge/testkit";
+import { SAMPLE_PAYLOAD_KEY, signedHeaders } from "@engage-bridge/testkit";
 import { parseConfig } from "../config/load.ts";
 import { BUILTIN_CONNECTORS } from "../connectors/builtin.ts";
 import { type AnyConnector, makeRegistry } from "../connectors/registry.ts";
@@ -103,6 +103,18 @@ export function signed(body: string | Buffer, options: PostOptions = {}): Record
     timestamp: options.timestamp,
   });
 }
+
+/**
+ * Sandbox mode's source for a test gateway: signed by TEST_SECRET, the sample payload key, and the
+ * given fake Engage API for contact lookups (the recommended setup: Engage's current values).
+ */
+export const sandboxLikeSources = (engage: { url: string; apiKey: string }) => ({
+  engage: {
+    signingSecrets: [TEST_SECRET],
+    payloadKey: SAMPLE_PAYLOAD_KEY,
+    engageApi: { baseUrl: engage.url, apiKey: engage.apiKey },
+  },
+});
 
 /**
  * Starts a real gateway on a random port with a temporary SQLite store. `config` is merged over a
@@ -227,23 +239,31 @@ export async function spawnGateway(
     child.on("exit", (code, signal) => resolve(code ?? signal ?? -1)),
   );
   const url = `http://127.0.0.1:${port}`;
+  await waitUntilReady(child, url, () => output);
+  return { child, pid: child.pid ?? -1, url, output: () => output, exited };
+}
+
+/**
+ * Waits until a gateway child's `/readyz` answers 200. Throws, with what it wrote (`output`), when it
+ * exits first or is not ready within 20 s (then it is killed).
+ */
+export async function waitUntilReady(child: ChildProcess, url: string, output: () => string): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`gateway exited early:\n${output}`);
+      throw new Error(`gateway exited early:\n${output()}`);
     try {
       const res = await fetch(`${url}/readyz`);
-      if (res.ok) break;
+      if (res.ok) return;
     } catch {
       // not listening yet
     }
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
-      throw new Error(`gateway did not become ready:\n${output}`);
+      throw new Error(`gateway did not become ready:\n${output()}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { child, pid: child.pid ?? -1, url, output: () => output, exited };
 }
 
 /** Polls `check` until it returns a truthy value (or throws after `timeoutMs`). */
