@@ -31,6 +31,8 @@
  *                      ~30 MB less RSS). Build it from the same source first.
  *   BENCH_GATEWAY_NODE_OPTIONS  NODE_OPTIONS for the gateway children only, e.g.
  *                      "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them
+ *   BENCH_GATEWAY_NODE_ARGS  Node and V8 flags for the gateway children's command line, before the
+ *                      entry, space-separated: the flags NODE_OPTIONS refuses, e.g. "--trace-gc"
  *   PG_BIN, TEST_DATABASE_URL   where PostgreSQL is (see src/test-support/postgres.ts)
  *
  * Every request carries a unique svix-id (the gateway deduplicates on it), a unique event id and a
@@ -110,6 +112,8 @@ const GATEWAY_ENTRY = (() => {
   process.stderr.write(`BENCH_GATEWAY_ENTRY must be src or dist, got ${JSON.stringify(which)}\n`);
   process.exit(2);
 })();
+/** Flags for the gateway children's command line (those NODE_OPTIONS refuses, such as --trace-gc). */
+const GATEWAY_NODE_ARGS = (process.env.BENCH_GATEWAY_NODE_ARGS ?? "").split(" ").filter(Boolean);
 /** LOG_LEVEL for the gateways; undefined: not set, the gateway's own default (info). */
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || undefined;
 const DEFAULT_LOG_LEVEL = "info";
@@ -658,10 +662,14 @@ async function startGatewayProcess(
   const fd = openSync(logFile, "a");
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [GATEWAY_ENTRY, "start", "--config", configFile, ...args], {
-      env,
-      stdio: ["ignore", fd, fd],
-    });
+    child = spawn(
+      process.execPath,
+      [...GATEWAY_NODE_ARGS, GATEWAY_ENTRY, "start", "--config", configFile, ...args],
+      {
+        env,
+        stdio: ["ignore", fd, fd],
+      },
+    );
   } finally {
     closeSync(fd); // the child has its own copy
   }

@@ -1,5 +1,6 @@
-// First: starts tracing (when configured) before the imports below load the connector SDKs.
-import "./tracing-preload.ts";
+// First: tunes the heap and starts tracing (when configured) before the imports below load the
+// gateway and the connector SDKs.
+import "./start-preload.ts";
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";

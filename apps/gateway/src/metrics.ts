@@ -4,6 +4,24 @@ import type { Store } from "./store/store.ts";
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/**
+ * Memoizes a metric's bound child by its label values. prom-client resolves a labels object on every
+ * `inc`/`observe` (it hashes the sorted keys), which shows on a path taken tens of thousands of times a
+ * second. The values must come from a bounded set (configured names, status codes).
+ */
+export function boundBy<T>(bind: (...values: string[]) => T): (...values: string[]) => T {
+  const bound = new Map<string, T>();
+  return (...values) => {
+    const key = values.join("\u0000");
+    let child = bound.get(key);
+    if (child === undefined) {
+      child = bind(...values);
+      bound.set(key, child);
+    }
+    return child;
+  };
+}
+
 /** One registry per gateway instance (tests run several in one process). */
 export function createMetrics(store: Store) {
   const registry = new Registry();

@@ -27,7 +27,7 @@ import {
  *
  * Why `require` and not `import`: the http instrumentation patches `http`/`https` when CommonJS code
  * requires them (require-in-the-middle). The connector SDKs are CommonJS and require `http` when they
- * load, so the SDK must be started before they load: `cli.ts` imports `./tracing-preload.ts` first,
+ * load, so the SDK must be started before they load: `cli.ts` imports `./start-preload.ts` first,
  * and its module body starts tracing synchronously, before any later import of cli.ts is evaluated.
  * An `await import()` there would not hold the later imports back. ESM-only libraries would need the
  * `--import` loader hook of @opentelemetry/instrumentation (opentelemetry-js doc/esm-support.md);

@@ -5,7 +5,7 @@ import type { Metrics } from "../metrics.ts";
 import type { Store } from "../store/store.ts";
 import { adminRouter } from "./admin.ts";
 import { sendError } from "./errors.ts";
-import { type IngestOptions, ingestRouter } from "./ingest.ts";
+import { type IngestOptions, mountIngestRoutes } from "./ingest.ts";
 
 export interface AppOptions extends IngestOptions {
   trustProxy: boolean | number | string | readonly string[];
@@ -57,8 +57,9 @@ export function createApp(options: AppOptions): express.Express {
     },
   });
   app.use((req: Request, res: Response, next: NextFunction) => {
-    const given = req.get("x-request-id");
-    const id = given && REQUEST_ID.test(given) ? given : `${boot}_${(++counter).toString(36)}`;
+    const given = req.headers["x-request-id"];
+    const id =
+      typeof given === "string" && REQUEST_ID.test(given) ? given : `${boot}_${(++counter).toString(36)}`;
     (req as Request & { reqId: string }).reqId = id;
     res.setHeader("x-request-id", id);
     if (debug) {
@@ -79,7 +80,7 @@ export function createApp(options: AppOptions): express.Express {
   });
 
   // The webhook route first: it carries almost all traffic.
-  app.use(ingestRouter(options));
+  mountIngestRoutes(app, options);
   if (options.adminToken) {
     app.use(
       adminRouter({

@@ -1,9 +1,9 @@
 import { WebhookVerificationError } from "@engage-bridge/core";
 import { context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import express, { type NextFunction, type Request, type Response, Router } from "express";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import type { Router as EventRouter } from "../connectors/routing.ts";
 import { type Logger, maskContactId } from "../logger.ts";
-import type { Metrics } from "../metrics.ts";
+import { boundBy, type Metrics } from "../metrics.ts";
 import type { InsertOutcome, Store } from "../store/store.ts";
 import { traceparentOf, tracer } from "../tracing.ts";
 import { classify } from "./classify.ts";
@@ -25,7 +25,7 @@ export interface IngestOptions {
   onStored?: (connectors: readonly string[]) => void;
 }
 
-type Locals = { source: PreparedSource; started: bigint; span: Span };
+type Locals = { source: PreparedSource; span: Span };
 
 /**
  * Tracing (a no-op unless tracing.ts started the SDK): one `engage-bridge.ingest` span per webhook
@@ -75,18 +75,27 @@ const failSpan = (span: Span, error: unknown) => {
   span.end();
 };
 
+const reqIdOf = (req: Request): string | undefined => (req as Request & { reqId?: string }).reqId;
+
 const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
-export function ingestRouter(options: IngestOptions): Router {
+/**
+ * Mounts the webhook routes on the app itself, not on a nested Router: a mounted router costs every
+ * request a second dispatch (closures, prefix trimming, params merging), ~15 % of the webhook path's
+ * allocations under load (docs/benchmarks.md).
+ */
+export function mountIngestRoutes(router: Express, options: IngestOptions): void {
   const { sources, store, metrics } = options;
-  // Labelled counters bound once per source: resolving labels on every request shows at high rates.
-  const received = new Map(
-    [...sources.keys()].map((name) => [name, metrics.received.labels({ source: name })]),
-  );
+  // Labelled metrics bound once per label values: resolving labels on every request shows at high rates.
+  const received = boundBy((source) => metrics.received.labels({ source }));
+  const accepted = boundBy((source, outcome, status) => metrics.accepted.labels({ source, outcome, status }));
+  const ingestSeconds = boundBy((source, code) => metrics.ingestSeconds.labels({ source, code }));
   // Log lines are built only when their level is on (the level does not change while running).
-  const logInfo = options.logger.isLevelEnabled("info");
+  // The per-event lines name the request id themselves: a child logger per request (req.log, for
+  // the rare lines) would cost more than the line.
+  const logger = options.logger;
+  const logInfo = logger.isLevelEnabled("info");
   const inflight = new InflightBudget(options.maxInflightBytes ?? 64 * 1024 * 1024);
-  const router = Router();
   const rawBody = express.raw({ type: () => true, limit: options.bodyLimit, inflate: false });
   // One routing closure per source, made once: the source is part of what a filter may match.
   const connectorsFor = new Map(
@@ -111,7 +120,7 @@ export function ingestRouter(options: IngestOptions): Router {
       "engage_bridge.ingest.outcome": "rejected",
       "engage_bridge.ingest.reason": reason,
     });
-    if (logInfo) (req as Request & { log: Logger }).log.info({ source, status, reason }, "webhook rejected");
+    if (logInfo) logger.info({ reqId: reqIdOf(req), source, status, reason }, "webhook rejected");
     sendError(res, status, error, message);
   };
 
@@ -137,12 +146,12 @@ export function ingestRouter(options: IngestOptions): Router {
   };
 
   const acknowledgeDuplicate = (req: Request, res: Response, source: PreparedSource, status: string) => {
-    metrics.accepted.inc({ source: source.name, outcome: "duplicate", status });
+    accepted(source.name, "duplicate", status).inc();
     spanOf(res)?.setAttributes({
       "engage_bridge.ingest.outcome": "duplicate",
       "engage_bridge.event.status": status,
     });
-    if (logInfo) (req as Request & { log: Logger }).log.info({ source: source.name }, "webhook duplicate");
+    if (logInfo) logger.info({ reqId: reqIdOf(req), source: source.name }, "webhook duplicate");
     res.status(204).end();
   };
 
@@ -150,19 +159,22 @@ export function ingestRouter(options: IngestOptions): Router {
     "/webhooks/:source",
     (req, res, next) => {
       const started = process.hrtime.bigint();
-      res.locals.started = started;
       const span = startIngestSpan(res);
       const source = sources.get(String(req.params.source));
-      res.on("finish", () => {
-        metrics.ingestSeconds.observe(
-          { source: source?.name ?? "unknown", code: String(res.statusCode) },
+      // One listener per request for what follows the answer: the in-flight bytes are given back
+      // however the request ends; the duration is observed for an answer that was sent.
+      let release: (() => void) | undefined;
+      res.on("close", () => {
+        release?.();
+        if (!res.writableFinished) return;
+        ingestSeconds(source?.name ?? "unknown", String(res.statusCode)).observe(
           Number(process.hrtime.bigint() - started) / 1e9,
         );
       });
       if (!source) return reject(req, res, 404, "unknown_source", "no such webhook source");
       res.locals.source = source;
       span.setAttribute("engage_bridge.source", source.name);
-      received.get(source.name)?.inc();
+      received(source.name).inc();
       // The IP check needs no body: a refused client never gets to send (or have us buffer) one.
       if (source.ipAllowed && !source.ipAllowed(req.ip)) {
         res.setHeader("Connection", "close");
@@ -174,9 +186,7 @@ export function ingestRouter(options: IngestOptions): Router {
         res.setHeader("Connection", "close");
         return reject(req, res, 413, "payload_too_large", "body is larger than the limit");
       }
-      const release = inflight.reserve(
-        Number.isFinite(declared) && declared >= 0 ? declared : options.bodyLimit,
-      );
+      release = inflight.reserve(Number.isFinite(declared) && declared >= 0 ? declared : options.bodyLimit);
       if (!release) {
         res.setHeader("Retry-After", "1");
         res.setHeader("Connection", "close");
@@ -189,7 +199,6 @@ export function ingestRouter(options: IngestOptions): Router {
           "inflight_bytes",
         );
       }
-      res.on("close", release);
       next();
     },
     rawBody,
@@ -287,12 +296,13 @@ export function ingestRouter(options: IngestOptions): Router {
         if (stored) noteRedelivery(req, source.name, svixId, stored, body);
         return acknowledgeDuplicate(req, res, source, classified.status);
       }
-      metrics.accepted.inc({ source: source.name, outcome, status: classified.status });
+      accepted(source.name, outcome, classified.status).inc();
       ingestSpan?.setAttribute("engage_bridge.ingest.outcome", "accepted");
       if (classified.connectors.length > 0) options.onStored?.(classified.connectors);
       if (logInfo) {
-        (req as Request & { log: Logger }).log.info(
+        logger.info(
           {
+            reqId: reqIdOf(req),
             source: source.name,
             eventId: classified.eventId,
             eventType: classified.type,
@@ -329,5 +339,4 @@ export function ingestRouter(options: IngestOptions): Router {
     }
     next(error);
   });
-  return router;
 }
