@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { ConfigError, parseConfig } from "../../apps/gateway/src/config/load.ts";
 import type { GatewayConfig } from "../../apps/gateway/src/config/schema.ts";
 import { builtinRegistry } from "../../apps/gateway/src/connectors/builtin.ts";
+import { SERVER_NODE_FLAGS } from "../../apps/gateway/src/heap-tuning.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const read = (file: string) => readFileSync(join(ROOT, file), "utf8");
@@ -328,15 +329,21 @@ describe("Dockerfile", () => {
       "node",
       `Dockerfile: ENTRYPOINT must run node itself (PID 1 gets SIGTERM), got ${argv[0]}`,
     );
+    const flags = SERVER_NODE_FLAGS.length;
+    assert.deepEqual(
+      argv.slice(1, 1 + flags),
+      SERVER_NODE_FLAGS,
+      "Dockerfile: ENTRYPOINT must pass node the server's flags (SERVER_NODE_FLAGS, apps/gateway/src/heap-tuning.ts)",
+    );
     assert.equal(
-      argv[1],
+      argv[1 + flags],
       posix.join(target, BIN),
-      `Dockerfile: ENTRYPOINT runs ${argv[1]}, but ${DEPLOY_FOLDER} is copied to ${target} and the CLI is ${BIN} in it (apps/gateway/package.json bin)`,
+      `Dockerfile: ENTRYPOINT runs ${argv[1 + flags]}, but ${DEPLOY_FOLDER} is copied to ${target} and the CLI is ${BIN} in it (apps/gateway/package.json bin)`,
     );
     assert.equal(
       argv.length,
-      2,
-      "Dockerfile: ENTRYPOINT must be just node and the CLI (arguments go in CMD)",
+      2 + flags,
+      "Dockerfile: ENTRYPOINT must be just node, its flags and the CLI (arguments go in CMD)",
     );
   });
 
@@ -1155,8 +1162,15 @@ describe("deploy/systemd/engage-bridge.service", () => {
   const one = (key: string) => unit.get(`Service.${key}`)?.at(-1);
 
   test("ExecStart runs the deploy folder's CLI with node: start --config FILE", () => {
-    const exec = (one("ExecStart") ?? "").split(/\s+/);
-    assert.match(exec[0] ?? "", /\/node$/, `${file}: ExecStart must run node, got ${exec[0]}`);
+    const [node, ...rest] = (one("ExecStart") ?? "").split(/\s+/);
+    assert.match(node ?? "", /\/node$/, `${file}: ExecStart must run node, got ${node}`);
+    assert.deepEqual(
+      rest.slice(0, SERVER_NODE_FLAGS.length),
+      SERVER_NODE_FLAGS,
+      `${file}: ExecStart must pass node the server's flags (SERVER_NODE_FLAGS, apps/gateway/src/heap-tuning.ts)`,
+    );
+    // From here on as if node had no flags: exec[1] is the CLI.
+    const exec = [node, ...rest.slice(SERVER_NODE_FLAGS.length)];
     assert.equal(
       exec[1],
       posix.join("/opt/engage-bridge", BIN),

@@ -26,13 +26,15 @@
  *   BENCH_CONNECTIONS  concurrent keep-alive connections per target, in total (default 64)
  *   BENCH_LOG_LEVEL    LOG_LEVEL for the gateways (default: unset, i.e. the gateway's default, info,
  *                      which writes one line per stored event); e.g. warn to see what logging costs
- *   BENCH_GATEWAY_ENTRY  src (default): the gateways run src/cli.ts, types stripped by Node; dist: the
- *                      built dist/cli.js, as bin/engage-bridge.js runs it (no type stripper in memory:
- *                      ~30 MB less RSS). Build it from the same source first.
+ *   BENCH_GATEWAY_ENTRY  dist (default): the gateways run the built dist/cli.js, as bin/engage-bridge.js
+ *                      runs it in production (`pnpm bench:ingest` builds it first; a dist older than
+ *                      src is refused); src: src/cli.ts, types stripped by Node (~30 MB more RSS)
  *   BENCH_GATEWAY_NODE_OPTIONS  NODE_OPTIONS for the gateway children only, e.g.
  *                      "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them
  *   BENCH_GATEWAY_NODE_ARGS  Node and V8 flags for the gateway children's command line, before the
- *                      entry, space-separated: the flags NODE_OPTIONS refuses, e.g. "--trace-gc"
+ *                      entry, space-separated, instead of the default: the server's flags
+ *                      (SERVER_NODE_FLAGS in src/heap-tuning.ts, as the Dockerfile and the systemd
+ *                      unit pass them). "" runs without them; flags NODE_OPTIONS refuses (--trace-gc) go here
  *   PG_BIN, TEST_DATABASE_URL   where PostgreSQL is (see src/test-support/postgres.ts)
  *
  * Every request carries a unique svix-id (the gateway deduplicates on it), a unique event id and a
@@ -80,6 +82,7 @@ import { parseArgs, promisify } from "node:util";
 import { signWebhook } from "@engage-bridge/core";
 import { SAMPLE_EVENT_TYPES, sampleEvent } from "@engage-bridge/testkit";
 import autocannon from "autocannon";
+import { SERVER_NODE_FLAGS } from "../src/heap-tuning.ts";
 import {
   CLI_ENTRY,
   freePort,
@@ -93,27 +96,47 @@ import { startTestPostgres, type TestPostgres } from "../src/test-support/postgr
 
 const DURATION = positiveNumber("BENCH_DURATION", 10);
 const CONNECTIONS = Math.ceil(positiveNumber("BENCH_CONNECTIONS", 64));
+/** The newest modification time of a file under `dir` (ms). */
+function newestUnder(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
 /**
- * What the gateway children run: src (default) is `src/cli.ts` with types stripped by Node, as the
- * tests run it; dist is the built `dist/cli.js` that `bin/engage-bridge.js` runs in production
- * (without the type stripper, which holds ~30 MB of RSS). dist must have been built from this source.
+ * What the gateway children run: dist (default) is the built `dist/cli.js` that
+ * `bin/engage-bridge.js` runs in production (`pnpm bench:ingest` builds it first); src is
+ * `src/cli.ts` with types stripped by Node, as the tests run it (the type stripper holds ~30 MB of
+ * RSS more). A dist older than src is refused: it would measure other code than the checkout's.
  */
 const GATEWAY_ENTRY = (() => {
-  const which = process.env.BENCH_GATEWAY_ENTRY || "src";
+  const which = process.env.BENCH_GATEWAY_ENTRY || "dist";
   if (which === "src") return CLI_ENTRY;
   if (which === "dist") {
     const built = join(GATEWAY_DIR, "dist", "cli.js");
-    if (!existsSync(built)) {
-      process.stderr.write(`BENCH_GATEWAY_ENTRY=dist: ${built} does not exist (pnpm build)\n`);
+    if (!existsSync(built) || statSync(built).mtimeMs < newestUnder(join(GATEWAY_DIR, "src"))) {
+      process.stderr.write(
+        `${built} is missing or older than src/: run \`pnpm --filter @engage-bridge/gateway build\` ` +
+          "(pnpm bench:ingest does), or BENCH_GATEWAY_ENTRY=src\n",
+      );
       process.exit(2);
     }
     return built;
   }
-  process.stderr.write(`BENCH_GATEWAY_ENTRY must be src or dist, got ${JSON.stringify(which)}\n`);
+  process.stderr.write(`BENCH_GATEWAY_ENTRY must be dist or src, got ${JSON.stringify(which)}\n`);
   process.exit(2);
 })();
-/** Flags for the gateway children's command line (those NODE_OPTIONS refuses, such as --trace-gc). */
-const GATEWAY_NODE_ARGS = (process.env.BENCH_GATEWAY_NODE_ARGS ?? "").split(" ").filter(Boolean);
+/**
+ * Node flags on the gateway children's command line: by default the server's (SERVER_NODE_FLAGS,
+ * as the Dockerfile and the systemd unit pass them); BENCH_GATEWAY_NODE_ARGS replaces them, e.g. ""
+ * to measure without them, or "--max-semi-space-size=8 --trace-gc" (flags NODE_OPTIONS refuses).
+ */
+const GATEWAY_NODE_ARGS =
+  process.env.BENCH_GATEWAY_NODE_ARGS === undefined
+    ? SERVER_NODE_FLAGS
+    : process.env.BENCH_GATEWAY_NODE_ARGS.split(" ").filter(Boolean);
 /** LOG_LEVEL for the gateways; undefined: not set, the gateway's own default (info). */
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || undefined;
 const DEFAULT_LOG_LEVEL = "info";
@@ -1135,7 +1158,7 @@ async function main(): Promise<number> {
   out(
     `engage-bridge ingest benchmark — node ${process.version}, ${CONNECTIONS} connections, ${DURATION} s per target, ` +
       `gateway LOG_LEVEL ${LOG_LEVEL ?? `unset (default: ${DEFAULT_LOG_LEVEL})`}, ` +
-      `gateway entry ${relative(GATEWAY_DIR, GATEWAY_ENTRY)}` +
+      `gateway: node ${[...GATEWAY_NODE_ARGS, relative(GATEWAY_DIR, GATEWAY_ENTRY)].join(" ")}` +
       (options.store === "postgres" ? `, PostgreSQL replicas ${options.replicas.join(", ")}` : ""),
   );
   const bare = await runVerifyServer("bare");
