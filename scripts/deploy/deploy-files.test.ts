@@ -1170,7 +1170,7 @@ describe("deploy/systemd/engage-bridge.service", () => {
       `${file}: ExecStart must pass node the server's flags (SERVER_NODE_FLAGS, apps/gateway/src/heap-tuning.ts)`,
     );
     // From here on as if node had no flags: exec[1] is the CLI.
-    const exec = [node, ...rest.slice(SERVER_NODE_FLAGS.length)];
+    const exec = [node ?? "", ...rest.slice(SERVER_NODE_FLAGS.length)];
     assert.equal(
       exec[1],
       posix.join("/opt/engage-bridge", BIN),
