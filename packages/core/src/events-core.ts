@@ -303,16 +303,18 @@ export function parseEngageEventWith(
   }
   const env = parsed.data;
   const id = env.id ?? env.eventid ?? options.messageId;
+  const encrypted = env.isencrypted === true;
+  // A plain payload is read once here, for the contact it names and then for its schema.
+  let payloadKeys = encrypted ? undefined : lowerKeys(env.payload);
   const envelope: EventParseError["envelope"] = {
     id,
     eventType: env.eventtype,
     tenant: env.tenant,
-    contactId: namedContactId(lowerKeys(env.payload), lowered),
+    contactId: namedContactId(encrypted ? lowerKeys(env.payload) : payloadKeys, lowered),
   };
   if (!id) throw new EventParseError("missing_id", "envelope has no id, eventId or message id", envelope);
 
   let payload: unknown = env.payload;
-  const encrypted = env.isencrypted === true;
   if (encrypted) {
     if (!options.payloadKey) {
       throw new EventParseError(
@@ -331,12 +333,12 @@ export function parseEngageEventWith(
         error instanceof PayloadDecryptionError ? error.message : "decrypted payload is not JSON";
       throw new EventParseError("undecryptable", detail, envelope);
     }
+    payloadKeys = lowerKeys(payload);
+    envelope.contactId = namedContactId(payloadKeys, lowered);
   }
 
   const base = { id, eventType: env.eventtype, tenant: env.tenant, encrypted, payload };
   const schema = SCHEMA_OF.get(env.eventtype);
-  const payloadKeys = lowerKeys(payload);
-  envelope.contactId = namedContactId(payloadKeys, lowered);
   if (!schema) return { ...base, type: "unknown", contactId: envelope.contactId, body: json };
   if (!payloadKeys) throw new EventParseError("invalid_payload", "payload is not a JSON object", envelope);
   const data = schema.safeParse(payloadKeys);
