@@ -7,14 +7,18 @@ const MAX_GROUP = 512;
 /**
  * One statement (so one implicit transaction, one round trip) stores a group of events and their
  * deliveries. Events go in as parallel arrays; `ord` is the position of an event in the group.
- * Rows are inserted in `ord` order, so ids follow that order.
+ * Rows are inserted in `ord` order, so ids follow that order. The bodies go in as one binary
+ * parameter ($10) cut by offsets and lengths ($14, $15): a `bytea[]` parameter is sent as text, each
+ * body hex-encoded and escaped by the client, which cost more CPU than the rest of the insert.
  */
 const INSERT_GROUP_SQL = `
 WITH input AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                       $8::text[], $9::bigint[], $10::bytea[], $13::text[])
+  SELECT source, svix_id, event_id, type, status, status_reason, contact_id, tenant, received_at,
+         substring($10::bytea FROM body_from FOR body_length) AS body, traceparent, ord
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+              $8::text[], $9::bigint[], $14::int[], $15::int[], $13::text[])
     WITH ORDINALITY AS t(source, svix_id, event_id, type, status, status_reason, contact_id, tenant,
-                         received_at, body, traceparent, ord)
+                         received_at, body_from, body_length, traceparent, ord)
 ), inserted AS (
   INSERT INTO events (source, svix_id, event_id, type, status, status_reason, contact_id, tenant, received_at, body, traceparent)
   SELECT source, svix_id, event_id, type, status, status_reason, contact_id, tenant, received_at, body, traceparent
@@ -59,6 +63,12 @@ export async function insertGroup(pool: Pool, events: readonly NewEvent[]): Prom
       connectorName.push(connector);
     }
   });
+  const bodyFrom: number[] = [];
+  let offset = 1; // substring() counts from 1
+  for (const e of unique) {
+    bodyFrom.push(offset);
+    offset += e.body.byteLength;
+  }
   const result = await pool.query<{ ord: string }>({
     name: "engage_bridge_insert_events",
     text: INSERT_GROUP_SQL,
@@ -72,10 +82,12 @@ export async function insertGroup(pool: Pool, events: readonly NewEvent[]): Prom
       unique.map((e) => e.contactId ?? null),
       unique.map((e) => e.tenant ?? null),
       unique.map((e) => e.receivedAt.getTime()),
-      unique.map((e) => e.body),
+      Buffer.concat(unique.map((e) => e.body)),
       connectorOrd,
       connectorName,
       unique.map((e) => e.traceparent ?? null),
+      bodyFrom,
+      unique.map((e) => e.body.byteLength),
     ],
   });
   const stored = new Set(result.rows.map((r) => Number(r.ord) - 1));

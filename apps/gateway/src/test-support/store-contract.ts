@@ -55,6 +55,27 @@ export function storeContract(name: string, open: () => Promise<ContractStore>):
       await store.close();
     });
 
+    it("keeps every body of a group byte for byte: empty, binary, not UTF-8, of different sizes", async () => {
+      const { store } = await open();
+      const bodies = [
+        Buffer.alloc(0),
+        Buffer.from([0x00, 0xff, 0xfe, 0x5c, 0x22, 0x7b, 0x00]),
+        Buffer.from('{"id":"ä","x":"\\u0000"}'),
+        Buffer.alloc(70_000, 0x41),
+        Buffer.from([0xc3]),
+      ];
+      const outcomes = await Promise.all(
+        bodies.map((body, i) => store.insertEvent(event(`b${i}`, { body }))),
+      );
+      expect(outcomes).toEqual(bodies.map(() => "stored"));
+      expect(store.counters.commits).toBeLessThan(bodies.length);
+      for (const [i, body] of bodies.entries()) {
+        const stored = await store.storedBody("engage", `b${i}`);
+        expect(Buffer.from(stored ?? [0x01]).equals(body), `body ${i}`).toBe(true);
+      }
+      await store.close();
+    });
+
     it("deduplicates on (source, svix id), also inside one group, and keeps sources apart", async () => {
       const { store } = await open();
       const outcomes = await Promise.all([
