@@ -1,95 +1,113 @@
-import type { DatabaseSync } from "node:sqlite";
-import { isBusy } from "./sqlite-connection.ts";
-import { commitGroup, createIngestCommitter } from "./sqlite-ingest.ts";
-import type { InsertOutcome, NewEvent } from "./store.ts";
+/** Per item: its outcome, or the error that kept it out (one bad row must not fail its neighbours). */
+export type GroupResult<R> = { outcome: R } | { error: unknown };
 
-/** Most events committed in one transaction; more wait for the next one. */
-const MAX_GROUP = 512;
+export interface GroupCommitPolicy<T, R> {
+  /**
+   * Commits one group in one transaction and gives one result per item, in order: synchronously
+   * (SQLite, whose commit blocks the event loop for its fsync anyway) or as a promise (PostgreSQL).
+   * Throwing fails the whole group, unless `retryDelayMs` says to try it again.
+   */
+  commit: (items: readonly T[]) => readonly GroupResult<R>[] | Promise<readonly GroupResult<R>[]>;
+  /** Most items in one group; more wait for the next. */
+  maxGroup?: number;
+  /**
+   * For an error that failed the whole group: how long to wait before the group is tried again
+   * (a write lock held by another process), given the previous wait (0 the first time), or
+   * undefined to fail every item of the group with it.
+   */
+  retryDelayMs?: (error: unknown, previousDelayMs: number) => number | undefined;
+  /** How long an item may wait through retries before it fails with the error (default 10 s). */
+  maxWaitMs?: number;
+}
 
-interface Pending {
-  event: NewEvent;
-  resolve: (outcome: InsertOutcome) => void;
+interface Pending<T, R> {
+  item: T;
+  resolve: (outcome: R) => void;
   reject: (error: unknown) => void;
-  /** When the event stops waiting for a lock held by another process (then: 503, Svix retries). */
+  /** When the item stops waiting for retries (then: 503, and Svix retries). */
   giveUpAt: number;
 }
 
-export interface GroupCommitterOptions {
-  /** Runs before each transaction; throwing fails the whole group (the file was deleted or replaced). */
-  beforeCommit?: () => void;
-  /** How long an event waits for a write lock held by another process; well under Svix's 15 s. */
-  lockWaitMs?: number;
-}
+const DEFAULT_MAX_GROUP = 512;
 
 /**
- * Group commit for the ingest path: every insert that arrives while the event loop is busy joins the
- * next transaction, so one fsync acknowledges many webhooks. The commit runs on the event loop: on
- * this machine kind (2 cores) handing it to a writer thread cost more than it saved (measured:
- * docs/benchmarks.md). When another process holds the write lock (a CLI erasure, say), the group
- * waits off the event loop and tries again, instead of SQLite's busy loop freezing every request.
+ * Group commit for the ingest path, one for both stores: every insert that arrives while the event
+ * loop is busy, or while the previous group is committing, joins the next transaction, so that
+ * one fsync (SQLite) or one round trip and WAL flush (PostgreSQL) acknowledges many webhooks. One
+ * group is committed at a time: under load groups grow instead of transactions piling up.
+ *
+ * Scheduling is `setImmediate`: the group closes once every request already read in this turn of
+ * the event loop has joined. Waiting longer for bigger groups was measured slower: with a fixed
+ * number of connections, clients send their next webhook only once answered (docs/benchmarks.md).
  */
-export class GroupCommitter {
-  /** Transactions committed, and events in them (observability and tests). */
+export class GroupCommitter<T, R> {
+  /** Transactions committed, and items in them (observability and tests). */
   readonly counters = { commits: 0, events: 0 };
-  private queue: Pending[] = [];
+  private readonly policy: GroupCommitPolicy<T, R>;
+  private queue: Pending<T, R>[] = [];
   private scheduled = false;
-  private lockWait = 0;
-  private readonly commit: (events: readonly NewEvent[]) => InsertOutcome[];
-  private readonly options: GroupCommitterOptions;
+  private inFlight: Promise<void> | undefined;
+  private retryDelay = 0;
+  /** Draining for shutdown: a group that should wait for a lock fails instead. */
+  private draining = false;
 
-  constructor(db: DatabaseSync, options: GroupCommitterOptions = {}) {
-    this.commit = createIngestCommitter(db);
-    this.options = options;
+  constructor(policy: GroupCommitPolicy<T, R>) {
+    this.policy = policy;
   }
 
-  insert(event: NewEvent): Promise<InsertOutcome> {
+  insert(item: T): Promise<R> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ event, resolve, reject, giveUpAt: Date.now() + (this.options.lockWaitMs ?? 10_000) });
-      // Let every request already read in this turn of the event loop join the transaction.
+      this.queue.push({ item, resolve, reject, giveUpAt: Date.now() + (this.policy.maxWaitMs ?? 10_000) });
       this.schedule(0);
     });
   }
 
   private schedule(delayMs: number): void {
-    if (this.scheduled) return;
+    if (this.scheduled || this.inFlight) return;
     this.scheduled = true;
-    if (delayMs === 0) setImmediate(() => this.flush());
-    else setTimeout(() => this.flush(), delayMs);
+    const run = () => {
+      this.scheduled = false;
+      this.start();
+    };
+    if (delayMs === 0) setImmediate(run);
+    else setTimeout(run, delayMs);
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    const group = this.queue.splice(0, MAX_GROUP);
-    if (group.length === 0) return;
-    let results: ReturnType<typeof commitGroup>;
+  private start(): void {
+    if (this.inFlight || this.queue.length === 0) return;
+    const group = this.queue.splice(0, this.policy.maxGroup ?? DEFAULT_MAX_GROUP);
+    this.inFlight = this.commit(group).finally(() => {
+      this.inFlight = undefined;
+      if (this.queue.length > 0) this.schedule(this.retryDelay);
+    });
+  }
+
+  private async commit(group: Pending<T, R>[]): Promise<void> {
+    let results: readonly GroupResult<R>[];
     try {
-      this.options.beforeCommit?.();
-      results = commitGroup(
-        this.commit,
-        group.map((p) => p.event),
-      );
+      // A synchronous commit runs here, before the first await: in the turn that closed the group.
+      results = await this.policy.commit(group.map((pending) => pending.item));
     } catch (error) {
-      if (isBusy(error)) {
-        this.waitForLock(group, error);
-        return;
-      }
-      for (const pending of group) pending.reject(error);
-      if (this.queue.length > 0) this.schedule(0);
+      this.retryLater(group, error);
       return;
     }
-    this.lockWait = 0;
-    if (this.queue.length > 0) this.schedule(0);
+    this.retryDelay = 0;
     this.counters.commits += 1;
     this.counters.events += group.length;
     group.forEach((pending, i) => {
       const result = results[i];
       if (result && "outcome" in result) pending.resolve(result.outcome);
-      else pending.reject(new Error(result?.error ?? "no result for this event"));
+      else pending.reject(result?.error ?? new Error("no result for this item"));
     });
   }
 
-  /** Puts the group back at the head of the queue and tries again later; events past their wait fail. */
-  private waitForLock(group: Pending[], error: unknown): void {
+  /** Puts a failed group back at the head of the queue, or fails it (no retry, waited too long, draining). */
+  private retryLater(group: Pending<T, R>[], error: unknown): void {
+    const delay = this.draining ? undefined : this.policy.retryDelayMs?.(error, this.retryDelay);
+    if (delay === undefined) {
+      for (const pending of group) pending.reject(error);
+      return;
+    }
     const now = Date.now();
     const waiting = group.filter((pending) => {
       if (pending.giveUpAt > now) return true;
@@ -97,20 +115,18 @@ export class GroupCommitter {
       return false;
     });
     this.queue.unshift(...waiting);
-    this.lockWait = Math.min(Math.max(this.lockWait * 2, 5), 100);
-    if (this.queue.length > 0) this.schedule(this.lockWait);
+    this.retryDelay = delay;
   }
 
-  /** Commits everything queued now (shutdown: an accepted request is never dropped). */
-  close(): void {
-    while (this.queue.length > 0) {
-      const before = this.queue.length;
-      this.flush();
-      this.scheduled = false;
-      // Still locked at shutdown: fail what is left rather than spin (the requests answer 503).
-      if (this.queue.length >= before) {
-        for (const pending of this.queue.splice(0)) pending.reject(new Error("store is closing"));
-      }
+  /**
+   * Commits everything queued (shutdown: an accepted request is never dropped). A group that would
+   * wait for a lock fails instead: its requests answer 503 and Svix retries them.
+   */
+  async drain(): Promise<void> {
+    this.draining = true;
+    while (this.inFlight || this.queue.length > 0) {
+      if (this.inFlight) await this.inFlight;
+      else this.start();
     }
   }
 }

@@ -1,8 +1,6 @@
 import type { Pool } from "pg";
+import type { GroupCommitPolicy, GroupResult } from "./group-committer.ts";
 import type { InsertOutcome, NewEvent } from "./store.ts";
-
-/** Most events committed in one transaction; more wait for the next one. */
-const MAX_GROUP = 512;
 
 /**
  * One statement (so one implicit transaction, one round trip) stores a group of events and their
@@ -110,16 +108,16 @@ export function isUnavailable(error: unknown): boolean {
   );
 }
 
-/** Per event: its outcome, or the error that kept it out (one bad row must not fail its neighbours). */
-export type GroupResult = { outcome: InsertOutcome } | { error: unknown };
-
-export async function commitGroup(pool: Pool, events: readonly NewEvent[]): Promise<GroupResult[]> {
+export async function commitGroup(
+  pool: Pool,
+  events: readonly NewEvent[],
+): Promise<GroupResult<InsertOutcome>[]> {
   try {
     return (await insertGroup(pool, events)).map((outcome) => ({ outcome }));
   } catch (error) {
     if (events.length === 1 || isUnavailable(error)) return events.map(() => ({ error }));
     // Find the bad row(s): each event in its own transaction, in arrival order.
-    const results: GroupResult[] = [];
+    const results: GroupResult<InsertOutcome>[] = [];
     let down: unknown;
     for (const event of events) {
       // Once the store itself fails, the rest fail with it at once: each waiting out its own
@@ -140,75 +138,12 @@ export async function commitGroup(pool: Pool, events: readonly NewEvent[]): Prom
   }
 }
 
-interface Pending {
-  event: NewEvent;
-  resolve: (outcome: InsertOutcome) => void;
-  reject: (error: unknown) => void;
-}
-
 /**
- * Group commit for the ingest path of the PostgreSQL store: inserts that arrive in the same turn of
- * the event loop, or while the previous group is committing, share the next transaction. One
- * group is in flight at a time per process, so under load groups grow instead of connections
- * piling up; several replicas commit their groups concurrently.
+ * How the PostgreSQL store group-commits its ingest: one statement per group (above). The commit is
+ * a round trip: inserts that arrive while it is in flight make the next group, so under load groups
+ * grow instead of connections piling up; several replicas commit their groups concurrently. A store
+ * that is down fails the group at once (503, Svix retries): no retry here.
  */
-export class PostgresGroupCommitter {
-  /** Transactions committed, and events in them (observability and tests). */
-  readonly counters = { commits: 0, events: 0 };
-  private readonly pool: Pool;
-  private queue: Pending[] = [];
-  private scheduled = false;
-  private inFlight: Promise<void> | undefined;
-
-  constructor(pool: Pool) {
-    this.pool = pool;
-  }
-
-  insert(event: NewEvent): Promise<InsertOutcome> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ event, resolve, reject });
-      this.schedule();
-    });
-  }
-
-  private schedule(): void {
-    if (this.scheduled || this.inFlight) return;
-    this.scheduled = true;
-    // Let every request already read in this turn of the event loop join the transaction.
-    setImmediate(() => {
-      this.scheduled = false;
-      this.start();
-    });
-  }
-
-  private start(): void {
-    if (this.inFlight || this.queue.length === 0) return;
-    const group = this.queue.splice(0, MAX_GROUP);
-    this.inFlight = this.commit(group).finally(() => {
-      this.inFlight = undefined;
-      if (this.queue.length > 0) this.schedule();
-    });
-  }
-
-  private async commit(group: readonly Pending[]): Promise<void> {
-    const results = await commitGroup(
-      this.pool,
-      group.map((p) => p.event),
-    );
-    this.counters.commits += 1;
-    this.counters.events += group.length;
-    group.forEach((pending, i) => {
-      const result = results[i];
-      if (result && "outcome" in result) pending.resolve(result.outcome);
-      else pending.reject(result?.error ?? new Error("no result for this event"));
-    });
-  }
-
-  /** Commits everything queued now (shutdown: an accepted request is never dropped). */
-  async drain(): Promise<void> {
-    while (this.inFlight || this.queue.length > 0) {
-      if (this.inFlight) await this.inFlight;
-      else this.start();
-    }
-  }
+export function postgresIngestPolicy(pool: Pool): GroupCommitPolicy<NewEvent, InsertOutcome> {
+  return { commit: (events) => commitGroup(pool, events) };
 }

@@ -13,7 +13,8 @@ import {
   toEventPage,
 } from "./console-queries.ts";
 import { contactNamedBy, normalizeContactId } from "./contact-of.ts";
-import { PostgresGroupCommitter } from "./postgres-ingest.ts";
+import { GroupCommitter } from "./group-committer.ts";
+import { postgresIngestPolicy } from "./postgres-ingest.ts";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.ts";
 import { attemptDetail, type Row, toLeasedEvent, toStats, toStoredDelivery, whereOf } from "./rows.ts";
 import { assertKnownSchema } from "./schema-version.ts";
@@ -71,14 +72,14 @@ const timed = (text: string, timeoutMs: number, values: Param[] = []): pg.QueryC
 /**
  * PostgreSQL store on `pg`, for several gateway processes sharing one database. Commits are
  * acknowledged only once durable (`synchronous_commit` is raised to `on` when the server has it
- * off); ingest throughput comes from group commit (PostgresGroupCommitter); leasing uses
+ * off); ingest throughput comes from group commit (GroupCommitter with postgresIngestPolicy); leasing uses
  * `FOR UPDATE SKIP LOCKED`, so any number of workers in any number of processes share the queue
  * without handing one delivery to two of them.
  */
 export class PostgresStore implements Store {
   readonly kind = "postgres" as const;
   private readonly pool: pg.Pool;
-  private committer: PostgresGroupCommitter | undefined;
+  private committer: GroupCommitter<NewEvent, InsertOutcome> | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -212,7 +213,7 @@ export class PostgresStore implements Store {
     } finally {
       client.release(broken);
     }
-    this.committer ??= new PostgresGroupCommitter(this.pool);
+    this.committer ??= new GroupCommitter(postgresIngestPolicy(this.pool));
   }
 
   /** For this session only (RESET restores the connection's defaults before it goes back to the pool). */

@@ -1,4 +1,5 @@
 import type { DatabaseSync } from "node:sqlite";
+import type { GroupCommitPolicy, GroupResult } from "./group-committer.ts";
 import { isBusy } from "./sqlite-connection.ts";
 import type { InsertOutcome, NewEvent } from "./store.ts";
 
@@ -59,23 +60,43 @@ export function createIngestCommitter(db: DatabaseSync): (events: readonly NewEv
  * Per event: its outcome, or the error that kept it out (one bad row must not fail its neighbours).
  * A lock conflict is thrown instead: it concerns the whole group, which is tried again later.
  */
-export type GroupResult = { outcome: InsertOutcome } | { error: string };
-
 export function commitGroup(
   commit: (events: readonly NewEvent[]) => InsertOutcome[],
   events: readonly NewEvent[],
-): GroupResult[] {
+): GroupResult<InsertOutcome>[] {
   try {
     return commit(events).map((outcome) => ({ outcome }));
   } catch (error) {
     if (isBusy(error)) throw error;
-    if (events.length === 1) return [{ error: (error as Error).message }];
+    if (events.length === 1) return [{ error }];
     return events.map((event) => {
       try {
         return { outcome: commit([event])[0] as InsertOutcome };
       } catch (single) {
-        return { error: (single as Error).message };
+        return { error: single };
       }
     });
   }
+}
+
+/**
+ * How the SQLite store group-commits its ingest. The commit runs on the event loop: on this
+ * machine kind (2 cores) handing it to a writer thread cost more than it saved, twice (measured:
+ * docs/benchmarks.md). When another process holds the write lock (a CLI erasure, say), the group
+ * waits off the event loop, 5 ms doubling to 100 ms, and tries again, instead of SQLite's busy
+ * loop freezing every request.
+ */
+export function sqliteIngestPolicy(
+  db: DatabaseSync,
+  /** Runs before each transaction; throwing fails the whole group (the file was deleted or replaced). */
+  beforeCommit: () => void,
+): GroupCommitPolicy<NewEvent, InsertOutcome> {
+  const commit = createIngestCommitter(db);
+  return {
+    commit: (events) => {
+      beforeCommit();
+      return commitGroup(commit, events);
+    },
+    retryDelayMs: (error, previous) => (isBusy(error) ? Math.min(Math.max(previous * 2, 5), 100) : undefined),
+  };
 }

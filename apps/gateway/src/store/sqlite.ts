@@ -18,6 +18,7 @@ import { attemptDetail, type Row, toLeasedEvent, toStats, toStoredDelivery, wher
 import { assertKnownSchema } from "./schema-version.ts";
 import { openConnection, retryBusy, type Synchronous } from "./sqlite-connection.ts";
 import { FileIdentity } from "./sqlite-file-identity.ts";
+import { sqliteIngestPolicy } from "./sqlite-ingest.ts";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.ts";
 import type {
   ActivityQuery,
@@ -57,7 +58,7 @@ export class SqliteStore implements Store {
   readonly path: string;
   private readonly db: DatabaseSync;
   private readonly identity: FileIdentity | undefined;
-  private committer: GroupCommitter | undefined;
+  private committer: GroupCommitter<NewEvent, InsertOutcome> | undefined;
   private closed = false;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -123,7 +124,7 @@ export class SqliteStore implements Store {
     assertKnownSchema(applied?.version, SQLITE_MIGRATIONS);
     // Only now: the WAL exists once the schema has been read, and its identity is recorded.
     this.identity?.check();
-    this.committer ??= new GroupCommitter(this.db, { beforeCommit: () => this.checkFile() });
+    this.committer ??= new GroupCommitter(sqliteIngestPolicy(this.db, () => this.checkFile()));
   }
 
   insertEvent(event: NewEvent): Promise<InsertOutcome> {
@@ -442,7 +443,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     // Commit what is queued before closing, so an accepted request is never dropped on shutdown.
-    this.committer?.close();
+    await this.committer?.drain();
     this.closed = true;
     this.db.close();
   }
