@@ -22,7 +22,10 @@
  *   --replicas 1,2,3   the replica counts to measure with --store postgres (default 1,2,3).
  *
  * Environment:
- *   BENCH_DURATION     seconds of measurement per target (default 10; no separate warm-up)
+ *   BENCH_DURATION     seconds of measurement per target (default 10)
+ *   BENCH_WARMUP       seconds of the same load before it, not measured (default 3; 0: none): the
+ *                      first seconds of a fresh process run cold code (JIT), and a long-running
+ *                      gateway is measured in its steady state. The same for every target.
  *   BENCH_CONNECTIONS  concurrent keep-alive connections per target, in total (default 64)
  *   BENCH_LOG_LEVEL    LOG_LEVEL for the gateways (default: unset, i.e. the gateway's default, info,
  *                      which writes one line per stored event); e.g. warn to see what logging costs
@@ -95,6 +98,7 @@ import {
 import { startTestPostgres, type TestPostgres } from "../src/test-support/postgres.ts";
 
 const DURATION = positiveNumber("BENCH_DURATION", 10);
+const WARMUP = process.env.BENCH_WARMUP?.trim() === "0" ? 0 : positiveNumber("BENCH_WARMUP", 3);
 const CONNECTIONS = Math.ceil(positiveNumber("BENCH_CONNECTIONS", 64));
 /** The newest modification time of a file under `dir` (ms). */
 function newestUnder(dir: string): number {
@@ -242,13 +246,14 @@ function signedRequests(
   tag: string,
   connections: number,
   acked: Set<string> | undefined,
+  duration: number,
 ): autocannon.Options {
   let n = 0;
   return {
     url,
     method: "POST",
     connections,
-    duration: DURATION,
+    duration,
     headers: { "content-type": "application/json" },
     // Raw per-instance results: several instances (one per replica) are merged into one result.
     skipAggregateResult: true,
@@ -321,6 +326,8 @@ interface Measured {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** The warm-up before the measurement: requests sent, answered 2xx and non-2xx (for the store check). */
+  warmup: { sent: number; ok: number; non2xx: number };
   /** Cores busy during the measurement (Linux /proc only): the server, this process, everyone else. */
   cpu: CpuShare | undefined;
   /** CPU time and memory of the server process(es); undefined if they could not be read. */
@@ -544,17 +551,35 @@ async function measure(target: Target): Promise<Measured> {
   const shares = split(CONNECTIONS, urls.length);
   out(
     `→ ${target.name}: ${CONNECTIONS} connections${urls.length > 1 ? ` (${shares.join(" + ")})` : ""}, ` +
-      `${DURATION} s, POST ${urls.join(", ")}`,
+      `${WARMUP > 0 ? `${WARMUP} s warm-up + ` : ""}${DURATION} s, POST ${urls.join(", ")}`,
   );
+  const load = (seconds: number, suffix: string) =>
+    Promise.all(
+      urls.map((url, i) =>
+        autocannon(
+          signedRequests(
+            url,
+            `${urls.length > 1 ? `${target.tag}${i}` : target.tag}${suffix}`,
+            shares[i] ?? 1,
+            target.acked,
+            seconds,
+          ),
+        ),
+      ),
+    ) as unknown as Promise<RawResult[]>;
+  // The warm-up's svix-ids differ from the measurement's (suffix "w"); its answers count in the
+  // store check, not in the measurement.
+  const warm = WARMUP > 0 ? await load(WARMUP, "w") : [];
+  const warmMerged =
+    warm.length > 0 ? aggregateResult(warm, { url: urls[0] as string, connections: CONNECTIONS }) : undefined;
+  const warmup = {
+    sent: warm.reduce((sum, r) => sum + r.totalRequests, 0),
+    ok: warmMerged?.["2xx"] ?? 0,
+    non2xx: warmMerged?.non2xx ?? 0,
+  };
   const resources = await watchResources(target.serverPids);
   const before = cpuSample(target.serverPids, target.dbPid);
-  const raws = (await Promise.all(
-    urls.map((url, i) =>
-      autocannon(
-        signedRequests(url, urls.length > 1 ? `${target.tag}${i}` : target.tag, shares[i] ?? 1, target.acked),
-      ),
-    ),
-  )) as unknown as RawResult[];
+  const raws = await load(DURATION, "");
   const cpu = cpuShare(before, cpuSample(target.serverPids, target.dbPid));
   const used = await resources();
   const merged = aggregateResult(raws, { url: urls[0] as string, connections: CONNECTIONS });
@@ -574,6 +599,7 @@ async function measure(target: Target): Promise<Measured> {
     non2xx: merged.non2xx,
     errors: merged.errors,
     timeouts: merged.timeouts,
+    warmup,
     cpu,
     resources: used,
   };
@@ -953,22 +979,26 @@ async function runPostgresGateways(server: TestPostgres, replicas: number): Prom
  * autocannon stopped (their answers were sent after it closed the sockets); never higher.
  */
 function storeProblems(run: GatewayRun): string[] {
-  const inFlight = run.sent - run.ok - run.non2xx;
+  // Warm-up and measurement together: both stored their events.
+  const sent = run.sent + run.warmup.sent;
+  const ok = run.ok + run.warmup.ok;
+  const non2xx = run.non2xx + run.warmup.non2xx;
+  const inFlight = sent - ok - non2xx;
   const problems: string[] = [];
-  if (run.non2xx > 0) problems.push(`gateway answered ${run.non2xx} non-2xx`);
+  if (non2xx > 0) problems.push(`gateway answered ${non2xx} non-2xx`);
   if (run.duplicates > 0) problems.push(`gateway reported ${run.duplicates} duplicates`);
   if (run.stored !== run.acknowledged)
     problems.push(`stored ${run.stored} events but acknowledged ${run.acknowledged}`);
   if (run.distinctIds !== run.stored)
     problems.push(`stored ${run.stored} events but ${run.distinctIds} distinct event ids`);
-  if (run.stored < run.ok) problems.push(`stored ${run.stored} < ${run.ok} 2xx seen by client`);
-  if (run.stored > run.ok + inFlight)
-    problems.push(`stored ${run.stored} > ${run.ok} 2xx seen + ${inFlight} in flight`);
+  if (run.stored < ok) problems.push(`stored ${run.stored} < ${ok} 2xx seen by client`);
+  if (run.stored > ok + inFlight)
+    problems.push(`stored ${run.stored} > ${ok} 2xx seen + ${inFlight} in flight`);
   if (run.missing > 0) problems.push(`${run.missing} svix-ids answered 2xx are not in the store`);
   out(
     `store check (${run.name}): ${run.stored} events (${run.deliveries} deliveries) in ${run.store}; ` +
-      `gateway${run.replicas > 1 ? "s" : ""} acknowledged ${run.acknowledged}; client saw ${run.ok} 2xx ` +
-      `+ ${inFlight} in flight at stop → ${problems.length === 0 ? "ok" : "FAILED"}`,
+      `gateway${run.replicas > 1 ? "s" : ""} acknowledged ${run.acknowledged}; client saw ${ok} 2xx ` +
+      `(${run.warmup.ok} of them in the warm-up) + ${inFlight} in flight at stops → ${problems.length === 0 ? "ok" : "FAILED"}`,
   );
   for (const problem of problems) out(`  ✗ ${problem}`);
   return problems;
@@ -1156,7 +1186,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   out(
-    `engage-bridge ingest benchmark — node ${process.version}, ${CONNECTIONS} connections, ${DURATION} s per target, ` +
+    `engage-bridge ingest benchmark — node ${process.version}, ${CONNECTIONS} connections, ` +
+      `${WARMUP} s warm-up and ${DURATION} s measured per target, ` +
       `gateway LOG_LEVEL ${LOG_LEVEL ?? `unset (default: ${DEFAULT_LOG_LEVEL})`}, ` +
       `gateway: node ${[...GATEWAY_NODE_ARGS, relative(GATEWAY_DIR, GATEWAY_ENTRY)].join(" ")}` +
       (options.store === "postgres" ? `, PostgreSQL replicas ${options.replicas.join(", ")}` : ""),
