@@ -13,16 +13,18 @@ describe("TokenBucket", () => {
     const start = performance.now();
     const order: number[] = [];
     const times: number[] = [];
-    await Promise.all(
-      Array.from({ length: 6 }, (_, i) =>
-        bucket.take().then(() => {
-          order.push(i);
-          times.push(performance.now() - start);
-        }),
-      ),
+    const takes = Array.from({ length: 6 }, (_, i) =>
+      bucket.take().then(() => {
+        order.push(i);
+        times.push(performance.now() - start);
+      }),
     );
+    // The burst needs no timer: it is through before the event loop's next turn, the rest is not
+    // (an ordering, not a wall-clock bound, which a busy machine would break).
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order).toEqual([0, 1]);
+    await Promise.all(takes);
     expect(order).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(times[1]).toBeLessThan(20);
     expect(times[5]).toBeGreaterThanOrEqual(190);
   });
 
