@@ -84,7 +84,7 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer
  * request a second dispatch (closures, prefix trimming, params merging), ~15 % of the webhook path's
  * allocations under load (docs/benchmarks.md).
  */
-export function mountIngestRoutes(router: Express, options: IngestOptions): void {
+export function mountIngestRoutes(app: Express, options: IngestOptions): void {
   const { sources, store, metrics } = options;
   // Labelled metrics bound once per label values: resolving labels on every request shows at high rates.
   const received = boundBy((source) => metrics.received.labels({ source }));
@@ -155,7 +155,7 @@ export function mountIngestRoutes(router: Express, options: IngestOptions): void
     res.status(204).end();
   };
 
-  router.post(
+  app.post(
     "/webhooks/:source",
     (req, res, next) => {
       const started = process.hrtime.bigint();
@@ -319,7 +319,7 @@ export function mountIngestRoutes(router: Express, options: IngestOptions): void
     },
   );
 
-  router.all("/webhooks/:source", (req, res) => {
+  app.all("/webhooks/:source", (req, res) => {
     if (!sources.has(String(req.params.source)))
       return reject(req, res, 404, "unknown_source", "no such webhook source");
     res.setHeader("Allow", "POST");
@@ -327,7 +327,7 @@ export function mountIngestRoutes(router: Express, options: IngestOptions): void
   });
 
   // Body-parser failures on this route: size first, as the contract orders the checks.
-  router.use("/webhooks", (error: unknown, req: Request, res: Response, next: NextFunction) => {
+  app.use("/webhooks", (error: unknown, req: Request, res: Response, next: NextFunction) => {
     const type = (error as { type?: string }).type;
     if (type === "entity.too.large")
       return reject(req, res, 413, "payload_too_large", "body is larger than the limit");
