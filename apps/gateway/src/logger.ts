@@ -56,7 +56,7 @@ function censorKeys(record: object): object {
  * option, with wildcard paths, ran its path engine on every value of every line: ~5 % of the
  * gateway's CPU at `info` under load, docs/benchmarks.md.)
  */
-export function redactLine(line: Record<string, unknown>): Record<string, unknown> {
+function redactLine(line: Record<string, unknown>): Record<string, unknown> {
   let out: Record<string, unknown> | undefined;
   for (const key in line) {
     if (!Object.hasOwn(line, key)) continue;

@@ -7,7 +7,7 @@ import type { InsertOutcome, NewEvent } from "./store.ts";
  * The ingest commit of the SQLite store: one transaction for a group of events and their
  * deliveries.
  */
-export function createIngestCommitter(db: DatabaseSync): (events: readonly NewEvent[]) => InsertOutcome[] {
+function createIngestCommitter(db: DatabaseSync): (events: readonly NewEvent[]) => InsertOutcome[] {
   const insertEvent = db.prepare(`
     INSERT INTO events (source, svix_id, event_id, type, status, status_reason, contact_id, tenant, received_at, body, traceparent)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -60,7 +60,7 @@ export function createIngestCommitter(db: DatabaseSync): (events: readonly NewEv
  * Per event: its outcome, or the error that kept it out (one bad row must not fail its neighbours).
  * A lock conflict is thrown instead: it concerns the whole group, which is tried again later.
  */
-export function commitGroup(
+function commitGroup(
   commit: (events: readonly NewEvent[]) => InsertOutcome[],
   events: readonly NewEvent[],
 ): GroupResult<InsertOutcome>[] {
