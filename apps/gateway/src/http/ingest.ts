@@ -1,6 +1,6 @@
 import { WebhookVerificationError } from "@engage-bridge/core";
 import { context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import type { Express, NextFunction, Request, Response } from "express";
 import type { Router as EventRouter } from "../connectors/routing.ts";
 import { type Logger, maskContactId } from "../logger.ts";
 import { boundBy, type Metrics } from "../metrics.ts";
@@ -9,6 +9,7 @@ import { traceparentOf, tracer } from "../tracing.ts";
 import { classify } from "./classify.ts";
 import { sendError } from "./errors.ts";
 import { InflightBudget } from "./inflight.ts";
+import { BodyError, readBody } from "./read-body.ts";
 import { type PreparedSource, requiredHeadersMatch } from "./sources.ts";
 
 export interface IngestOptions {
@@ -96,7 +97,6 @@ export function mountIngestRoutes(app: Express, options: IngestOptions): void {
   const logger = options.logger;
   const logInfo = logger.isLevelEnabled("info");
   const inflight = new InflightBudget(options.maxInflightBytes ?? 64 * 1024 * 1024);
-  const rawBody = express.raw({ type: () => true, limit: options.bodyLimit, inflate: false });
   // One routing closure per source, made once: the source is part of what a filter may match.
   const connectorsFor = new Map(
     [...sources.keys()].map((name) => [
@@ -199,12 +199,15 @@ export function mountIngestRoutes(app: Express, options: IngestOptions): void {
           "inflight_bytes",
         );
       }
-      next();
+      readBody(req, options.bodyLimit, (error, body) => {
+        if (error) return next(error);
+        req.body = body;
+        next();
+      });
     },
-    rawBody,
     async (req: Request, res: Response) => {
       const source = (res.locals as Locals).source;
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const body = req.body as Buffer;
 
       if (!requiredHeadersMatch(source, req.headers)) {
         return reject(req, res, 403, "forbidden", "a required header is missing or wrong", "required_header");
@@ -326,17 +329,13 @@ export function mountIngestRoutes(app: Express, options: IngestOptions): void {
     reject(req, res, 405, "method_not_allowed", "webhooks are POSTed", "method");
   });
 
-  // Body-parser failures on this route: size first, as the contract orders the checks.
+  // Body reading failures on this route (size, encoding, a client gone mid-body).
   app.use("/webhooks", (error: unknown, req: Request, res: Response, next: NextFunction) => {
-    const type = (error as { type?: string }).type;
-    if (type === "entity.too.large")
+    if (!(error instanceof BodyError)) return next(error);
+    if (error.type === "entity.too.large")
       return reject(req, res, 413, "payload_too_large", "body is larger than the limit");
-    if (type === "encoding.unsupported") {
+    if (error.type === "encoding.unsupported")
       return reject(req, res, 415, "unsupported_encoding", "content encoding is not supported", "encoding");
-    }
-    if (type === "request.aborted" || type === "request.size.invalid" || type === "stream.encoding.set") {
-      return reject(req, res, 400, "bad_request", "the request body could not be read", "body");
-    }
-    next(error);
+    reject(req, res, 400, "bad_request", "the request body could not be read", "body");
   });
 }
