@@ -104,10 +104,9 @@ STOPSIGNAL SIGTERM
 
 # Node itself is PID 1 (exec form, no shell, no npm/pnpm in between): it receives SIGTERM directly
 # and the CLI handles it. It starts no child processes, so there are no zombies to reap (no tini).
-# --max-semi-space-size=8: a smaller young generation, ~40 MB less RSS under webhook load;
-# --no-memory-reducer: no idle-time GCs, which under bursty load sometimes grew the heap
+# --max-semi-space-size=8: a smaller young generation, ~40 MB less RSS under webhook load
 # (SERVER_NODE_FLAGS in apps/gateway/src/heap-tuning.ts; measured in docs/benchmarks.md).
-ENTRYPOINT ["node", "--max-semi-space-size=8", "--no-memory-reducer", "/app/bin/engage-bridge.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "/app/bin/engage-bridge.js"]
 
 # The config file is mounted here; it may use ${ENV_VAR} and ${file:/path} for secrets.
 # Override the arguments for a split deployment, e.g. `start --role ingest --config …`.

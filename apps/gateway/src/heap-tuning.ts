@@ -15,15 +15,8 @@ import { setFlagsFromString } from "node:v8";
  * `--max-semi-space-size=8` (MB): the young generation stays at 8 MB semi-spaces instead of
  * growing to V8's default 16 to 32 MB: ~40 MB less RSS under load, at the cost of more scavenges,
  * each of them cheap because almost nothing survives one.
- *
- * `--no-memory-reducer`: V8's memory reducer starts garbage collections when the process looks
- * idle, to give memory back. Under bursty load (webhooks come in bursts: a bulk job, then quiet)
- * the next burst sometimes found the heap in a state where every scavenge promoted ~1 MB of
- * garbage to the old generation: RSS 170–210 MB instead of ~135, in 3 of 9 runs of a burst pattern
- * (2 s of load, 4 s idle, eight times), against 0 of 6 runs with the flag (docs/benchmarks.md). A
- * server keeps its heap for the next burst anyway.
  */
-export const SERVER_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=8", "--no-memory-reducer"];
+export const SERVER_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=8"];
 
 /**
  * V8 "pretenures" objects from allocation sites whose objects tend to survive a young-generation
