@@ -719,7 +719,7 @@ async function measureInTurns(targets: readonly Target[]): Promise<Measured[]> {
   const measured = targets.map((target, i) =>
     combineRounds(target, warmups[i] as Measured["warmup"], rounds[i] ?? [], turns),
   );
-  for (const m of measured) reportMeasured(m, targets.find((t) => t.name === m.name) as Target);
+  measured.forEach((m, i) => reportMeasured(m, targets[i] as Target));
   return measured;
 }
 

@@ -1,6 +1,6 @@
 import { WebhookVerificationError } from "@engage-bridge/core";
 import { context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import type { Express, NextFunction, Request, Response } from "express";
+import type { Express, Request, Response } from "express";
 import type { Router as EventRouter } from "../connectors/routing.ts";
 import { type Logger, maskContactId } from "../logger.ts";
 import { boundBy, type Metrics } from "../metrics.ts";
@@ -9,7 +9,7 @@ import { traceparentOf, tracer } from "../tracing.ts";
 import { classify } from "./classify.ts";
 import { sendError } from "./errors.ts";
 import { InflightBudget } from "./inflight.ts";
-import { BodyError, readBody } from "./read-body.ts";
+import { type BodyError, readBody } from "./read-body.ts";
 import { type PreparedSource, requiredHeadersMatch } from "./sources.ts";
 
 export interface IngestOptions {
@@ -124,6 +124,15 @@ export function mountIngestRoutes(app: Express, options: IngestOptions): void {
     sendError(res, status, error, message);
   };
 
+  /** A body that could not be read: too large, encoded, or its client gone mid-body. */
+  const rejectUnreadBody = (req: Request, res: Response, error: BodyError) => {
+    if (error.type === "entity.too.large")
+      return reject(req, res, 413, "payload_too_large", "body is larger than the limit");
+    if (error.type === "encoding.unsupported")
+      return reject(req, res, 415, "unsupported_encoding", "content encoding is not supported", "encoding");
+    reject(req, res, 400, "bad_request", "the request body could not be read", "body");
+  };
+
   const storeFailed = (req: Request, res: Response, source: string, error: unknown) => {
     (req as Request & { log?: Logger }).log?.error(
       { err: { message: (error as Error).message }, source },
@@ -200,7 +209,7 @@ export function mountIngestRoutes(app: Express, options: IngestOptions): void {
         );
       }
       readBody(req, options.bodyLimit, (error, body) => {
-        if (error) return next(error);
+        if (error) return rejectUnreadBody(req, res, error);
         req.body = body;
         next();
       });
@@ -327,15 +336,5 @@ export function mountIngestRoutes(app: Express, options: IngestOptions): void {
       return reject(req, res, 404, "unknown_source", "no such webhook source");
     res.setHeader("Allow", "POST");
     reject(req, res, 405, "method_not_allowed", "webhooks are POSTed", "method");
-  });
-
-  // Body reading failures on this route (size, encoding, a client gone mid-body).
-  app.use("/webhooks", (error: unknown, req: Request, res: Response, next: NextFunction) => {
-    if (!(error instanceof BodyError)) return next(error);
-    if (error.type === "entity.too.large")
-      return reject(req, res, 413, "payload_too_large", "body is larger than the limit");
-    if (error.type === "encoding.unsupported")
-      return reject(req, res, 415, "unsupported_encoding", "content encoding is not supported", "encoding");
-    reject(req, res, 400, "bad_request", "the request body could not be read", "body");
   });
 }

@@ -1,9 +1,8 @@
 import type { IncomingMessage } from "node:http";
 
 /**
- * Why a webhook body could not be read. The names are body-parser's error `type`s, which the
- * webhook route's error handler maps to answers (413, 415, 400), so that the answers stay those of
- * the contract whichever reader produced them.
+ * Why a webhook body could not be read (the webhook route answers 413, 415 or 400). The names are
+ * body-parser's error `type`s, which the route's answers were first mapped from.
  */
 export type BodyErrorType =
   | "entity.too.large"
