@@ -719,7 +719,7 @@ async function measureInTurns(targets: readonly Target[]): Promise<Measured[]> {
   const measured = targets.map((target, i) =>
     combineRounds(target, warmups[i] as Measured["warmup"], rounds[i] ?? [], turns),
   );
-  measured.forEach((m, i) => reportMeasured(m, targets[i] as Target));
+  for (const [i, m] of measured.entries()) reportMeasured(m, targets[i] as Target);
   return measured;
 }
 
