@@ -7,6 +7,7 @@ import { createRouter } from "./connectors/routing.ts";
 import type { SourceRuntime } from "./delivery/connector-worker.ts";
 import { createDeliveryEngine, type DeliveryEngine } from "./delivery/engine.ts";
 import { createApp } from "./http/app.ts";
+import { OpenResponses } from "./http/open-responses.ts";
 import { type PreparedSource, prepareSource } from "./http/sources.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
@@ -132,12 +133,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   // Keep-alive connections would go on carrying requests after shutdown began: once closing,
   // every answer not yet sent says `Connection: close`, so each socket ends after its response.
-  const unanswered = new Set<ServerResponse>();
+  const unanswered = new OpenResponses<ServerResponse>();
   let closingStarted = false;
   server.on("request", (_req, res: ServerResponse) => {
     if (closingStarted) res.setHeader("connection", "close");
-    unanswered.add(res);
-    res.on("close", () => unanswered.delete(res));
+    res.on("close", unanswered.add(res));
   });
 
   const bound = options.shutdownTimeoutMs ?? 7_000;
