@@ -56,7 +56,9 @@
  * connectors refuse to start without real credentials; so events are stored without delivery rows
  * and the numbers are for ingest alone. Afterwards the store is read to check that the gateways
  * stored exactly as many events as they acknowledged, each event id once, and every svix-id the
- * client saw acknowledged.
+ * client saw acknowledged. From the same /metrics, the gateways' garbage collections over their life
+ * are printed (mark-compacts, scavenges, pause time per 1,000 events): a gateway whose requests
+ * reach the old generation shows many mark-compacts.
  *
  * Columns, per target: req/s (the mean of its rounds), p50/p90/p99/max latency (autocannon, whole
  * ms, over all rounds), the ratio of its req/s to bare's and to express's (the median of the
@@ -949,19 +951,51 @@ function counterByLabel(metrics: string, name: string, label: string): Record<st
   return sums;
 }
 
-/** What the gateways themselves acknowledged, including answers the client dropped when it stopped. */
+/**
+ * What the gateways themselves acknowledged, including answers the client dropped when it stopped;
+ * and their garbage collections over their life (prom-client's `nodejs_gc_duration_seconds`, by kind).
+ */
 async function acknowledgedBy(
   gateways: readonly GatewayProcess[],
-): Promise<{ stored: number; duplicate: number }> {
+): Promise<{ stored: number; duplicate: number; gc: GcTotals }> {
   let stored = 0;
   let duplicate = 0;
+  const gc: GcTotals = { majors: 0, minors: 0, seconds: 0 };
   for (const gateway of gateways) {
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     const outcomes = counterByLabel(metrics, "engage_bridge_webhooks_accepted_total", "outcome");
     stored += outcomes.stored ?? 0;
     duplicate += outcomes.duplicate ?? 0;
+    const counts = counterByLabel(metrics, "engage_bridge_nodejs_gc_duration_seconds_count", "kind");
+    const seconds = counterByLabel(metrics, "engage_bridge_nodejs_gc_duration_seconds_sum", "kind");
+    gc.majors += counts.major ?? 0;
+    gc.minors += counts.minor ?? 0;
+    gc.seconds += Object.values(seconds).reduce((sum, n) => sum + n, 0);
   }
-  return { stored, duplicate };
+  return { stored, duplicate, gc };
+}
+
+interface GcTotals {
+  /** Mark-compacts (full GCs). */
+  majors: number;
+  /** Scavenges (young-generation GCs). */
+  minors: number;
+  /** Pause time of every kind. */
+  seconds: number;
+}
+
+/**
+ * The gateways' GC over their life, warm-up and pauses between turns included. Many mark-compacts
+ * mean that requests' objects reach the old generation: a gateway in that state ran at ~200 MB of
+ * RSS and ~18 % more CPU per event (docs/benchmarks.md, "The peak RSS under bursts").
+ */
+function reportGc(gc: GcTotals, events: number, processes: number): void {
+  out(
+    `  ${processes > 1 ? `${processes} gateways' GC over their lives` : "gateway GC over its life"}: ` +
+      `${gc.majors} mark-compact${gc.majors === 1 ? "" : "s"}, ${gc.minors} scavenges, ` +
+      `${fmt(gc.seconds * 1000, 0)} ms paused` +
+      (events > 0 ? ` (${fmt((gc.seconds * 1e6) / events, 1)} ms per 1,000 events)` : ""),
+  );
 }
 
 const missingFrom = (acked: ReadonlySet<string>, stored: Iterable<string>) => {
@@ -994,6 +1028,7 @@ async function runSqliteGateway(
     ]);
     const measured = all.at(-1) as Measured;
     const outcomes = await acknowledgedBy([gateway]);
+    reportGc(outcomes.gc, outcomes.stored, 1);
     await stopChild(gateway.child);
     const db = new DatabaseSync(dbFile, { readOnly: true });
     try {
@@ -1084,6 +1119,7 @@ async function runPostgresGateways(
       },
     ])) as [Measured, Measured];
     const outcomes = await acknowledgedBy(gateways);
+    reportGc(outcomes.gc, outcomes.stored, gateways.length);
     await Promise.all(gateways.map((g) => stopChild(g.child)));
     const count = async (sql: string) => Number((await server.query<{ n: string }>(url, sql))[0]?.n ?? 0);
     const ids = await server.query<{ svix_id: string }>(url, "SELECT svix_id FROM events");
