@@ -1086,12 +1086,12 @@ async function pgCounters(server: TestPostgres, url: string): Promise<PgCounters
 const schemaOf = (url: string) =>
   /search_path=([A-Za-z0-9_]+)/.exec(new URL(url).searchParams.get("options") ?? "")?.[1];
 
-/** N PostgreSQL ingest gateways, measured in turns with `bare`; also bare's measurement of these turns. */
+/** N PostgreSQL ingest gateways, measured in turns with `bare` (the run's `bare` is that measurement). */
 async function runPostgresGateways(
   server: TestPostgres,
   replicas: number,
   bare: Target,
-): Promise<{ bare: Measured; run: GatewayRun }> {
+): Promise<GatewayRun> {
   const url = await server.freshUrl();
   const dir = tempDir("engage-bench-pg-");
   const { configFile } = writeChildConfig(dir.path, { store: url });
@@ -1132,7 +1132,7 @@ async function runPostgresGateways(
         `  PostgreSQL: ${commits} commits (${fmt(outcomes.stored / Math.max(1, commits), 1)} events per commit), ` +
           `${walSyncs} WAL syncs`,
       );
-    const run: GatewayRun = {
+    return {
       ...measured,
       bare: bareMeasured,
       store: "PostgreSQL",
@@ -1148,7 +1148,6 @@ async function runPostgresGateways(
       commits,
       walSyncs,
     };
-    return { bare: bareMeasured, run };
   } finally {
     await Promise.all(gateways.map((g) => stopChild(g.child)));
     await reportLogs(gateways, stored);
@@ -1218,6 +1217,9 @@ function ratio(m: Measured, to: Measured): number | undefined {
   return to.rps > 0 ? m.rps / to.rps : undefined;
 }
 
+/** The bare measurement a row's ratio is against: its own turns' for a gateway run, else `bare`. */
+const bareOf = (m: Measured, bare: Measured) => (m as Partial<GatewayRun>).bare ?? bare;
+
 const ratioText = (m: Measured, to: Measured) => {
   const r = ratio(m, to);
   return r === undefined ? "–" : fmt(r, 2);
@@ -1255,7 +1257,7 @@ function table(rows: Measured[], bare: Measured, express: Measured): string {
     String(r.p90),
     String(r.p99),
     String(r.max),
-    ratioText(r, (r as Partial<GatewayRun>).bare ?? bare),
+    ratioText(r, bareOf(r, bare)),
     ratioText(r, express),
     mb(r),
     perK(r),
@@ -1318,7 +1320,7 @@ function markdownTable(
     fmt(m.rps, 0),
     String(m.p50),
     String(m.p99),
-    ratioText(m, (m as Partial<GatewayRun>).bare ?? bare),
+    ratioText(m, bareOf(m, bare)),
     ratioText(m, express),
     mb(m),
     perK(m),
@@ -1444,7 +1446,7 @@ async function main(): Promise<number> {
       `PostgreSQL ${version} (${server.where === "TEST_DATABASE_URL" ? "TEST_DATABASE_URL" : "throwaway cluster"})`,
     );
     for (const replicas of options.replicas)
-      pgRuns.push((await runPostgresGateways(server, replicas, bareServer.target)).run);
+      pgRuns.push(await runPostgresGateways(server, replicas, bareServer.target));
   }
   await cleanUp();
 
