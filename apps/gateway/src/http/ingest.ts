@@ -308,10 +308,16 @@ export function mountIngestRoutes(app: Express, options: IngestOptions): void {
         if (stored) noteRedelivery(req, source.name, svixId, stored, body);
         return acknowledgeDuplicate(req, res, source, classified.status);
       }
-      accepted(source.name, outcome, classified.status).inc();
-      ingestSpan?.setAttribute("engage_bridge.ingest.outcome", "accepted");
-      if (classified.connectors.length > 0) options.onStored?.(classified.connectors);
-      if (logInfo) {
+      res.status(204).end();
+      // The bookkeeping waits until the rest of the group is answered too: a group's requests resume
+      // one after another once its commit returns, and a client sends its next webhook only once
+      // answered, so the log line (~10 µs) of each would delay every answer behind it (+4–8 %
+      // throughput under load, docs/benchmarks.md). The event is committed either way.
+      queueMicrotask(() => {
+        accepted(source.name, outcome, classified.status).inc();
+        ingestSpan?.setAttribute("engage_bridge.ingest.outcome", "accepted");
+        if (classified.connectors.length > 0) options.onStored?.(classified.connectors);
+        if (!logInfo) return;
         logger.info(
           {
             reqId: reqIdOf(req),
@@ -326,8 +332,7 @@ export function mountIngestRoutes(app: Express, options: IngestOptions): void {
           },
           "webhook stored",
         );
-      }
-      res.status(204).end();
+      });
     },
   );
 
