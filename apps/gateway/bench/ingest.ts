@@ -934,8 +934,12 @@ interface GatewayRun extends Measured {
   missing: number;
   /** bare as measured in turns with this run: the baseline of its ratio. */
   bare: Measured;
-  /** PostgreSQL only: transactions committed and WAL syncs during the run (from the server's statistics). */
+  /**
+   * Transactions committed: for PostgreSQL, the server's count during the run (its statistics); for
+   * SQLite, the gateway's group commits over its life (`engage_bridge_ingest_commits_total`).
+   */
   commits?: number | undefined;
+  /** PostgreSQL only: WAL syncs during the run (from the server's statistics). */
   walSyncs?: number | undefined;
 }
 
@@ -957,12 +961,14 @@ function counterByLabel(metrics: string, name: string, label: string): Record<st
  */
 async function acknowledgedBy(
   gateways: readonly GatewayProcess[],
-): Promise<{ stored: number; duplicate: number; gc: GcTotals }> {
+): Promise<{ stored: number; duplicate: number; commits: number; gc: GcTotals }> {
   let stored = 0;
   let duplicate = 0;
+  let commits = 0;
   const gc: GcTotals = { majors: 0, minors: 0, seconds: 0 };
   for (const gateway of gateways) {
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    commits += Number(/^engage_bridge_ingest_commits_total (\S+)$/m.exec(metrics)?.[1] ?? 0);
     const outcomes = counterByLabel(metrics, "engage_bridge_webhooks_accepted_total", "outcome");
     stored += outcomes.stored ?? 0;
     duplicate += outcomes.duplicate ?? 0;
@@ -972,7 +978,7 @@ async function acknowledgedBy(
     gc.minors += counts.minor ?? 0;
     gc.seconds += Object.values(seconds).reduce((sum, n) => sum + n, 0);
   }
-  return { stored, duplicate, gc };
+  return { stored, duplicate, commits, gc };
 }
 
 interface GcTotals {
@@ -1029,6 +1035,10 @@ async function runSqliteGateway(
     const measured = all.at(-1) as Measured;
     const outcomes = await acknowledgedBy([gateway]);
     reportGc(outcomes.gc, outcomes.stored, 1);
+    out(
+      `  SQLite: ${outcomes.commits} group commits over the gateway's life ` +
+        `(${fmt(outcomes.stored / Math.max(1, outcomes.commits), 1)} events per commit, warm-up included)`,
+    );
     await stopChild(gateway.child);
     const db = new DatabaseSync(dbFile, { readOnly: true });
     try {
@@ -1048,6 +1058,7 @@ async function runSqliteGateway(
           acked,
           ids.map((r) => r.svix_id),
         ),
+        commits: outcomes.commits,
       };
       return { baselines: all.slice(0, -1), run };
     } finally {

@@ -86,6 +86,17 @@ export function createMetrics(store: Store) {
     labelNames: ["connector"] as const,
     registers: [registry],
   });
+  // Read from the store at each scrape, as counters: their rate ratio is the mean group size.
+  const ingestCommits = new Counter({
+    name: "engage_bridge_ingest_commits_total",
+    help: "Group-commit transactions of the webhook path (one fsync or one round trip each)",
+    registers: [registry],
+  });
+  const ingestCommitted = new Counter({
+    name: "engage_bridge_ingest_committed_events_total",
+    help: "Webhook events grouped into those transactions",
+    registers: [registry],
+  });
   const storeUp = new Gauge({
     name: "engage_bridge_store_up",
     help: "1 when the store answered the last scrape",
@@ -102,6 +113,11 @@ export function createMetrics(store: Store) {
     delivery: createDeliveryMetrics(registry),
     /** Reads store-derived gauges, then renders the exposition text. */
     async render(): Promise<string> {
+      const { commits, events } = store.counters;
+      ingestCommits.reset();
+      ingestCommits.inc(commits);
+      ingestCommitted.reset();
+      ingestCommitted.inc(events);
       try {
         const stats = await store.stats();
         deliveries.reset();

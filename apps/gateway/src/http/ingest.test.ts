@@ -327,6 +327,22 @@ describe("operations", () => {
     );
     expect(metrics).toMatch(/engage_bridge_queue_depth 0/);
     expect(metrics).toMatch(/engage_bridge_ingest_duration_seconds_bucket/);
+    expect(metrics).toMatch(/engage_bridge_ingest_commits_total 1\n/);
+    expect(metrics).toMatch(/engage_bridge_ingest_committed_events_total 1\n/);
+  });
+
+  it("counts the group commits and the events in them, for the mean group size", async () => {
+    const gw = await gateway();
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, () => gw.post(sampleEvent("loyalty.addPoints"))),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(40).fill(204));
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/engage_bridge_ingest_committed_events_total 40\n/);
+    const commits = Number(/engage_bridge_ingest_commits_total (\d+)\n/.exec(metrics)?.[1]);
+    expect(commits).toBeGreaterThanOrEqual(1);
+    expect(commits).toBeLessThanOrEqual(40);
+    expect(commits).toBe(gw.store.counters.commits);
   });
 
   it("logs no secret, email, contact id or header token", async () => {

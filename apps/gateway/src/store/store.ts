@@ -214,6 +214,11 @@ export interface ReplayQuery {
 
 export interface Store {
   readonly kind: "sqlite" | "postgres";
+  /**
+   * The ingest path's group-commit transactions, and the events in them, since this store was
+   * opened: events per commit is how well grouping amortizes each fsync or round trip (metrics).
+   */
+  readonly counters: { readonly commits: number; readonly events: number };
   /** Applies pending schema migrations; safe to call on every start and from several processes. */
   migrate(): Promise<void>;
   /**
