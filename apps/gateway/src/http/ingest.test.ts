@@ -312,6 +312,25 @@ describe("IP allowlist", () => {
   });
 });
 
+describe("after the answer", () => {
+  it("keeps serving when the stored line cannot be logged: the event is stored and answered 204", async () => {
+    const gw = await startTestGateway({}, { role: "ingest", refuseLogLines: /"msg":"webhook stored"/ });
+    running.push(gw);
+    const first = await gw.post(sampleEvent("loyalty.addPoints"));
+    expect(first.status).toBe(204);
+    const second = await gw.post(sampleEvent("contact.acceptsEmail.changed"));
+    expect(second.status).toBe(204);
+    expect(await gw.store.listEvents({ limit: 0 })).toHaveLength(2);
+    const metrics = await gw.metrics.render();
+    expect(metrics).toMatch(
+      /engage_bridge_webhooks_accepted_total\{source="engage",outcome="stored",status="accepted"\} 2/,
+    );
+    const failures = gw.logs.filter((line) => line.includes("after a stored webhook's answer"));
+    expect(failures).toHaveLength(2);
+    expect(failures[0]).toContain('"level":"error"');
+  });
+});
+
 describe("operations", () => {
   it("serves /healthz, /readyz and Prometheus metrics with rejections by reason", async () => {
     const gw = await gateway();

@@ -313,25 +313,30 @@ export function mountIngestRoutes(app: Express, options: IngestOptions): void {
       // one after another once its commit returns, and a client sends its next webhook only once
       // answered, so the log line (~10 µs) of each would delay every answer behind it (+4–8 %
       // throughput under load, docs/benchmarks.md). The event is committed either way.
+      // Outside the route's error handling now: a throw here would be an uncaught exception.
       queueMicrotask(() => {
-        accepted(source.name, outcome, classified.status).inc();
-        ingestSpan?.setAttribute("engage_bridge.ingest.outcome", "accepted");
-        if (classified.connectors.length > 0) options.onStored?.(classified.connectors);
-        if (!logInfo) return;
-        logger.info(
-          {
-            reqId: reqIdOf(req),
-            source: source.name,
-            eventId: classified.eventId,
-            eventType: classified.type,
-            status: classified.status,
-            statusReason: classified.statusReason,
-            contact: maskContactId(classified.contactId),
-            deliveries: classified.connectors.length,
-            outcome,
-          },
-          "webhook stored",
-        );
+        try {
+          accepted(source.name, outcome, classified.status).inc();
+          ingestSpan?.setAttribute("engage_bridge.ingest.outcome", "accepted");
+          if (classified.connectors.length > 0) options.onStored?.(classified.connectors);
+          if (!logInfo) return;
+          logger.info(
+            {
+              reqId: reqIdOf(req),
+              source: source.name,
+              eventId: classified.eventId,
+              eventType: classified.type,
+              status: classified.status,
+              statusReason: classified.statusReason,
+              contact: maskContactId(classified.contactId),
+              deliveries: classified.connectors.length,
+              outcome,
+            },
+            "webhook stored",
+          );
+        } catch (error) {
+          logger.error({ err: { message: (error as Error)?.message } }, "after a stored webhook's answer");
+        }
       });
     },
   );

@@ -65,7 +65,7 @@ export function tempDir(prefix = "engage-gw-"): { path: string; remove: () => vo
 }
 
 /** Collects pino's JSON lines in memory, for assertions on what was logged. */
-export function logCapture() {
+export function logCapture(options: { refuse?: RegExp } = {}) {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, done) {
@@ -73,7 +73,15 @@ export function logCapture() {
       done();
     },
   });
-  return { lines, logger: createLogger({ level: "debug", destination }) };
+  const { refuse } = options;
+  // A log that fails on some lines (a full disk, a closed pipe): pino's write throws to its caller.
+  const refusing = refuse && {
+    write(line: string) {
+      if (refuse.test(line)) throw new Error("the log refused a line");
+      destination.write(line);
+    },
+  };
+  return { lines, logger: createLogger({ level: "debug", destination: refusing || destination }) };
 }
 
 export interface TestGateway extends Gateway {
@@ -122,10 +130,16 @@ export const sandboxLikeSources = (engage: { url: string; apiKey: string }) => (
  */
 export async function startTestGateway(
   config: Record<string, unknown> = {},
-  options: { connectors?: readonly AnyConnector[]; sources?: Map<string, SourceRuntime>; role?: Role } = {},
+  options: {
+    connectors?: readonly AnyConnector[];
+    sources?: Map<string, SourceRuntime>;
+    role?: Role;
+    /** Log lines matching this make the logger throw. */
+    refuseLogLines?: RegExp;
+  } = {},
 ): Promise<TestGateway> {
   const dir = tempDir();
-  const { lines, logger } = logCapture();
+  const { lines, logger } = logCapture({ refuse: options.refuseLogLines });
   const base = {
     server: { host: "127.0.0.1", port: 0 },
     store: `sqlite:${join(dir.path, "test.db")}`,
