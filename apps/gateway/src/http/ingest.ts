@@ -312,8 +312,8 @@ export function mountIngestRoutes(app: Express, options: IngestOptions): void {
       // The bookkeeping waits until the rest of the group is answered too: a group's requests resume
       // one after another once its commit returns, and a client sends its next webhook only once
       // answered, so the log line (~10 µs) of each would delay every answer behind it (+4–8 %
-      // throughput under load, docs/benchmarks.md). The event is committed either way.
-      // Outside the route's error handling now: a throw here would be an uncaught exception.
+      // throughput under load, docs/benchmarks.md). The event is committed either way. Being outside
+      // the route's error handling, it catches its own errors: a throw would crash the process.
       queueMicrotask(() => {
         try {
           accepted(source.name, outcome, classified.status).inc();
