@@ -111,7 +111,7 @@ export function createMetrics(store: Store) {
     redeliveredDifferentBody,
     ingestSeconds,
     delivery: createDeliveryMetrics(registry),
-    /** Reads store-derived gauges, then renders the exposition text. */
+    /** Reads the store-derived gauges and group-commit counters, then renders the exposition text. */
     async render(): Promise<string> {
       const { commits, events } = store.counters;
       ingestCommits.reset();
