@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
+import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { createLogger, maskContactId } from "./logger.ts";
+import { createLogger, maskContactId, preparedLine } from "./logger.ts";
 
 function capture(level = "info") {
   const lines: Record<string, unknown>[] = [];
@@ -84,5 +85,81 @@ describe("maskContactId", () => {
     expect(maskContactId("other")).not.toBe(maskContactId(id));
     expect(maskContactId(undefined)).toBeUndefined();
     expect(maskContactId("")).toBeUndefined();
+  });
+});
+
+describe("preparedLine", () => {
+  function raw(level = "info") {
+    const lines: string[] = [];
+    const logger = createLogger({ level, destination: { write: (line: string) => lines.push(line) } });
+    return { logger, lines };
+  }
+  const sameTime = (line: string | undefined) => String(line).replace(/"time":"[^"]*"/, '"time":"T"');
+  const KEYS = [
+    "reqId",
+    "eventId",
+    "eventType",
+    "statusReason",
+    "deliveries",
+    "flag",
+    "none",
+    "nothing",
+  ] as const;
+  const FIELDS = {
+    reqId: "a1b2_3",
+    // What a verified but odd body may carry: quotes, control characters, non-ASCII, a lone surrogate.
+    eventId: 'id "with" \\ back\nslash\u0001 ünï \ud800',
+    eventType: "x".repeat(300),
+    statusReason: undefined,
+    deliveries: 3,
+    flag: true,
+    none: null,
+    nothing: Number.NaN,
+  };
+
+  it("writes byte for byte what pino writes for the same fields, time aside", () => {
+    const { logger, lines } = raw();
+    preparedLine(logger, "info", "webhook stored", KEYS)(FIELDS);
+    logger.info(FIELDS, "webhook stored");
+    expect(lines).toHaveLength(2);
+    expect(sameTime(lines[0])).toBe(sameTime(lines[1]));
+    expect(JSON.parse(String(lines[0]))).toMatchObject({
+      level: "info",
+      service: "engage-bridge",
+      deliveries: 3,
+    });
+    expect(lines[0]).not.toContain("statusReason");
+  });
+
+  it("carries a child logger's bindings, as pino does", () => {
+    const { logger, lines } = raw();
+    const child = logger.child({ worker: "w-1" });
+    preparedLine(child, "warn", "slow", ["ms"])({ ms: 12 });
+    child.warn({ ms: 12 }, "slow");
+    expect(sameTime(lines[0])).toBe(sameTime(lines[1]));
+    expect(JSON.parse(String(lines[0]))).toMatchObject({ level: "warn", worker: "w-1", ms: 12, msg: "slow" });
+  });
+
+  it("writes nothing when its level is off", () => {
+    const { logger, lines } = raw("warn");
+    preparedLine(logger, "info", "webhook stored", ["reqId"])({ reqId: "r" });
+    expect(lines).toEqual([]);
+  });
+
+  it("refuses a key that the redaction net censors", () => {
+    const { logger } = raw();
+    expect(() => preparedLine(logger, "info", "x", ["contactId"])).toThrow(/censored/);
+  });
+
+  it("falls back to pino's own call for a logger it was not made for", () => {
+    const lines: string[] = [];
+    const logger = pino({ mixin: () => ({ mixed: true }) }, { write: (line: string) => lines.push(line) });
+    preparedLine(logger, "info", "webhook stored", ["reqId"])({ reqId: "r" });
+    expect(JSON.parse(String(lines[0]))).toMatchObject({
+      level: 30,
+      mixed: true,
+      reqId: "r",
+      msg: "webhook stored",
+    });
   });
 });
