@@ -126,4 +126,61 @@ describe("GroupCommitter", () => {
     await committer.drain();
     await expect(stuck).rejects.toBeInstanceOf(Locked);
   });
+
+  describe("growTurns", () => {
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+    function recording(growTurns: number) {
+      const groups: number[][] = [];
+      const committer = new GroupCommitter<number, string>({
+        growTurns,
+        commit: (items) => {
+          groups.push([...items]);
+          return ok(items);
+        },
+      });
+      return { groups, committer };
+    }
+
+    it("keeps a group open while each turn adds to it, up to growTurns more turns", async () => {
+      const { groups, committer } = recording(3);
+      const all: Promise<string>[] = [];
+      // Items arrive in six consecutive turns: the group takes the first four, the rest make the next.
+      for (let turn = 0; turn < 6; turn++) {
+        all.push(committer.insert(turn * 10), committer.insert(turn * 10 + 1));
+        await nextTurn();
+      }
+      await Promise.all(all);
+      expect(groups).toEqual([
+        [0, 1, 10, 11, 20, 21, 30, 31],
+        [40, 41, 50, 51],
+      ]);
+    });
+
+    it("closes a group after the first turn that adds nothing to it", async () => {
+      const { groups, committer } = recording(3);
+      const first = [committer.insert(1), committer.insert(2)];
+      await nextTurn();
+      first.push(committer.insert(3));
+      await Promise.all(first);
+      const later = committer.insert(4);
+      await later;
+      expect(groups).toEqual([[1, 2, 3], [4]]);
+    });
+
+    it("with 0 (the default) closes a group in the turn that opened it", async () => {
+      const { groups, committer } = recording(0);
+      const first = committer.insert(1);
+      await nextTurn();
+      await Promise.all([first, committer.insert(2)]);
+      expect(groups).toEqual([[1], [2]]);
+    });
+
+    it("drain commits an open group at once", async () => {
+      const { groups, committer } = recording(1_000);
+      const queued = [1, 2].map((n) => committer.insert(n));
+      await committer.drain();
+      await expect(Promise.all(queued)).resolves.toEqual(["ok 1", "ok 2"]);
+      expect(groups).toEqual([[1, 2]]);
+    });
+  });
 });

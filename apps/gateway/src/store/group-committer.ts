@@ -11,6 +11,12 @@ export interface GroupCommitPolicy<T, R> {
   /** Most items in one group; more wait for the next. */
   maxGroup?: number;
   /**
+   * Extra turns of the event loop a group may stay open while it still grows (default 0: it closes
+   * at the end of the turn that opened it). A turn that adds nothing closes it at once, so a quiet
+   * gateway does not wait, and a busy one commits fewer, larger groups.
+   */
+  growTurns?: number;
+  /**
    * For an error that failed the whole group: how long to wait before the group is tried again
    * (a write lock held by another process), given the previous wait (0 the first time), or
    * undefined to fail every item of the group with it.
@@ -37,8 +43,10 @@ const DEFAULT_MAX_GROUP = 512;
  * group is committed at a time: under load groups grow instead of transactions piling up.
  *
  * Scheduling is `setImmediate`: the group closes once every request already read in this turn of
- * the event loop has joined. Waiting longer for bigger groups was measured slower: with a fixed
- * number of connections, clients send their next webhook only once answered (docs/benchmarks.md).
+ * the event loop has joined, or, with `growTurns`, once a turn adds nothing to it. Waiting on a
+ * timer for bigger groups was measured slower: with a fixed number of connections, clients send
+ * their next webhook only once answered, so a group that waits idle only delays them
+ * (docs/benchmarks.md). Staying open only while requests keep arriving never idles.
  */
 export class GroupCommitter<T, R> {
   /** Transactions committed, and items in them (observability and tests). */
@@ -48,6 +56,9 @@ export class GroupCommitter<T, R> {
   private scheduled = false;
   private inFlight: Promise<void> | undefined;
   private retryDelay = 0;
+  /** Turns the queued group has stayed open for, and its size when it last did. */
+  private openTurns = 0;
+  private sizeAtLastTurn = 0;
   /** Draining for shutdown: a group that should wait for a lock fails instead. */
   private draining = false;
 
@@ -75,11 +86,24 @@ export class GroupCommitter<T, R> {
 
   private start(): void {
     if (this.inFlight || this.queue.length === 0) return;
+    if (this.keepOpen()) return this.schedule(0);
+    this.openTurns = 0;
+    this.sizeAtLastTurn = 0;
     const group = this.queue.splice(0, this.policy.maxGroup ?? DEFAULT_MAX_GROUP);
     this.inFlight = this.commit(group).finally(() => {
       this.inFlight = undefined;
       if (this.queue.length > 0) this.schedule(this.retryDelay);
     });
+  }
+
+  /** Whether the queued group stays open for another turn: it grew in the last one (never when draining). */
+  private keepOpen(): boolean {
+    if (this.draining || this.openTurns >= (this.policy.growTurns ?? 0)) return false;
+    if (this.queue.length === this.sizeAtLastTurn) return false;
+    if (this.queue.length >= (this.policy.maxGroup ?? DEFAULT_MAX_GROUP)) return false;
+    this.openTurns += 1;
+    this.sizeAtLastTurn = this.queue.length;
+    return true;
   }
 
   private async commit(group: Pending<T, R>[]): Promise<void> {
