@@ -145,5 +145,7 @@ export async function commitGroup(
  * that is down fails the group at once (503, Svix retries): no retry here.
  */
 export function postgresIngestPolicy(pool: Pool): GroupCommitPolicy<NewEvent, InsertOutcome> {
-  return { commit: (events) => commitGroup(pool, events) };
+  // As for SQLite: a group that stays open while requests keep arriving shares its round trip and
+  // WAL flush among more events (main-thread CPU per event -6 %, docs/benchmarks.md).
+  return { growTurns: 3, commit: (events) => commitGroup(pool, events) };
 }
