@@ -86,7 +86,10 @@ export class GroupCommitter<T, R> {
 
   private start(): void {
     if (this.inFlight || this.queue.length === 0) return;
-    if (this.keepOpen()) return this.schedule(0);
+    if (this.keepOpen()) {
+      this.schedule(0);
+      return;
+    }
     this.openTurns = 0;
     this.sizeAtLastTurn = 0;
     const group = this.queue.splice(0, this.policy.maxGroup ?? DEFAULT_MAX_GROUP);
