@@ -52,6 +52,7 @@ export class GroupCommitter<T, R> {
   /** Transactions committed, and items in them (observability and tests). */
   readonly counters = { commits: 0, events: 0 };
   private readonly policy: GroupCommitPolicy<T, R>;
+  private readonly maxGroup: number;
   private queue: Pending<T, R>[] = [];
   private scheduled = false;
   private inFlight: Promise<void> | undefined;
@@ -64,6 +65,7 @@ export class GroupCommitter<T, R> {
 
   constructor(policy: GroupCommitPolicy<T, R>) {
     this.policy = policy;
+    this.maxGroup = policy.maxGroup ?? DEFAULT_MAX_GROUP;
   }
 
   insert(item: T): Promise<R> {
@@ -92,7 +94,7 @@ export class GroupCommitter<T, R> {
     }
     this.openTurns = 0;
     this.sizeAtLastTurn = 0;
-    const group = this.queue.splice(0, this.policy.maxGroup ?? DEFAULT_MAX_GROUP);
+    const group = this.queue.splice(0, this.maxGroup);
     this.inFlight = this.commit(group).finally(() => {
       this.inFlight = undefined;
       if (this.queue.length > 0) this.schedule(this.retryDelay);
@@ -103,7 +105,7 @@ export class GroupCommitter<T, R> {
   private keepOpen(): boolean {
     if (this.draining || this.openTurns >= (this.policy.growTurns ?? 0)) return false;
     if (this.queue.length === this.sizeAtLastTurn) return false;
-    if (this.queue.length >= (this.policy.maxGroup ?? DEFAULT_MAX_GROUP)) return false;
+    if (this.queue.length >= this.maxGroup) return false;
     this.openTurns += 1;
     this.sizeAtLastTurn = this.queue.length;
     return true;
