@@ -1,5 +1,6 @@
 import type { Pool } from "pg";
 import type { GroupCommitPolicy, GroupResult } from "./group-committer.ts";
+import { int4Array, int8Array, textArray } from "./postgres-arrays.ts";
 import type { InsertOutcome, NewEvent } from "./store.ts";
 
 /**
@@ -8,6 +9,8 @@ import type { InsertOutcome, NewEvent } from "./store.ts";
  * Rows are inserted in `ord` order, so ids follow that order. The bodies go in as one binary
  * parameter ($10) cut by offsets and lengths ($14, $15): a `bytea[]` parameter is sent as text, each
  * body hex-encoded and escaped by the client, which cost more CPU than the rest of the insert.
+ * The arrays go in PostgreSQL's binary array format (postgres-arrays.ts), not as text literals that
+ * the client escapes and the server tokenizes.
  */
 const INSERT_GROUP_SQL = `
 WITH input AS (
@@ -40,8 +43,9 @@ SELECT ord FROM stored`;
  * A `(source, svixId)` repeated inside the group is a duplicate of its first occurrence.
  */
 export async function insertGroup(pool: Pool, events: readonly NewEvent[]): Promise<InsertOutcome[]> {
-  // The first occurrence of each key goes in; later ones are duplicates of it.
-  const keys = events.map((e) => JSON.stringify([e.source, e.svixId]));
+  // The first occurrence of each key goes in; later ones are duplicates of it. The source's length
+  // first keeps the key unambiguous whatever either part holds.
+  const keys = events.map((e) => `${e.source.length}:${e.source}${e.svixId}`);
   const firstOf = new Map<string, number>();
   keys.forEach((key, i) => {
     if (!firstOf.has(key)) firstOf.set(key, i);
@@ -71,21 +75,21 @@ export async function insertGroup(pool: Pool, events: readonly NewEvent[]): Prom
     name: "engage_bridge_insert_events",
     text: INSERT_GROUP_SQL,
     values: [
-      unique.map((e) => e.source),
-      unique.map((e) => e.svixId),
-      unique.map((e) => e.eventId),
-      unique.map((e) => e.type),
-      unique.map((e) => e.status),
-      unique.map((e) => e.statusReason ?? null),
-      unique.map((e) => e.contactId ?? null),
-      unique.map((e) => e.tenant ?? null),
-      unique.map((e) => e.receivedAt.getTime()),
+      textArray(unique.map((e) => e.source)),
+      textArray(unique.map((e) => e.svixId)),
+      textArray(unique.map((e) => e.eventId)),
+      textArray(unique.map((e) => e.type)),
+      textArray(unique.map((e) => e.status)),
+      textArray(unique.map((e) => e.statusReason)),
+      textArray(unique.map((e) => e.contactId)),
+      textArray(unique.map((e) => e.tenant)),
+      int8Array(unique.map((e) => e.receivedAt.getTime())),
       Buffer.concat(unique.map((e) => e.body)),
-      connectorOrd,
-      connectorName,
-      unique.map((e) => e.traceparent ?? null),
-      bodyFrom,
-      unique.map((e) => e.body.byteLength),
+      int8Array(connectorOrd),
+      textArray(connectorName),
+      textArray(unique.map((e) => e.traceparent)),
+      int4Array(bodyFrom),
+      int4Array(unique.map((e) => e.body.byteLength)),
     ],
   });
   const stored = new Set(result.rows.map((r) => Number(r.ord) - 1));
