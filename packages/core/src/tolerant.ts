@@ -6,16 +6,27 @@ import { z } from "zod";
  */
 
 /**
+ * The prototype of {@link lowerKeys}' copies: an object with no prototype of its own. Keys such as
+ * `__proto__` or `constructor` are then plain data, never inherited members (a payload naming them
+ * must neither vanish nor reach Object.prototype), as with `Object.create(null)`. Unlike
+ * `Object.create(null)`, whose objects V8 keeps as hash tables, objects made by a constructor stay
+ * in V8's fast mode: ~3 times less memory per copy and faster reads for the schemas that follow
+ * (docs/benchmarks.md).
+ */
+function LowerCased(this: object) {}
+LowerCased.prototype = Object.create(null);
+
+/**
  * Copies an object with every key lower-cased; the first of two keys differing only by case wins.
- * The copy has no prototype: keys such as `__proto__` or `constructor` are plain data here, never
- * inherited members (a payload naming them must neither vanish nor reach Object.prototype).
+ * The copy inherits nothing (see `LowerCased`).
  */
 export function lowerKeys(value: unknown): Record<string, unknown> | undefined {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
-  const out: Record<string, unknown> = Object.create(null);
-  for (const [key, entry] of Object.entries(value)) {
+  const out = new (LowerCased as unknown as new () => Record<string, unknown>)();
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
     const lower = key.toLowerCase();
-    if (!Object.hasOwn(out, lower)) out[lower] = entry;
+    if (!Object.hasOwn(out, lower)) out[lower] = record[key];
   }
   return out;
 }
