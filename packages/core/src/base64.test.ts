@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeBase64, encodeBase64 } from "./base64.ts";
+import { decodeBase64, encodeBase64, isCanonicalBase64 } from "./base64.ts";
 
 const STANDARD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".split("");
 const ANY = [...STANDARD, "-", "_"];
@@ -52,6 +52,40 @@ describe("base64 codec", () => {
     ["a non-ASCII character", "ABCé"],
   ])("refuses %s", (_, text) => {
     expect(decodeBase64(text, "standard")).toBeUndefined();
+  });
+
+  it("calls canonical exactly the texts that re-encode to themselves", () => {
+    const canonicalByDefinition = (text: string) => {
+      const bytes = decodeBase64(text, "standard");
+      return bytes !== undefined && encodeBase64(bytes) === text;
+    };
+    // Any lengths, padding, URL-safe and stray characters: most are not canonical.
+    const anyText = fc
+      .tuple(
+        fc.array(fc.constantFrom(...ANY, "=", " ", "!"), { maxLength: 48 }),
+        fc.integer({ min: 0, max: 3 }),
+      )
+      .map(([body, pad]) => body.join("") + "=".repeat(pad));
+    fc.assert(
+      fc.property(anyText, (text) => {
+        expect(isCanonicalBase64(text)).toBe(canonicalByDefinition(text));
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        expect(isCanonicalBase64(encodeBase64(bytes))).toBe(true);
+      }),
+    );
+  });
+
+  it.each([
+    ["non-zero padding bits before one =", "AAB="],
+    ["non-zero padding bits before two =", "AB=="],
+    ["missing padding", "AAA"],
+    ["extra padding", "AAAA===="],
+  ])("does not call canonical %s", (_, text) => {
+    expect(isCanonicalBase64(text)).toBe(false);
   });
 
   it("accepts URL-safe characters only when asked", () => {

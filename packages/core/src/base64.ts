@@ -67,3 +67,18 @@ export function decodeBase64(
   }
   return out;
 }
+
+/**
+ * Whether `text` is exactly what {@link encodeBase64} writes for some bytes: standard alphabet, `=`
+ * padding to a multiple of four, and zero padding bits. The same as comparing `encodeBase64` of
+ * the decoded bytes with `text`, without building that string (the verifier asks this of every
+ * signature it reads).
+ */
+export function isCanonicalBase64(text: string): boolean {
+  if (text.length % 4 !== 0 || !STANDARD_TEXT.test(text)) return false;
+  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  if (padding === 0) return true;
+  // The last character before the padding carries 2 (one `=`) or 4 (two) bits that no byte uses.
+  const last = SEXTET[text.charCodeAt(text.length - padding - 1)] ?? -1;
+  return (last & (padding === 1 ? 0b11 : 0b1111)) === 0;
+}

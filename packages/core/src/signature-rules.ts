@@ -1,4 +1,4 @@
-import { decodeBase64, encodeBase64 } from "./base64.ts";
+import { decodeBase64, encodeBase64, isCanonicalBase64 } from "./base64.ts";
 import { InvalidSecretError, WebhookVerificationError } from "./errors.ts";
 
 /**
@@ -125,8 +125,9 @@ function signatureCandidates(header: string): Uint8Array[] {
     const comma = entry.indexOf(",");
     if (comma < 0 || entry.slice(0, comma) !== "v1") continue;
     const encoded = entry.slice(comma + 1);
+    if (!isCanonicalBase64(encoded)) continue;
     const decoded = decodeBase64(encoded, "standard");
-    if (decoded?.length === SIGNATURE_BYTES && encodeBase64(decoded) === encoded) candidates.push(decoded);
+    if (decoded?.length === SIGNATURE_BYTES) candidates.push(decoded);
   }
   return candidates;
 }
