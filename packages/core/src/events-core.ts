@@ -4,6 +4,8 @@ import {
   CHANGE_TIME_KEYS,
   firstKey,
   lowerKeys,
+  nonEmptyText,
+  optionalOf,
   parseJsonText,
   tolerantBoolean,
   tolerantDate,
@@ -33,9 +35,6 @@ export const PREFERENCE_CHANNELS: Record<PreferenceEventType, PreferenceChannel>
   "contact.acceptsSms.changed": "sms",
   "contact.acceptsPostal.changed": "postal",
 };
-
-const optionalOf = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((v) => (v === null || v === "" ? undefined : v), schema.optional());
 
 const preferenceData = (channel: PreferenceChannel) =>
   z.preprocess(
@@ -243,7 +242,7 @@ export interface ParseOptions {
 const envelopeSchema = z.looseObject({
   id: optionalOf(tolerantId),
   eventid: optionalOf(tolerantId),
-  eventtype: tolerantString.pipe(z.string().trim().min(1, "expected a non-empty event type")),
+  eventtype: nonEmptyText("expected a non-empty event type"),
   isencrypted: optionalOf(tolerantBoolean),
   tenant: optionalOf(tolerantString),
   payload: z.unknown(),

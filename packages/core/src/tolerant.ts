@@ -32,55 +32,91 @@ export function lowerKeys(value: unknown): Record<string, unknown> | undefined {
 }
 
 const NUMERIC = /^\s*-?\d+(\.\d+)?([eE][-+]?\d+)?\s*$/;
-
-export const tolerantNumber = z.union([
-  z.number().finite(),
-  z
-    .string()
-    .regex(NUMERIC, "expected a number")
-    .transform((s) => Number(s)),
-]);
-
-export const tolerantString = z.union([
-  z.string(),
-  z
-    .number()
-    .finite()
-    .transform((n) => String(n)),
-]);
-
-export const tolerantId = tolerantString.pipe(z.string().trim().min(1, "expected a non-empty id"));
-
 const TRUE = new Set(["true", "1", "yes", "y"]);
 const FALSE = new Set(["false", "0", "no", "n"]);
 
-export const tolerantBoolean = z.union([
-  z.boolean(),
-  z
-    .number()
-    .refine((n) => n === 0 || n === 1, "expected a boolean")
-    .transform((n) => n === 1),
-  z
-    .string()
-    .refine(
-      (s) => TRUE.has(s.trim().toLowerCase()) || FALSE.has(s.trim().toLowerCase()),
-      "expected a boolean",
-    )
-    .transform((s) => TRUE.has(s.trim().toLowerCase())),
-]);
+/** What a reader returns for a value it does not accept. */
+const INVALID: unique symbol = Symbol("invalid");
+type Reader<T> = (value: unknown) => T | typeof INVALID;
+
+/** A schema that reads a value with one function, and the function, for {@link optionalOf}. */
+export type TolerantSchema<T> = z.ZodType<T, unknown> & {
+  readonly read: Reader<T>;
+  readonly message: string;
+};
+
+/**
+ * A schema made of one reader function. Each tolerant field is parsed for every webhook: a union of
+ * zod schemas (one per accepted form) cost ~3 times the work and memory of one transform that tries
+ * the forms itself (docs/benchmarks.md). A value no form accepts is one issue with `message`.
+ */
+function tolerant<T>(read: Reader<T>, message: string): TolerantSchema<T> {
+  const schema = z.transform((value: unknown, ctx): T => {
+    const out = read(value);
+    if (out !== INVALID) return out;
+    ctx.issues.push({ code: "custom", message, input: value });
+    return z.NEVER;
+  });
+  return Object.assign(schema, { read, message }) as unknown as TolerantSchema<T>;
+}
+
+const readNumber: Reader<number> = (value) => {
+  if (typeof value === "number") return Number.isFinite(value) ? value : INVALID;
+  return typeof value === "string" && NUMERIC.test(value) ? Number(value) : INVALID;
+};
+
+const readString: Reader<string> = (value) => {
+  if (typeof value === "string") return value;
+  return typeof value === "number" && Number.isFinite(value) ? String(value) : INVALID;
+};
+
+const readTrimmed: Reader<string> = (value) => {
+  const text = readString(value);
+  if (text === INVALID) return INVALID;
+  const trimmed = text.trim();
+  return trimmed.length > 0 ? trimmed : INVALID;
+};
+
+const readBoolean: Reader<boolean> = (value) => {
+  if (typeof value === "boolean") return value;
+  if (typeof value === "number") return value === 1 ? true : value === 0 ? false : INVALID;
+  if (typeof value !== "string") return INVALID;
+  const word = value.trim().toLowerCase();
+  return TRUE.has(word) ? true : FALSE.has(word) ? false : INVALID;
+};
+
+const readDate: Reader<Date> = (value) => {
+  if (typeof value === "string") return Number.isNaN(Date.parse(value)) ? INVALID : new Date(value);
+  if (typeof value === "number" && Number.isFinite(value) && value > 0)
+    return new Date(value > 1e12 ? value : value * 1000);
+  return INVALID;
+};
+
+/** A finite number, or text that spells one. */
+export const tolerantNumber = tolerant(readNumber, "expected a number");
+
+/** Text, or a finite number as text. */
+export const tolerantString = tolerant(readString, "expected a string");
+
+/** {@link tolerantString}, trimmed and not empty. */
+export const tolerantId = tolerant(readTrimmed, "expected a non-empty id");
+
+/** A non-empty text (trimmed), with the message given: an event type, say. */
+export const nonEmptyText = (message: string): TolerantSchema<string> => tolerant(readTrimmed, message);
+
+/** true/false, 1/0, or yes/no, y/n, true/false, 1/0 as text (any case, spaces around). */
+export const tolerantBoolean = tolerant(readBoolean, "expected a boolean");
 
 /** ISO 8601 text or Unix seconds/milliseconds, to a Date. */
-export const tolerantDate = z.union([
-  z
-    .string()
-    .refine((s) => !Number.isNaN(Date.parse(s)), "expected a date-time")
-    .transform((s) => new Date(s)),
-  z
-    .number()
-    .finite()
-    .positive()
-    .transform((n) => new Date(n > 1e12 ? n : n * 1000)),
-]);
+export const tolerantDate = tolerant(readDate, "expected a date-time");
+
+/** `schema`, where null, "" and an absent value all mean absent (undefined). */
+export function optionalOf<T>(schema: TolerantSchema<T>): TolerantSchema<T | undefined> {
+  return tolerant<T | undefined>(
+    (value) => (value === undefined || value === null || value === "" ? undefined : schema.read(value)),
+    schema.message,
+  );
+}
 
 /** Keys that may carry the time a preference changed. Not published by Voyado: a guess. */
 export const CHANGE_TIME_KEYS = [
