@@ -1,6 +1,7 @@
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import { z } from "zod";
+import type { AddPointsData, PreferenceData } from "./events-core.ts";
 import {
   lowerKeys,
   optionalOf,
@@ -161,5 +162,13 @@ describe("tolerant schemas", () => {
       expect.objectContaining({ path: ["amount"], message: "expected a number" }),
     ]);
     expect(JSON.stringify(result.error?.issues.map((i) => i.message))).not.toContain("secret");
+  });
+});
+
+describe("the parsed data's types", () => {
+  it("keep optional fields optional keys, as the unions' `.optional()` made them", () => {
+    expectTypeOf<PreferenceData>().toEqualTypeOf<{ contactId: string; value?: boolean; changedAt?: Date }>();
+    expectTypeOf<AddPointsData["pointDefinitionId"]>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<AddPointsData["amount"]>().toEqualTypeOf<number>();
   });
 });

@@ -18,7 +18,8 @@ LowerCased.prototype = Object.create(null);
 
 /**
  * Copies an object with every key lower-cased; the first of two keys differing only by case wins.
- * The copy inherits nothing (see `LowerCased`).
+ * The copy inherits nothing: keys such as `__proto__` or `constructor` are plain data here, never
+ * inherited members (a payload naming them must neither vanish nor reach Object.prototype).
  */
 export function lowerKeys(value: unknown): Record<string, unknown> | undefined {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
@@ -39,25 +40,23 @@ const FALSE = new Set(["false", "0", "no", "n"]);
 const INVALID: unique symbol = Symbol("invalid");
 type Reader<T> = (value: unknown) => T | typeof INVALID;
 
-/** A schema that reads a value with one function, and the function, for {@link optionalOf}. */
-export type TolerantSchema<T> = z.ZodType<T, unknown> & {
-  readonly read: Reader<T>;
-  readonly message: string;
-};
+/** Each tolerant schema's reader and message, for {@link optionalOf}. */
+const READERS = new WeakMap<z.ZodType, { read: Reader<unknown>; message: string }>();
 
 /**
  * A schema made of one reader function. Each tolerant field is parsed for every webhook: a union of
  * zod schemas (one per accepted form) cost ~3 times the work and memory of one transform that tries
  * the forms itself (docs/benchmarks.md). A value no form accepts is one issue with `message`.
  */
-function tolerant<T>(read: Reader<T>, message: string): TolerantSchema<T> {
+function tolerant<T>(read: Reader<T>, message: string): z.ZodTransform<T, unknown> {
   const schema = z.transform((value: unknown, ctx): T => {
     const out = read(value);
     if (out !== INVALID) return out;
     ctx.issues.push({ code: "custom", message, input: value });
     return z.NEVER;
   });
-  return Object.assign(schema, { read, message }) as unknown as TolerantSchema<T>;
+  READERS.set(schema, { read, message });
+  return schema;
 }
 
 const readNumber: Reader<number> = (value) => {
@@ -102,7 +101,8 @@ export const tolerantString = tolerant(readString, "expected a string");
 export const tolerantId = tolerant(readTrimmed, "expected a non-empty id");
 
 /** A non-empty text (trimmed), with the message given: an event type, say. */
-export const nonEmptyText = (message: string): TolerantSchema<string> => tolerant(readTrimmed, message);
+export const nonEmptyText = (message: string): z.ZodTransform<string, unknown> =>
+  tolerant(readTrimmed, message);
 
 /** true/false, 1/0, or yes/no, y/n, true/false, 1/0 as text (any case, spaces around). */
 export const tolerantBoolean = tolerant(readBoolean, "expected a boolean");
@@ -110,12 +110,20 @@ export const tolerantBoolean = tolerant(readBoolean, "expected a boolean");
 /** ISO 8601 text or Unix seconds/milliseconds, to a Date. */
 export const tolerantDate = tolerant(readDate, "expected a date-time");
 
-/** `schema`, where null, "" and an absent value all mean absent (undefined). */
-export function optionalOf<T>(schema: TolerantSchema<T>): TolerantSchema<T | undefined> {
+/**
+ * `schema` (one of the tolerant schemas above), where null, "" and an absent value all mean
+ * absent: an optional key of the object, as `.optional()` makes it.
+ */
+export function optionalOf<T>(
+  schema: z.ZodTransform<T, unknown>,
+): z.ZodOptional<z.ZodTransform<T | undefined, unknown>> {
+  const reader = READERS.get(schema);
+  if (!reader) throw new TypeError("optionalOf takes a tolerant schema");
+  const read = reader.read as Reader<T>;
   return tolerant<T | undefined>(
-    (value) => (value === undefined || value === null || value === "" ? undefined : schema.read(value)),
-    schema.message,
-  );
+    (value) => (value === undefined || value === null || value === "" ? undefined : read(value)),
+    reader.message,
+  ).optional();
 }
 
 /** Keys that may carry the time a preference changed. Not published by Voyado: a guess. */
