@@ -104,7 +104,7 @@ export const tolerantId = tolerant(readTrimmed, "expected a non-empty id");
 export const nonEmptyText = (message: string): z.ZodTransform<string, unknown> =>
   tolerant(readTrimmed, message);
 
-/** true/false, 1/0, or yes/no, y/n, true/false, 1/0 as text (any case, spaces around). */
+/** A boolean, 1 or 0, or text (any case, spaces around): true/false, yes/no, y/n, 1/0. */
 export const tolerantBoolean = tolerant(readBoolean, "expected a boolean");
 
 /** ISO 8601 text or Unix seconds/milliseconds, to a Date. */
