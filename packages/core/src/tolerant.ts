@@ -97,12 +97,12 @@ export const tolerantNumber = tolerant(readNumber, "expected a number");
 /** Text, or a finite number as text. */
 export const tolerantString = tolerant(readString, "expected a string");
 
-/** {@link tolerantString}, trimmed and not empty. */
-export const tolerantId = tolerant(readTrimmed, "expected a non-empty id");
-
-/** A non-empty text (trimmed), with the message given: an event type, say. */
+/** {@link tolerantString}, trimmed and not empty, refused with the message given (an event type, say). */
 export const nonEmptyText = (message: string): z.ZodTransform<string, unknown> =>
   tolerant(readTrimmed, message);
+
+/** {@link nonEmptyText} for ids. */
+export const tolerantId = nonEmptyText("expected a non-empty id");
 
 /** A boolean, 1 or 0, or text (any case, spaces around): true/false, yes/no, y/n, 1/0. */
 export const tolerantBoolean = tolerant(readBoolean, "expected a boolean");
